@@ -1,0 +1,1 @@
+"""What every mock shares: the admin surface, the id conventions, the launcher."""

@@ -1,0 +1,11 @@
+"""Every mock the dev launcher starts: one line per department system."""
+
+from __future__ import annotations
+
+from mocks.common.launcher import MockSpec
+
+MOCKS: tuple[MockSpec, ...] = (
+    MockSpec("youth", 8101, "mocks.youth:create_app"),
+    MockSpec("library", 8102, "mocks.library:create_app"),
+    MockSpec("garbage", 8106, "mocks.garbage:create_app"),
+)
