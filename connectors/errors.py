@@ -1,0 +1,48 @@
+"""The one exception tree for everything that can go wrong talking to a department.
+
+    ConnectorError                 (every failure carries .department)
+    ├── UpstreamUnavailable        connection refused, DNS, 5xx, outage
+    ├── UpstreamTimeout            no complete answer within the time budget
+    ├── UpstreamRejected           the department refused our call (auth, bad parameters, 4xx)
+    ├── UpstreamPayloadError       the answer could not be decoded or lacks a required field
+    └── UpstreamNotFound           the department says the thing does not exist
+
+Low-level errors (aiohttp, asyncio, json) are translated in one place, ``connectors.base``,
+always ``raise … from exc``. The messages are for logs: ``schema`` decides what a client sees
+and never shows an upstream body.
+"""
+
+from __future__ import annotations
+
+
+class ConnectorError(Exception):
+    """Base class: a call to ``department`` failed."""
+
+    def __init__(self, department: str, message: str) -> None:
+        super().__init__(f"{department}: {message}")
+        self.department = department
+        self.detail = message
+
+
+class UpstreamUnavailable(ConnectorError):
+    """The department could not be reached or answered with a server error."""
+
+
+class UpstreamTimeout(ConnectorError):
+    """The department did not answer completely within the time budget."""
+
+
+class UpstreamRejected(ConnectorError):
+    """The department refused the call (authentication, parameters, quota)."""
+
+    def __init__(self, department: str, message: str, *, code: str | None = None) -> None:
+        super().__init__(department, message)
+        self.code = code
+
+
+class UpstreamPayloadError(ConnectorError):
+    """The answer was not what the department's contract promises."""
+
+
+class UpstreamNotFound(ConnectorError):
+    """The department answered that the requested resource does not exist."""

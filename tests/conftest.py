@@ -1,0 +1,109 @@
+"""Shared fixtures: the mocks and the hub, running for real on loopback ports."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.app import create_app
+from hub.auth import DevKeys, issue_token
+from hub.settings import Settings, department_policy
+from mocks.common.launcher import MockConfig
+from mocks.registry import MOCKS
+from tests.support import BackgroundMocks, LiveHub, MockAdmin
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def mocks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundMocks]:
+    running = BackgroundMocks(MOCKS, MockConfig(state_dir=tmp_path_factory.mktemp("mocks")))
+    yield running
+    running.close()
+
+
+@pytest.fixture
+def garbage(mocks: BackgroundMocks) -> Iterator[MockAdmin]:
+    """The garbage mock's admin surface, with counters zeroed and no faults."""
+    admin = MockAdmin(mocks.urls["garbage"])
+    admin.clear_faults()
+    admin.reset()
+    yield admin
+    admin.clear_faults()
+
+
+@pytest.fixture(scope="session")
+def var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("var")
+
+
+@pytest.fixture(scope="session")
+def make_settings(mocks: BackgroundMocks, var_dir: Path) -> Callable[..., Settings]:
+    """Settings for a hub wired to the running mocks; keyword arguments override."""
+    counter = iter(range(1_000_000))
+
+    def build(*, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        environment = {f"HUB_{name.upper()}_URL": url for name, url in mocks.urls.items()}
+        environment.update(env or {})
+        database = var_dir / f"hub-{next(counter)}.db"
+        settings = Settings(
+            var_dir=var_dir,
+            graphiql_dir=REPO / "var" / "graphiql",
+            database_url=f"sqlite:///{database}",
+            graphiql=False,
+            departments={
+                name: department_policy(environment, name, url) for name, url in mocks.urls.items()
+            },
+        )
+        return settings.with_changes(**overrides)
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def hub(make_settings: Callable[..., Settings]) -> Iterator[LiveHub]:
+    """One hub for tests that only read; tests that count upstream calls use ``start_hub``."""
+    live = LiveHub(create_app(make_settings()))
+    yield live
+    live.close()
+
+
+@pytest.fixture
+def start_hub(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., LiveHub]]:
+    """Start a fresh hub (empty caches) with optional settings overrides."""
+    started: list[LiveHub] = []
+
+    def start(**overrides: Any) -> LiveHub:
+        live = LiveHub(create_app(make_settings(**overrides)))
+        started.append(live)
+        return live
+
+    yield start
+    for live in started:
+        live.close()
+
+
+@pytest.fixture(scope="session")
+def token_for(var_dir: Path) -> Callable[..., str]:
+    keys = DevKeys.load_or_create(var_dir / "keys")
+    defaults = Settings()
+
+    def make(resident_id: str, **kwargs: Any) -> str:
+        return issue_token(
+            keys, resident_id, issuer=defaults.jwt_issuer, audience=defaults.jwt_audience, **kwargs
+        )
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def database_urls(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """SQLite always; PostgreSQL too when HUB_TEST_DATABASE_URL is set (CI sets it)."""
+    urls = [f"sqlite:///{tmp_path_factory.mktemp('db') / 'hub.db'}"]
+    if os.environ.get("HUB_TEST_DATABASE_URL"):
+        urls.append(os.environ["HUB_TEST_DATABASE_URL"])
+    return urls
