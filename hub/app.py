@@ -1,0 +1,156 @@
+"""``create_app(settings)``: the one place where the hub is assembled."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import aiohttp
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from connectors.base import Connector
+from hub.auth import Authenticator, DevKeys, TokenVerifier
+from hub.db import Database, create_tables, make_engine
+from hub.departments import DEPARTMENTS
+from hub.directory import SqlResidentDirectory
+from hub.graphiql import GraphiQL
+from hub.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from hub.seed import seed_database
+from hub.settings import Settings
+from hub.view import HubGraphQLView
+from schema import build_schema
+
+logger = logging.getLogger("ihub")
+
+
+@dataclass
+class HubState:
+    """What lives as long as the process: database, one HTTP session per department."""
+
+    settings: Settings
+    database: Database
+    database_initialised: bool = False
+    sessions: list[aiohttp.ClientSession] = field(default_factory=list)
+    connectors: dict[str, Connector] = field(default_factory=dict)
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    state: HubState = request.app.state.hub
+    departments = {name: c.health.as_json() for name, c in state.connectors.items()}
+    try:
+        await state.database.ping()
+        if not state.database_initialised:
+            await _initialise_database(state)
+        database = {"status": "ok"}
+    except Exception as exc:
+        logger.warning("readiness: database unreachable: %s", type(exc).__name__)
+        database = {"status": "unreachable"}
+    ready = database["status"] == "ok"
+    return JSONResponse(
+        {
+            "status": "ready" if ready else "not ready",
+            "database": database,
+            "departments": departments,
+        },
+        status_code=200 if ready else 503,
+    )
+
+
+def create_app(settings: Settings) -> Starlette:
+    """The hub as an ASGI app. Nothing is opened until the lifespan starts."""
+    engine = make_engine(settings.database_url)
+    database = Database(engine)
+    state = HubState(settings, database)
+    keys = DevKeys.load_or_create(settings.keys_dir)
+    verifier = TokenVerifier(
+        {keys.kid: keys.public_pem},
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        algorithms=settings.jwt_algorithms,
+        leeway_s=settings.jwt_leeway_s,
+    )
+    graphiql = GraphiQL(settings.graphiql_dir) if settings.graphiql else None
+    view = HubGraphQLView(
+        build_schema(),
+        authenticator=Authenticator(verifier),
+        directory=SqlResidentDirectory(database),
+        connectors=state.connectors,
+        graphiql=graphiql,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            await _initialise_database(state)
+        except Exception as exc:
+            # public data needs no database: serve it, and report not-ready until it is back
+            logger.error(
+                "database unreachable at start-up (%s); /readyz says so", type(exc).__name__
+            )
+        for department in DEPARTMENTS:
+            policy = settings.departments[department.name]
+            session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=policy.max_concurrency * 2),
+                headers={"User-Agent": "ihub/0.1"},
+            )
+            state.sessions.append(session)
+            state.connectors[department.name] = department.connector(session, policy)
+        fetching = None
+        if graphiql is not None and not graphiql.ready:
+            fetching = asyncio.create_task(_fetch_graphiql(graphiql))
+        try:
+            yield
+        finally:
+            if fetching is not None:
+                fetching.cancel()
+            for session in state.sessions:
+                await session.close()
+            state.sessions.clear()
+            state.connectors.clear()
+            engine.dispose()
+
+    routes = [
+        Route("/graphql", view, methods=["GET", "POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+    ]
+    if graphiql is not None:
+        routes.append(Route("/graphiql/assets/{name}", graphiql.serve_asset, methods=["GET"]))
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.hub = state
+    return app
+
+
+async def _initialise_database(state: HubState) -> None:
+    """Create the tables (and the dev data when configured) once the database answers."""
+    engine = state.database.engine
+    await asyncio.to_thread(create_tables, engine)
+    if state.settings.seed_database and await asyncio.to_thread(seed_database, engine):
+        logger.info("seeded the hub's tables with dev data")
+    state.database_initialised = True
+
+
+async def _fetch_graphiql(graphiql: GraphiQL) -> None:
+    try:
+        await asyncio.to_thread(graphiql.fetch)
+        logger.info("GraphiQL assets fetched and verified")
+    except Exception as exc:
+        logger.warning("GraphiQL assets unavailable, the IDE will not load: %s", exc)

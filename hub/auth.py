@@ -1,0 +1,162 @@
+"""Resident authentication: ``Authorization: Bearer <JWT>`` verified with PyJWT.
+
+Tokens are issued by the i罗湖 identity service; in dev, by ``ihub token`` with a key pair the
+hub generates on first start. Verification pins the algorithm list (never ``none``, never an
+HMAC algorithm that would accept the public key as a secret), requires ``exp``, ``iat``,
+``iss``, ``aud`` and ``sub``, and allows a small clock leeway. A bad token never fails the
+request: the caller is anonymous, and the reason is kept for ``UNAUTHENTICATED`` errors.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from starlette.requests import HTTPConnection
+
+from schema.context import Principal
+
+RESIDENT_ID = re.compile(r"^R\d{6}$")
+ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "EdDSA"})
+DEV_KID = "ihub-dev-1"
+
+
+@dataclass(frozen=True)
+class DevKeys:
+    """The dev signing key pair, kept under ``var/keys`` so tokens survive restarts."""
+
+    private_pem: bytes
+    public_pem: bytes
+    kid: str = DEV_KID
+
+    @classmethod
+    def load_or_create(cls, directory: Path) -> DevKeys:
+        private_path = directory / "jwt-dev-private.pem"
+        public_path = directory / "jwt-dev-public.pem"
+        if not private_path.exists():
+            directory.mkdir(parents=True, exist_ok=True)
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            private = key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            public = key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            temporary = private_path.with_suffix(".tmp")
+            temporary.write_bytes(private)
+            temporary.chmod(0o600)
+            public_path.write_bytes(public)
+            temporary.replace(private_path)
+        if not public_path.exists():
+            stored = serialization.load_pem_private_key(private_path.read_bytes(), password=None)
+            public_path.write_bytes(
+                stored.public_key().public_bytes(
+                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+                )
+            )
+        return cls(private_path.read_bytes(), public_path.read_bytes())
+
+
+def issue_token(
+    keys: DevKeys,
+    resident_id: str,
+    *,
+    issuer: str,
+    audience: str,
+    ttl_s: int = 3600,
+    now: float | None = None,
+) -> str:
+    """A dev resident token, signed like the identity service signs its own."""
+    if not RESIDENT_ID.match(resident_id):
+        raise ValueError("a resident id is R followed by 6 digits, e.g. R000001")
+    issued = int(now if now is not None else time.time())
+    claims = {
+        "sub": resident_id,
+        "iss": issuer,
+        "aud": audience,
+        "iat": issued,
+        "exp": issued + ttl_s,
+    }
+    return jwt.encode(claims, keys.private_pem, algorithm="RS256", headers={"kid": keys.kid})
+
+
+class TokenVerifier:
+    """Checks resident tokens against known public keys, by ``kid``."""
+
+    def __init__(
+        self,
+        public_keys: dict[str, bytes],
+        *,
+        issuer: str,
+        audience: str,
+        algorithms: tuple[str, ...] = ("RS256",),
+        leeway_s: float = 30.0,
+    ) -> None:
+        unsafe = set(algorithms) - ASYMMETRIC
+        if unsafe:
+            raise ValueError(f"refusing non-asymmetric JWT algorithms: {sorted(unsafe)}")
+        self._keys = {kid: jwt.PyJWK.from_json(_jwk(pem, kid)) for kid, pem in public_keys.items()}
+        self._issuer = issuer
+        self._audience = audience
+        self._algorithms = list(algorithms)
+        self._leeway = leeway_s
+
+    def verify(self, token: str) -> str:
+        """The resident id in a valid token; ``jwt.InvalidTokenError`` otherwise."""
+        header = jwt.get_unverified_header(token)
+        if header.get("alg") not in self._algorithms:
+            raise jwt.InvalidAlgorithmError("algorithm not allowed")
+        key = self._keys.get(str(header.get("kid")))
+        if key is None:
+            raise jwt.InvalidTokenError("unknown signing key")
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=self._algorithms,
+            audience=self._audience,
+            issuer=self._issuer,
+            leeway=self._leeway,
+            options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+        )
+        subject = claims["sub"]
+        if not isinstance(subject, str) or not RESIDENT_ID.match(subject):
+            raise jwt.InvalidTokenError("subject is not a resident")
+        return subject
+
+
+def _jwk(public_pem: bytes, kid: str) -> str:
+    key = serialization.load_pem_public_key(public_pem)
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise ValueError("resident tokens are verified with RSA keys")
+    jwk = jwt.algorithms.RSAAlgorithm.to_jwk(key, as_dict=True)
+    jwk.update({"kid": kid, "alg": "RS256", "use": "sig"})
+    return json.dumps(jwk)
+
+
+class Authenticator:
+    """Turns a request's credentials into one ``Principal``."""
+
+    def __init__(self, verifier: TokenVerifier) -> None:
+        self._verifier = verifier
+
+    def authenticate(self, connection: HTTPConnection) -> Principal:
+        header = connection.headers.get("authorization")
+        if not header:
+            return Principal.anonymous()
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return Principal.anonymous("the Authorization header is not a Bearer token")
+        try:
+            return Principal.resident(self._verifier.verify(token.strip()))
+        except jwt.ExpiredSignatureError:
+            return Principal.anonymous("the token has expired")
+        except (jwt.PyJWTError, ValueError):
+            return Principal.anonymous("the token is not valid")

@@ -1,0 +1,40 @@
+"""The per-request context every resolver sees (``schema.context.HubContextProtocol``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from connectors.base import Connector
+from schema.context import Principal, ResidentDirectory
+
+L = TypeVar("L")
+
+
+class RequestLoaders:
+    """Loaders for one request, built on first use; never shared between requests."""
+
+    def __init__(self, connectors: Mapping[str, Connector]) -> None:
+        self._connectors = connectors
+        self._built: dict[type[Any], Any] = {}
+
+    def get(self, kind: type[L]) -> L:
+        loaders = self._built.get(kind)
+        if loaders is None:
+            build: Any = kind  # a loaders class: ``department`` and ``__init__(connector)``
+            loaders = self._built[kind] = build(self._connectors[build.department])
+        return cast(L, loaders)
+
+
+@dataclass
+class HubContext:
+    request: Request
+    response: Response
+    request_id: str
+    principal: Principal
+    directory: ResidentDirectory
+    loaders: RequestLoaders = field(repr=False)

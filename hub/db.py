@@ -1,0 +1,63 @@
+"""The database: SQLite embedded by default, PostgreSQL by URL, the same code for both."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import Engine, event, text
+from sqlmodel import Session, SQLModel, create_engine
+
+from hub import models  # noqa: F401  (registers the tables)
+
+T = TypeVar("T")
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def _sqlite_pragmas(connection: object, _record: object) -> None:
+    cursor = connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def create_tables(engine: Engine) -> None:
+    SQLModel.metadata.create_all(engine)
+
+
+def drop_tables(engine: Engine) -> None:
+    SQLModel.metadata.drop_all(engine)
+
+
+def ping(engine: Engine) -> None:
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+
+
+class Database:
+    """The engine plus a way to run blocking sessions off the event loop."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        def in_thread() -> T:
+            with Session(self.engine) as session:
+                return work(session)
+
+        return await asyncio.to_thread(in_thread)
+
+    async def ping(self) -> None:
+        await asyncio.to_thread(ping, self.engine)

@@ -1,0 +1,23 @@
+"""The department registry: one line per department, everything else is derived from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from connectors.base import Connector
+from connectors.garbage import GarbageConnector
+
+
+@dataclass(frozen=True)
+class Department:
+    """A department's name (its key in settings) and its connector class.
+
+    Its per-request loaders name the department too (``GarbageLoaders.department``), so the
+    request context builds them on the right connector when a resolver first asks.
+    """
+
+    name: str
+    connector: type[Connector]
+
+
+DEPARTMENTS: tuple[Department, ...] = (Department("garbage", GarbageConnector),)

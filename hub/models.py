@@ -1,0 +1,58 @@
+"""The hub's own tables: residents, where they live, and which department accounts are theirs.
+
+Department data stays in the departments; the hub keeps only identities and links.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class Community(SQLModel, table=True):
+    """A residential community (社区) of the district."""
+
+    __tablename__ = "community"
+
+    id: str = Field(primary_key=True, max_length=8)
+    name: str = Field(max_length=64)
+    street: str = Field(max_length=32, index=True)
+    longitude: float
+    latitude: float
+
+
+class Household(SQLModel, table=True):
+    """People who live together; a resident acts for their household's children."""
+
+    __tablename__ = "household"
+
+    id: str = Field(primary_key=True, max_length=8)
+    community_id: str = Field(foreign_key="community.id", index=True)
+
+
+class Resident(SQLModel, table=True):
+    """A person known to the i罗湖 identity service (``R`` + 6 digits)."""
+
+    __tablename__ = "resident"
+
+    id: str = Field(primary_key=True, max_length=8)
+    name: str = Field(max_length=32)
+    household_id: str = Field(foreign_key="household.id", index=True)
+    community_id: str = Field(foreign_key="community.id", index=True)
+
+
+class AccountLink(SQLModel, table=True):
+    """A department account that belongs to (or is managed by) a resident.
+
+    ``kind`` says what the account is to the resident: ``card`` (library), ``uid`` (lock
+    cloud), ``member`` (their own youth-center membership), ``child_member`` (a child's).
+    """
+
+    __tablename__ = "account_link"
+    __table_args__ = (UniqueConstraint("department", "kind", "account_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    resident_id: str = Field(foreign_key="resident.id", index=True)
+    department: str = Field(max_length=32)
+    kind: str = Field(max_length=32)
+    account_id: str = Field(max_length=64)

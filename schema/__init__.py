@@ -1,0 +1,60 @@
+"""The GraphQL schema: one module per department, merged into one ``Query``.
+
+Adding a department adds one module and one line to ``QUERY_MODULES``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.types import ExecutionContext
+
+from schema.errors import is_unexpected
+from schema.extensions import ErrorVocabulary
+from schema.garbage import GarbageQuery
+from schema.me import MeQuery
+
+logger = logging.getLogger("ihub.errors")
+
+QUERY_MODULES: tuple[type[Any], ...] = (MeQuery, GarbageQuery)
+
+DOCUMENT_CACHE_SIZE = 1024
+
+
+class HubSchema(strawberry.Schema):
+    """Logs what was unexpected, once, with the request id; expected refusals are not noise."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        request_id = getattr(getattr(execution_context, "context", None), "request_id", "-")
+        for error in errors:
+            if is_unexpected(error):
+                logger.error(
+                    "unexpected error in %s (request %s)",
+                    ".".join(map(str, error.path or [])) or "operation",
+                    request_id,
+                    exc_info=error.original_error,
+                )
+
+
+def build_schema() -> HubSchema:
+    query = strawberry.type(
+        type("Query", QUERY_MODULES, {}),
+        description="i罗湖 Hub: the district's department services in one schema.",
+    )
+    return HubSchema(
+        query=query,
+        extensions=[
+            ErrorVocabulary,
+            lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+            lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
+        ],
+    )
+
+
+__all__ = ["HubSchema", "build_schema"]

@@ -1,0 +1,110 @@
+"""The error vocabulary of DESIGN.md, and the one place that maps failures onto it.
+
+Resolvers raise ``HubError`` subclasses for client-facing refusals; connectors raise
+``connectors.errors``; everything else is unexpected and masked. ``to_extensions`` decides
+what a client sees for each.
+"""
+
+from __future__ import annotations
+
+from graphql import GraphQLError
+
+from connectors.errors import (
+    ConnectorError,
+    UpstreamNotFound,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+
+
+class HubError(Exception):
+    """A refusal the client should see, with its ``extensions.code``."""
+
+    code = "INTERNAL_SERVER_ERROR"
+
+    def __init__(self, message: str, **extensions: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extensions = extensions
+
+
+class Unauthenticated(HubError):
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(HubError):
+    code = "FORBIDDEN"
+
+
+class BadUserInput(HubError):
+    code = "BAD_USER_INPUT"
+
+
+class NotFound(HubError):
+    code = "NOT_FOUND"
+
+
+_UPSTREAM_MESSAGES = {
+    "UPSTREAM_UNAVAILABLE": "The {department} service is unavailable right now.",
+    "UPSTREAM_TIMEOUT": "The {department} service did not answer in time.",
+    "UPSTREAM_ERROR": "The {department} service gave an answer the hub could not use.",
+    "NOT_FOUND": "The {department} service has no such record.",
+}
+
+
+def upstream_code(error: ConnectorError) -> str:
+    if isinstance(error, UpstreamUnavailable):
+        return "UPSTREAM_UNAVAILABLE"
+    if isinstance(error, UpstreamTimeout):
+        return "UPSTREAM_TIMEOUT"
+    if isinstance(error, UpstreamNotFound):
+        return "NOT_FOUND"
+    return "UPSTREAM_ERROR"
+
+
+def public_error(error: BaseException | None) -> tuple[str, dict[str, object]] | None:
+    """``(message, extensions)`` for an expected failure, ``None`` for an unexpected one."""
+    if isinstance(error, HubError):
+        return error.message, {"code": error.code, **error.extensions}
+    if isinstance(error, ConnectorError):
+        code = upstream_code(error)
+        message = _UPSTREAM_MESSAGES[code].format(department=error.department)
+        return message, {"code": code, "department": error.department}
+    return None
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """An execution failure that is neither a typed refusal nor a department's failure."""
+    if public_error(error.original_error) is not None:
+        return False
+    if error.extensions and "code" in error.extensions:
+        return False
+    if error.path is not None:
+        return True  # raised while executing: a resolver bug, a null where none may be
+    # outside execution: the client's document or variables (graphql-core reports those as
+    # GraphQLErrors, possibly wrapping the scalar's own GraphQLError); anything else is ours
+    return error.original_error is not None and not isinstance(error.original_error, GraphQLError)
+
+
+def to_public(error: GraphQLError, request_id: str) -> GraphQLError:
+    """The error as a client may see it: a vocabulary code, no stack, no upstream body."""
+    if error.extensions and "code" in error.extensions:
+        return error
+    known = public_error(error.original_error)
+    if known is not None:
+        message, extensions = known
+    elif is_unexpected(error):
+        message = f"Internal server error (request {request_id})."
+        extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
+    else:
+        # parse, validation and variable-coercion errors: the client's own document
+        message, extensions = error.message, {"code": "BAD_USER_INPUT"}
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions=extensions,
+    )

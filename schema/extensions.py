@@ -1,0 +1,22 @@
+"""Schema extensions that apply the hub's GraphQL policies to every operation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from strawberry.extensions import SchemaExtension
+
+from schema.errors import to_public
+
+
+class ErrorVocabulary(SchemaExtension):
+    """Rewrite every error into the vocabulary of DESIGN.md before it leaves the schema."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None)
+        if result is None or not errors:
+            return
+        request_id = getattr(self.execution_context.context, "request_id", "-")
+        result.errors = [to_public(error, request_id) for error in errors]

@@ -1,0 +1,79 @@
+"""``ihub``: the commands a developer types on a fresh machine."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import jwt
+
+from hub.auth import DevKeys
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def ihub(*args: str, var: Path, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HUB_VAR_DIR": str(var)}
+    return subprocess.run(
+        [sys.executable, "-m", "hub.cli", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_token_prints_a_verifiable_dev_token(tmp_path: Path) -> None:
+    done = ihub("token", "R000001", var=tmp_path)
+    assert done.returncode == 0, done.stderr
+    keys = DevKeys.load_or_create(tmp_path / "keys")
+    claims = jwt.decode(done.stdout.strip(), keys.public_pem, algorithms=["RS256"], audience="ihub")
+    assert claims["sub"] == "R000001"
+    assert claims["exp"] > time.time()
+
+
+def test_token_refuses_a_malformed_resident(tmp_path: Path) -> None:
+    done = ihub("token", "admin", var=tmp_path)
+    assert done.returncode == 2
+    assert "R followed by 6 digits" in done.stderr
+
+
+def test_serve_starts_mocks_and_hub_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    # given free ports for the hub and every mock
+    env = {
+        **os.environ,
+        "HUB_VAR_DIR": str(tmp_path),
+        "HUB_PORT": "18000",
+        "HUB_GRAPHIQL": "false",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "serve"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        # when it is up (the transport retries refused connections with backoff, ~30 s)
+        with httpx.Client(transport=httpx.HTTPTransport(retries=6), timeout=30) as client:
+            answer = client.post(
+                "http://127.0.0.1:18000/graphql",
+                json={
+                    "query": '{ garbageSorting { classify(item: "电池") { category { name } } } }'
+                },
+            )
+        # then the acceptance question answers, and the database was created and seeded
+        assert answer.json()["data"]["garbageSorting"]["classify"]["category"]["name"] == "有害垃圾"
+        assert (tmp_path / "hub.db").exists()
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert "Traceback" not in output

@@ -1,0 +1,115 @@
+"""The hub's own tables on SQLite and, when HUB_TEST_DATABASE_URL is set, PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlmodel import Session
+
+from hub.db import Database, create_tables, drop_tables, make_engine
+from hub.directory import SqlResidentDirectory
+from hub.models import AccountLink, Community, Household, Resident
+from hub.seed import seed_database
+from tests.support import LiveHub
+
+URLS = ["sqlite"] + (["postgresql"] if os.environ.get("HUB_TEST_DATABASE_URL") else [])
+
+
+@pytest.fixture(params=URLS)
+def engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'hub.db'}"
+    else:
+        url = os.environ["HUB_TEST_DATABASE_URL"]
+    engine = make_engine(url)
+    drop_tables(engine)
+    create_tables(engine)
+    yield engine
+    drop_tables(engine)
+    engine.dispose()
+
+
+def count(engine: Engine, table: type) -> int:
+    with Session(engine) as session:
+        return int(session.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def test_seed_creates_the_reference_data_once(engine: Engine) -> None:
+    assert seed_database(engine) is True
+    assert seed_database(engine) is False, "a second start seeds nothing"
+    assert count(engine, Community) == 40
+    assert count(engine, Household) == 500
+    assert count(engine, Resident) == 1000
+    # 800 library cards, 1000 lock-cloud users, children: sum of k % 4 over odd residents' households
+    children = sum(k % 4 for k in range(1, 501))
+    assert count(engine, AccountLink) == 800 + 1000 + children
+
+
+def test_seed_is_deterministic(engine: Engine) -> None:
+    seed_database(engine)
+    with Session(engine) as session:
+        names = (
+            session.execute(select(Resident.name).order_by(Resident.id).limit(5)).scalars().all()
+        )
+    from hub.seed import rows
+
+    assert names == [r["name"] for r in rows()[Resident][:5]]
+
+
+def test_household_lives_together_and_guardian_holds_the_children(engine: Engine) -> None:
+    seed_database(engine)
+    with Session(engine) as session:
+        first, second = (
+            session.execute(
+                select(Resident).where(Resident.household_id == "H0003").order_by(Resident.id)
+            )
+            .scalars()
+            .all()
+        )
+        children = (
+            session.execute(
+                select(AccountLink.account_id).where(
+                    AccountLink.resident_id == "R000005", AccountLink.kind == "child_member"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert (first.id, second.id) == ("R000005", "R000006")
+    assert first.community_id == second.community_id == "C003"
+    assert sorted(children) == ["Y00031", "Y00032", "Y00033"]
+
+
+async def test_directory_reads_profiles(engine: Engine) -> None:
+    seed_database(engine)
+    directory = SqlResidentDirectory(Database(engine))
+    profile = await directory.profile("R000080")
+    assert profile is not None
+    assert profile.community.id == "C040"
+    assert profile.community.name.endswith("社区")
+    assert await directory.profile("R999999") is None
+
+
+@pytest.mark.skipif(
+    not os.environ.get("HUB_TEST_DATABASE_URL"), reason="HUB_TEST_DATABASE_URL not set"
+)
+def test_the_hub_runs_on_postgresql(
+    start_hub: Callable[..., LiveHub], token_for: Callable[..., str]
+) -> None:
+    engine = make_engine(os.environ["HUB_TEST_DATABASE_URL"])
+    drop_tables(engine)
+    engine.dispose()
+    hub = start_hub(database_url=os.environ["HUB_TEST_DATABASE_URL"])
+    assert hub.client.get("/readyz").json()["database"] == {"status": "ok"}
+    body = hub.graphql(
+        "{ me { residentId community { id street } } }", token=token_for("R000003")
+    ).json()
+    assert body["data"]["me"] == {
+        "residentId": "R000003",
+        "community": {"id": "C002", "street": "桂园街道"},
+    }
