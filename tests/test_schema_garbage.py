@@ -6,7 +6,7 @@ Asserts what the loaders promise: one upstream call per distinct key within a re
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 import pytest
@@ -31,8 +31,8 @@ class NoResidents:
 class Context:
     loaders: RequestLoaders
     request_id: str = "test"
-    principal: Principal = Principal.anonymous()
-    directory: NoResidents = NoResidents()
+    principal: Principal = field(default_factory=Principal.anonymous)
+    directory: NoResidents = field(default_factory=NoResidents)
 
 
 @pytest.fixture(scope="module")
