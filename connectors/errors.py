@@ -5,7 +5,8 @@
     ├── UpstreamTimeout            no complete answer within the time budget
     ├── UpstreamRejected           the department refused our call (auth, bad parameters, 4xx)
     ├── UpstreamPayloadError       the answer could not be decoded or lacks a required field
-    └── UpstreamNotFound           the department says the thing does not exist
+    ├── UpstreamNotFound           the department says the thing does not exist
+    └── Refused                    a business refusal (loan limit, course full) with a domain code
 
 Low-level errors (aiohttp, asyncio, json) are translated in one place, ``connectors.base``,
 always ``raise … from exc``. The messages are for logs: ``schema`` decides what a client sees
@@ -46,3 +47,17 @@ class UpstreamPayloadError(ConnectorError):
 
 class UpstreamNotFound(ConnectorError):
     """The department answered that the requested resource does not exist."""
+
+
+class Refused(ConnectorError):
+    """The department declined a request for a business reason (loan limit, course full).
+
+    Not a failure of the department: ``code`` is the hub's domain code for the reason (the
+    connector maps the department's own code onto it), which mutations report as a
+    ``userErrors`` entry rather than as a GraphQL error.
+    """
+
+    def __init__(self, department: str, code: str, message: str) -> None:
+        super().__init__(department, message)
+        self.code = code
+        self.message = message

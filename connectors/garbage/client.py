@@ -20,12 +20,14 @@ from connectors.garbage import mapping
 from connectors.garbage.models import (
     Article,
     ArticlePage,
+    ArticleSummary,
     Category,
     Classification,
     CollectionPoint,
     CommunityEvent,
     Item,
 )
+from connectors.paging import page_slice
 
 T = TypeVar("T")
 
@@ -70,17 +72,14 @@ class GarbageConnector(Connector):
         return await self._read("/api/articles", params, mapping.article_page)
 
     async def article_slice(self, *, offset: int, limit: int, tag: str | None) -> ArticlePage:
-        """Articles ``offset`` … ``offset + limit - 1`` from a page-numbered upstream.
+        """Articles ``offset`` … ``offset + limit - 1`` from the page-numbered upstream."""
 
-        Upstream pages are ``limit`` long, so an aligned offset costs one call, any other two.
-        """
-        first_page = offset // limit + 1
-        page = await self.articles(page=first_page, size=limit, tag=tag)
-        items = page.items[offset % limit :]
-        if len(items) < limit and offset % limit and offset + len(items) < page.total:
-            following = await self.articles(page=first_page + 1, size=limit, tag=tag)
-            items = (*items, *following.items)
-        return ArticlePage(total=page.total, items=tuple(items[:limit]))
+        async def fetch_page(page: int, size: int) -> tuple[int, tuple[ArticleSummary, ...]]:
+            found = await self.articles(page=page, size=size, tag=tag)
+            return found.total, found.items
+
+        total, items = await page_slice(fetch_page, offset=offset, limit=limit)
+        return ArticlePage(total=total, items=tuple(items))
 
     async def article(self, article_id: str) -> Article | None:
         try:

@@ -7,36 +7,9 @@ Results are aligned to keys; a failure for one key is returned as that key's exc
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
-
-from aiodataloader import DataLoader
-
 from connectors.garbage.client import GarbageConnector
 from connectors.garbage.models import Article, Classification, CollectionPoint
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class FanOutLoader(DataLoader[K, V], Generic[K, V]):
-    """One call per key, concurrently; per-key failures stay per key (and are not cached)."""
-
-    def __init__(self, load_one: Callable[[K], Awaitable[V]]) -> None:
-        super().__init__()
-        self._load_one = load_one
-
-    # aiodataloader resolves a key whose value is an exception by raising it (its stub says
-    # values only)
-    async def batch_load_fn(self, keys: Sequence[K]) -> list[V | BaseException]:  # type: ignore[override]
-        answers = await asyncio.gather(
-            *(self._load_one(key) for key in keys), return_exceptions=True
-        )
-        for key, answer in zip(keys, answers, strict=True):
-            if isinstance(answer, BaseException):
-                self.clear(key)
-        return list(answers)
+from connectors.loaders import FanOutLoader
 
 
 class GarbageLoaders:

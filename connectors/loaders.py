@@ -1,0 +1,61 @@
+"""The two loader shapes every department uses, built per request (aiodataloader).
+
+- ``FanOutLoader``: the department has no batch endpoint; one call per distinct key,
+  concurrently (the connector's concurrency cap and caches sit underneath).
+- ``BatchLoader``: the department has one; one call per batch, results aligned to the keys
+  by key (never by position), ``None`` for keys the department does not know.
+
+A failure is returned for its own keys only, and failed keys are not remembered, so a later
+load in the same request tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Generic, TypeVar
+
+from aiodataloader import DataLoader
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class FanOutLoader(DataLoader[K, V], Generic[K, V]):
+    """One call per key, concurrently; per-key failures stay per key."""
+
+    def __init__(self, load_one: Callable[[K], Awaitable[V]]) -> None:
+        super().__init__()
+        self._load_one = load_one
+
+    # aiodataloader raises an exception returned for a key (its stub says values only)
+    async def batch_load_fn(self, keys: Sequence[K]) -> list[V | BaseException]:  # type: ignore[override]
+        answers = await asyncio.gather(
+            *(self._load_one(key) for key in keys), return_exceptions=True
+        )
+        for key, answer in zip(keys, answers, strict=True):
+            if isinstance(answer, BaseException):
+                self.clear(key)
+        return list(answers)
+
+
+class BatchLoader(DataLoader[K, V | None], Generic[K, V]):
+    """One bulk call per batch; ``load_many`` returns a mapping keyed by what it found."""
+
+    def __init__(
+        self,
+        load_many: Callable[[Sequence[K]], Awaitable[Mapping[K, V]]],
+        *,
+        max_batch_size: int | None = None,
+    ) -> None:
+        super().__init__(max_batch_size=max_batch_size)
+        self._load_many = load_many
+
+    async def batch_load_fn(self, keys: Sequence[K]) -> list[V | BaseException | None]:  # type: ignore[override]
+        try:
+            found = await self._load_many(keys)
+        except Exception as exc:
+            for key in keys:
+                self.clear(key)
+            return [exc for _ in keys]
+        return [found.get(key) for key in keys]
