@@ -1,4 +1,8 @@
-"""Residents and their communities, read from the hub's database and cached briefly."""
+"""Residents, their household and their department accounts, from the hub's database.
+
+Profiles are cached briefly (they change rarely; links are changed by operators, and a
+minute's delay is acceptable). Authorisation reads account ids from here, never from input.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,8 @@ from cachetools import TTLCache
 from sqlmodel import Session, select
 
 from hub.db import Database
-from hub.models import Community, Resident
-from schema.context import CommunityProfile, ResidentProfile
+from hub.models import AccountLink, Community, HouseholdChild, Resident
+from schema.context import Accounts, CommunityProfile, Person, ResidentProfile
 
 
 class SqlResidentDirectory:
@@ -20,28 +24,50 @@ class SqlResidentDirectory:
     async def profile(self, resident_id: str) -> ResidentProfile | None:
         if resident_id in self._profiles:
             return self._profiles[resident_id]
-        profile = await self._database.run(lambda session: _load_profile(session, resident_id))
+        profile = await self._database.run(lambda session: load_profile(session, resident_id))
         self._profiles[resident_id] = profile
         return profile
 
 
-def _load_profile(session: Session, resident_id: str) -> ResidentProfile | None:
-    row = session.exec(
-        select(Resident, Community)
-        .join(Community, Community.id == Resident.community_id)  # type: ignore[arg-type]
-        .where(Resident.id == resident_id)
-    ).first()
-    if row is None:
+def load_profile(session: Session, resident_id: str) -> ResidentProfile | None:
+    resident = session.get(Resident, resident_id)
+    if resident is None:
         return None
-    resident, community = row
+    community = session.get(Community, resident.community_id)
+    assert community is not None  # a foreign key
+    adults = session.exec(
+        select(Resident).where(Resident.household_id == resident.household_id).order_by(Resident.id)
+    ).all()
+    children = session.exec(
+        select(HouseholdChild)
+        .where(HouseholdChild.household_id == resident.household_id)
+        .order_by(HouseholdChild.id)
+    ).all()
+    links = session.exec(select(AccountLink).where(AccountLink.resident_id == resident_id)).all()
+    by_kind: dict[tuple[str, str], list[str]] = {}
+    for link in links:
+        by_kind.setdefault((link.department, link.kind), []).append(link.account_id)
     return ResidentProfile(
         id=resident.id,
         name=resident.name,
+        birth_date=resident.birth_date,
         community=CommunityProfile(
             id=community.id,
             name=community.name,
             street=community.street,
             longitude=community.longitude,
             latitude=community.latitude,
+        ),
+        household_id=resident.household_id,
+        household=(
+            *(Person(a.name, a.birth_date, resident_id=a.id) for a in adults),
+            *(Person(c.name, c.birth_date, member_no=c.id) for c in children),
+        ),
+        accounts=Accounts(
+            library_card=next(iter(by_kind.get(("library", "card"), [])), None),
+            lock_uid=next(iter(by_kind.get(("locks", "uid"), [])), None),
+            youth_members=tuple(
+                sorted({*by_kind.get(("youth", "member"), []), *(c.id for c in children)})
+            ),
         ),
     )

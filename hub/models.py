@@ -5,6 +5,8 @@ Department data stays in the departments; the hub keeps only identities and link
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -37,15 +39,31 @@ class Resident(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=8)
     name: str = Field(max_length=32)
+    birth_date: date
     household_id: str = Field(foreign_key="household.id", index=True)
     community_id: str = Field(foreign_key="community.id", index=True)
+
+
+class HouseholdChild(SQLModel, table=True):
+    """A child registered with a household (no i罗湖 account of their own).
+
+    The household's residents act for the child; ``id`` is the child's youth-center member
+    number, the one department account a child has.
+    """
+
+    __tablename__ = "household_child"
+
+    id: str = Field(primary_key=True, max_length=12)
+    household_id: str = Field(foreign_key="household.id", index=True)
+    name: str = Field(max_length=32)
+    birth_date: date
 
 
 class AccountLink(SQLModel, table=True):
     """A department account that belongs to (or is managed by) a resident.
 
-    ``kind`` says what the account is to the resident: ``card`` (library), ``uid`` (lock
-    cloud), ``member`` (their own youth-center membership), ``child_member`` (a child's).
+    ``kind`` says what the account is: ``card`` (library), ``uid`` (lock cloud), ``member``
+    (a youth-center membership of their own). Children's accounts hang off the household.
     """
 
     __tablename__ = "account_link"

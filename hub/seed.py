@@ -5,7 +5,8 @@ The hub and the mocks share no code, only these id rules (the mocks' copy is
 
 - residents ``R000001`` … ``R001000``; residents *2k-1* and *2k* form household ``H{k:04d}``,
   which lives in community ``C{(k-1) % 40 + 1:03d}`` and has ``k % 4`` children with
-  youth-center member numbers ``Y{k:04d}{i}``, managed by the first of the two;
+  youth-center member numbers ``Y{k:04d}{i}`` (name and birth date by ``child_name`` and
+  ``child_birth_date``), for whom both adults act;
 - resident *n* holds library card ``LH{n:06d}`` unless *n* is a multiple of 5;
 - resident *n* is lock-cloud user ``700000 + n``.
 """
@@ -13,12 +14,13 @@ The hub and the mocks share no code, only these id rules (the mocks' copy is
 from __future__ import annotations
 
 import random
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, select
 from sqlmodel import Session
 
-from hub.models import AccountLink, Community, Household, Resident
+from hub.models import AccountLink, Community, Household, HouseholdChild, Resident
 
 RESIDENTS = 1000
 COMMUNITIES = 40
@@ -57,6 +59,22 @@ def children_member_nos(household: int) -> list[str]:
     return [f"Y{household:04d}{i}" for i in range(1, household % 4 + 1)]
 
 
+CHILD_SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
+CHILD_GIVEN = (
+    "子轩", "梓涵", "一诺", "欣怡", "浩然", "雨桐", "宇航", "诗涵",
+    "俊熙", "若汐", "思远", "语嫣", "沐阳", "可馨", "皓轩", "安琪",
+)  # fmt: skip
+
+
+def child_name(household: int, i: int) -> str:
+    return CHILD_SURNAMES[household % 20] + CHILD_GIVEN[(household * 3 + i) % 16]
+
+
+def child_birth_date(household: int, i: int) -> date:
+    year = 2013 + 2 * i + ((household - 3) * 5 + 4) % 7 - 4
+    return date(year, 1 + (household + 4 * i) % 10, 1 + (household * 7 + i) % 28)
+
+
 def library_card(n: int) -> str | None:
     return None if n % 5 == 0 else f"LH{n:06d}"
 
@@ -81,7 +99,7 @@ def rows(seed: int = SEED) -> dict[type[Any], list[dict[str, Any]]]:
                     "latitude": round(22.53 + rng.random() * 0.07, 6),
                 }
             )
-    households, residents, links = [], [], []
+    households, residents, children, links = [], [], [], []
     for n in range(1, RESIDENTS + 1):
         k = household_of_resident(n)
         if n % 2 == 1:
@@ -91,6 +109,9 @@ def rows(seed: int = SEED) -> dict[type[Any], list[dict[str, Any]]]:
             {
                 "id": f"R{n:06d}",
                 "name": name,
+                "birth_date": date(
+                    1962 + rng.randrange(40), rng.randint(1, 12), rng.randint(1, 28)
+                ),
                 "household_id": f"H{k:04d}",
                 "community_id": community_of_resident(n),
             }
@@ -102,16 +123,22 @@ def rows(seed: int = SEED) -> dict[type[Any], list[dict[str, Any]]]:
             {**account, "department": "locks", "kind": "uid", "account_id": str(lock_uid(n))}
         )
         if n % 2 == 1:
-            for member_no in children_member_nos(k):
-                links.append(
+            for i, member_no in enumerate(children_member_nos(k), start=1):
+                children.append(
                     {
-                        **account,
-                        "department": "youth",
-                        "kind": "child_member",
-                        "account_id": member_no,
+                        "id": member_no,
+                        "household_id": f"H{k:04d}",
+                        "name": child_name(k, i),
+                        "birth_date": child_birth_date(k, i),
                     }
                 )
-    return {Community: communities, Household: households, Resident: residents, AccountLink: links}
+    return {
+        Community: communities,
+        Household: households,
+        Resident: residents,
+        HouseholdChild: children,
+        AccountLink: links,
+    }
 
 
 def seed_database(engine: Engine, seed: int = SEED) -> bool:

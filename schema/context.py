@@ -7,6 +7,7 @@ the schema reads it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from enum import Enum
 from typing import Protocol, TypeVar
 
@@ -47,10 +48,34 @@ class CommunityProfile:
 
 
 @dataclass(frozen=True)
+class Accounts:
+    """The department accounts the hub's links give a resident; never taken from input."""
+
+    library_card: str | None = None
+    lock_uid: str | None = None
+    youth_members: tuple[str, ...] = ()
+    """Youth-center member numbers the resident acts for: their own, their household's children."""
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone in a household: a resident (``resident_id``) or a child (``member_no``)."""
+
+    name: str
+    birth_date: date
+    resident_id: str | None = None
+    member_no: str | None = None
+
+
+@dataclass(frozen=True)
 class ResidentProfile:
     id: str
     name: str
+    birth_date: date
     community: CommunityProfile
+    household_id: str
+    household: tuple[Person, ...]
+    accounts: Accounts
 
 
 class ResidentDirectory(Protocol):

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from hub.db import Database, create_tables, drop_tables, make_engine
 from hub.directory import SqlResidentDirectory
-from hub.models import AccountLink, Community, Household, Resident
+from hub.models import AccountLink, Community, Household, HouseholdChild, Resident
 from hub.seed import seed_database
 from tests.support import LiveHub
 
@@ -45,9 +45,8 @@ def test_seed_creates_the_reference_data_once(engine: Engine) -> None:
     assert count(engine, Community) == 40
     assert count(engine, Household) == 500
     assert count(engine, Resident) == 1000
-    # 800 library cards, 1000 lock-cloud users, children: sum of k % 4 over odd residents' households
-    children = sum(k % 4 for k in range(1, 501))
-    assert count(engine, AccountLink) == 800 + 1000 + children
+    assert count(engine, HouseholdChild) == sum(k % 4 for k in range(1, 501))
+    assert count(engine, AccountLink) == 800 + 1000  # library cards, lock-cloud users
 
 
 def test_seed_is_deterministic(engine: Engine) -> None:
@@ -61,7 +60,7 @@ def test_seed_is_deterministic(engine: Engine) -> None:
     assert names == [r["name"] for r in rows()[Resident][:5]]
 
 
-def test_household_lives_together_and_guardian_holds_the_children(engine: Engine) -> None:
+def test_household_lives_together_with_its_children(engine: Engine) -> None:
     seed_database(engine)
     with Session(engine) as session:
         first, second = (
@@ -72,17 +71,18 @@ def test_household_lives_together_and_guardian_holds_the_children(engine: Engine
             .all()
         )
         children = (
-            session.execute(
-                select(AccountLink.account_id).where(
-                    AccountLink.resident_id == "R000005", AccountLink.kind == "child_member"
-                )
-            )
+            session.execute(select(HouseholdChild).where(HouseholdChild.household_id == "H0003"))
             .scalars()
             .all()
         )
     assert (first.id, second.id) == ("R000005", "R000006")
     assert first.community_id == second.community_id == "C003"
-    assert sorted(children) == ["Y00031", "Y00032", "Y00033"]
+    assert sorted(c.id for c in children) == ["Y00031", "Y00032", "Y00033"]
+    assert {c.name: c.birth_date.year for c in children} == {
+        "刘思远": 2015,
+        "刘语嫣": 2017,
+        "刘沐阳": 2019,
+    }
 
 
 async def test_directory_reads_profiles(engine: Engine) -> None:
@@ -113,3 +113,25 @@ def test_the_hub_runs_on_postgresql(
         "residentId": "R000003",
         "community": {"id": "C002", "street": "桂园街道"},
     }
+
+
+async def test_both_adults_act_for_the_households_children(engine: Engine) -> None:
+    seed_database(engine)
+    directory = SqlResidentDirectory(Database(engine))
+    first, second = await directory.profile("R000005"), await directory.profile("R000006")
+    assert first is not None and second is not None
+    assert (
+        first.accounts.youth_members
+        == second.accounts.youth_members
+        == ("Y00031", "Y00032", "Y00033")
+    )
+    assert (first.accounts.library_card, second.accounts.library_card) == (None, "LH000006")
+    assert [p.resident_id or p.member_no for p in first.household] == [
+        "R000005",
+        "R000006",
+        "Y00031",
+        "Y00032",
+        "Y00033",
+    ]
+    other = await directory.profile("R000007")
+    assert other is not None and "Y00031" not in other.accounts.youth_members

@@ -20,6 +20,9 @@ def test_the_id_rules_agree_for_every_resident() -> None:
         assert hub_seed.lock_uid(n) == people.lock_uid(n)
     for k in range(1, 501):
         assert hub_seed.children_member_nos(k) == people.children_member_nos(k)
+        for i in range(1, k % 4 + 1):
+            assert hub_seed.child_name(k, i) == people.child_name(k, i)
+            assert hub_seed.child_birth_date(k, i) == people.child_birth_date(k, i)
 
 
 @pytest.mark.parametrize("resident", ["R000001", "R000080", "R000555", "R001000"])
@@ -48,3 +51,16 @@ def test_library_cards_of_the_hub_exist_in_the_library(mocks: BackgroundMocks, n
     ).json()
     assert reader["success"] is True
     assert reader["reader"]["rdid"] == card
+
+
+@pytest.mark.parametrize(("household", "i"), [(3, 1), (3, 3), (101, 1), (499, 3)])
+def test_children_of_the_hub_are_the_youth_centers_members(
+    mocks: BackgroundMocks, household: int, i: int
+) -> None:
+    member_no = hub_seed.children_member_nos(household)[i - 1]
+    member = httpx.get(
+        f"{mocks.urls['youth']}/api/v1/members/{member_no}", headers={"X-Api-Key": "dev-youth-key"}
+    ).json()
+    assert member["name"] == hub_seed.child_name(household, i)
+    assert member["birth_date"] == hub_seed.child_birth_date(household, i).isoformat()
+    assert member["guardian_resident_id"] == f"R{2 * household - 1:06d}"

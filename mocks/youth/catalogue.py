@@ -13,7 +13,12 @@ import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from mocks.common.people import children_member_nos, guardian_of_household
+from mocks.common.people import (
+    child_birth_date,
+    child_name,
+    children_member_nos,
+    guardian_of_household,
+)
 from mocks.youth.clock import at
 
 FIRST_COME = "FIRST_COME"
@@ -250,19 +255,21 @@ def build_courses(rng: random.Random, today: date) -> list[Course]:
     return courses
 
 
-# The H0003 family has fixed ages so its fixture applications always fit their courses.
-PINNED_AGES = {"Y00031": 11, "Y00032": 9, "Y00033": 7}
+# Household H0003's children carry the fixture applications (seed.py keeps others off them).
+PINNED_MEMBERS = frozenset({"Y00031", "Y00032", "Y00033"})
 
 
 def build_members(rng: random.Random, today: date) -> list[Member]:
-    """One member per child of households 1–500, aged 4–16 today."""
+    """One member per child of households 1–500, named and born as the hub's roster says."""
     members: list[Member] = []
     for household in range(1, 501):
-        surname = rng.choice(SURNAMES)
-        for member_no in children_member_nos(household):
-            age = PINNED_AGES.get(member_no) or rng.randint(4, 16)
-            anchor = date(today.year - age, today.month, min(today.day, 28))
-            born = anchor - timedelta(days=rng.randint(0, 364))
-            name = _person(rng, surname)
-            members.append(Member(member_no, name, born, guardian_of_household(household)))
+        for i, member_no in enumerate(children_member_nos(household), start=1):
+            members.append(
+                Member(
+                    member_no,
+                    child_name(household, i),
+                    child_birth_date(household, i),
+                    guardian_of_household(household),
+                )
+            )
     return members

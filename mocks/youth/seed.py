@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from mocks.youth.catalogue import PINNED_AGES, Course, Member, build_courses, build_members
+from mocks.youth.catalogue import PINNED_MEMBERS, Course, Member, build_courses, build_members
 from mocks.youth.clock import at
 from mocks.youth.enrollment import Enrollment, Refusal
 
@@ -68,7 +68,7 @@ def build_enrollment(seed: int, today: date, started: datetime) -> Enrollment:
     courses, fixture = _fit_fixture(courses, members)
     engine = Enrollment(seed, courses, members)
     cutoff = at(today) - timedelta(hours=1)
-    pool = sorted((m.birth_date, m.member_no) for m in members if m.member_no not in PINNED_AGES)
+    pool = sorted((m.birth_date, m.member_no) for m in members if m.member_no not in PINNED_MEMBERS)
     by_no = {m.member_no: m for m in members}
     actions = _fixture_actions(fixture, at(today), started)
     for course in courses:
@@ -84,7 +84,7 @@ def _fit_fixture(
     courses: list[Course], members: list[Member]
 ) -> tuple[list[Course], dict[str, Course]]:
     """Pick H0003's courses and widen their age windows to take the pinned children."""
-    births = {m.member_no: m for m in members if m.member_no in PINNED_AGES}
+    births = {m.member_no: m for m in members if m.member_no in PINNED_MEMBERS}
     slots = {(c.scenario, c.slot): i for i, c in enumerate(courses)}
     fixture: dict[str, Course] = {}
     for label, slot in FIXTURE.items():
