@@ -21,6 +21,7 @@ from hub.db import Database, create_tables, make_engine
 from hub.departments import DEPARTMENTS
 from hub.directory import SqlResidentDirectory
 from hub.graphiql import GraphiQL
+from hub.idempotency import SqlIdempotencyStore
 from hub.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from hub.seed import seed_database
 from hub.settings import Settings
@@ -85,6 +86,7 @@ def create_app(settings: Settings) -> Starlette:
         build_schema(),
         authenticator=Authenticator(verifier),
         directory=SqlResidentDirectory(database),
+        idempotency=SqlIdempotencyStore(database),
         connectors=state.connectors,
         graphiql=graphiql,
     )

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from connectors.base import Connector
-from schema.context import Principal, ResidentDirectory
+from schema.context import IdempotencyStore, Principal, ResidentDirectory
 
 L = TypeVar("L")
 
@@ -37,4 +37,5 @@ class HubContext:
     request_id: str
     principal: Principal
     directory: ResidentDirectory
+    idempotency: IdempotencyStore
     loaders: RequestLoaders = field(repr=False)

@@ -5,7 +5,7 @@ Department data stays in the departments; the hub keeps only identities and link
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -74,3 +74,20 @@ class AccountLink(SQLModel, table=True):
     department: str = Field(max_length=32)
     kind: str = Field(max_length=32)
     account_id: str = Field(max_length=64)
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """The first outcome of a mutation, per caller and idempotency key.
+
+    ``fingerprint`` hashes the operation, its arguments and the caller: the same key with
+    another request is refused. ``response`` is empty while the first attempt is running.
+    """
+
+    __tablename__ = "idempotency_record"
+
+    scope: str = Field(primary_key=True, max_length=64)
+    key: str = Field(primary_key=True, max_length=128)
+    fingerprint: str = Field(max_length=64)
+    response: str | None = None
+    created_at: datetime
+    updated_at: datetime

@@ -21,7 +21,7 @@ from hub.context import HubContext, RequestLoaders
 from hub.graphiql import GraphiQL
 from hub.middleware import request_id_of
 from schema import HubSchema
-from schema.context import ResidentDirectory
+from schema.context import IdempotencyStore, ResidentDirectory
 from schema.errors import to_public
 
 
@@ -34,12 +34,14 @@ class HubGraphQLView(GraphQL[HubContext, None]):
         *,
         authenticator: Authenticator,
         directory: ResidentDirectory,
+        idempotency: IdempotencyStore,
         connectors: Mapping[str, Connector],
         graphiql: GraphiQL | None,
     ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
         self._authenticator = authenticator
         self._directory = directory
+        self._idempotency = idempotency
         self._connectors = connectors
         self._graphiql = graphiql
 
@@ -72,6 +74,7 @@ class HubGraphQLView(GraphQL[HubContext, None]):
             request_id=request_id_of(request.scope),
             principal=self._authenticator.authenticate(request),
             directory=self._directory,
+            idempotency=self._idempotency,
             loaders=RequestLoaders(self._connectors),
         )
 

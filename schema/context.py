@@ -6,6 +6,7 @@ the schema reads it.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from enum import Enum
@@ -84,6 +85,25 @@ class ResidentDirectory(Protocol):
     async def profile(self, resident_id: str) -> ResidentProfile | None: ...
 
 
+class IdempotencyStore(Protocol):
+    """Runs a mutation's side effect once per (scope, key) and remembers its outcome.
+
+    ``perform`` gets the key to pass upstream (derived, so no client key reaches a
+    department) and returns the outcome as JSON text; every repeat gets that text back.
+    Raises ``IdempotencyKeyReused`` for the same key with another request and
+    ``MutationInProgress`` when the first attempt has not finished in time.
+    """
+
+    async def run(
+        self,
+        *,
+        scope: str,
+        key: str,
+        fingerprint: str,
+        perform: Callable[[str], Awaitable[str]],
+    ) -> str: ...
+
+
 class LoaderRegistry(Protocol):
     """Per-request loaders, created on first use: ``loaders.get(GarbageLoaders)``."""
 
@@ -95,6 +115,7 @@ class HubContextProtocol(Protocol):
     principal: Principal
     loaders: LoaderRegistry
     directory: ResidentDirectory
+    idempotency: IdempotencyStore
 
 
 HubInfo = Info[HubContextProtocol, None]

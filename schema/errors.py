@@ -44,6 +44,16 @@ class NotFound(HubError):
     code = "NOT_FOUND"
 
 
+class IdempotencyKeyReused(BadUserInput):
+    """The idempotency key was used before for a different request."""
+
+
+class MutationInProgress(HubError):
+    """The first request with this idempotency key is still running."""
+
+    code = "IN_PROGRESS"
+
+
 _UPSTREAM_MESSAGES = {
     "UPSTREAM_UNAVAILABLE": "The {department} service is unavailable right now.",
     "UPSTREAM_TIMEOUT": "The {department} service did not answer in time.",
