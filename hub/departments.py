@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from connectors.base import Connector
 from connectors.garbage import GarbageConnector
+from connectors.library import LibraryConnector
+from connectors.youth import YouthConnector
 
 
 @dataclass(frozen=True)
@@ -20,4 +22,8 @@ class Department:
     connector: type[Connector]
 
 
-DEPARTMENTS: tuple[Department, ...] = (Department("garbage", GarbageConnector),)
+DEPARTMENTS: tuple[Department, ...] = (
+    Department("youth", YouthConnector),
+    Department("library", LibraryConnector),
+    Department("garbage", GarbageConnector),
+)

@@ -15,9 +15,12 @@ from typing import Any
 
 from connectors.base import DepartmentPolicy
 
-# Dev ports of the mocks (departments.md); real deployments set HUB_<DEPT>_URL.
-DEV_DEPARTMENT_URLS: Mapping[str, str] = {
-    "garbage": "http://127.0.0.1:8106",
+# Dev defaults: the mocks' ports and credentials (departments.md). Real deployments set
+# HUB_<DEPT>_URL and HUB_<DEPT>_<CREDENTIAL> (e.g. HUB_LIBRARY_SECRET, HUB_YOUTH_API_KEY).
+DEV_DEPARTMENTS: Mapping[str, tuple[str, Mapping[str, str]]] = {
+    "youth": ("http://127.0.0.1:8101", {"api_key": "dev-youth-key"}),
+    "library": ("http://127.0.0.1:8102", {"appid": "ihub-dev", "secret": "dev-library-secret"}),
+    "garbage": ("http://127.0.0.1:8106", {}),
 }
 
 
@@ -92,17 +95,19 @@ class Settings:
             jwt_issuer=env.get("HUB_JWT_ISSUER", "iluohu-identity-dev"),
             jwt_audience=env.get("HUB_JWT_AUDIENCE", "ihub"),
             max_body_bytes=int(_number(env, "HUB_MAX_BODY_BYTES", 1_000_000)),
-            departments={
-                name: department_policy(env, name, url) for name, url in DEV_DEPARTMENT_URLS.items()
-            },
+            departments={name: department_policy(env, name) for name in DEV_DEPARTMENTS},
         )
 
 
-def department_policy(env: Mapping[str, str], name: str, dev_url: str) -> DepartmentPolicy:
+def department_policy(env: Mapping[str, str], name: str) -> DepartmentPolicy:
     prefix = f"HUB_{name.upper()}_"
+    dev_url, dev_credentials = DEV_DEPARTMENTS[name]
     defaults = DepartmentPolicy(base_url=dev_url)
     return DepartmentPolicy(
         base_url=env.get(prefix + "URL", dev_url),
+        credentials={
+            key: env.get(prefix + key.upper(), value) for key, value in dev_credentials.items()
+        },
         timeout_s=_number(env, prefix + "TIMEOUT_S", defaults.timeout_s),
         connect_timeout_s=_number(env, prefix + "CONNECT_TIMEOUT_S", defaults.connect_timeout_s),
         cache_ttl_s=_number(env, prefix + "CACHE_TTL_S", defaults.cache_ttl_s),

@@ -1,6 +1,7 @@
 """The GraphQL schema: one module per department, merged into one ``Query``.
 
-Adding a department adds one module and one line to ``QUERY_MODULES``.
+Adding a department adds its modules and one line each to ``QUERY_MODULES`` and, if it has
+mutations, ``MUTATION_MODULES``.
 """
 
 from __future__ import annotations
@@ -16,11 +17,16 @@ from strawberry.types import ExecutionContext
 from schema.errors import is_unexpected
 from schema.extensions import ErrorVocabulary
 from schema.garbage import GarbageQuery
+from schema.library import LibraryQuery
+from schema.library_mutations import LibraryMutation
 from schema.me import MeQuery
+from schema.youth import YouthQuery
+from schema.youth_mutations import YouthMutation
 
 logger = logging.getLogger("ihub.errors")
 
-QUERY_MODULES: tuple[type[Any], ...] = (MeQuery, GarbageQuery)
+QUERY_MODULES: tuple[type[Any], ...] = (MeQuery, YouthQuery, LibraryQuery, GarbageQuery)
+MUTATION_MODULES: tuple[type[Any], ...] = (YouthMutation, LibraryMutation)
 
 DOCUMENT_CACHE_SIZE = 1024
 
@@ -47,8 +53,13 @@ def build_schema() -> HubSchema:
         type("Query", QUERY_MODULES, {}),
         description="i罗湖 Hub: the district's department services in one schema.",
     )
+    mutation = strawberry.type(
+        type("Mutation", MUTATION_MODULES, {}),
+        description="Changes on the resident's behalf. Every input carries an idempotency key.",
+    )
     return HubSchema(
         query=query,
+        mutation=mutation,
         extensions=[
             ErrorVocabulary,
             lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),

@@ -5,9 +5,11 @@ from __future__ import annotations
 import strawberry
 
 from connectors.garbage import GarbageLoaders
-from schema.context import CallerKind, CommunityProfile, HubInfo, ResidentProfile
-from schema.errors import Unauthenticated
+from schema.common import current_resident
+from schema.context import HubInfo, ResidentProfile
 from schema.garbage import CollectionPoint, collection_point_of
+from schema.household import Household
+from schema.library import MyLibrary
 
 
 @strawberry.type(description="A residential community (社区) of Luohu district.")
@@ -28,11 +30,19 @@ class Community:
 class Me:
     resident_id: strawberry.ID
     name: str
-    community_profile: strawberry.Private[CommunityProfile]
+    profile: strawberry.Private[ResidentProfile]
+
+    @strawberry.field(description="The resident's library card, loans and holds.")
+    def library(self) -> MyLibrary | None:
+        return MyLibrary(card_id=self.profile.accounts.library_card)
+
+    @strawberry.field(description="The people the resident lives with.")
+    def household(self) -> Household | None:
+        return Household(id=strawberry.ID(self.profile.household_id), resident=self.profile)
 
     @strawberry.field(description="The community the resident lives in.")
     def community(self) -> Community | None:
-        c = self.community_profile
+        c = self.profile.community
         return Community(
             id=strawberry.ID(c.id),
             name=c.name,
@@ -46,7 +56,7 @@ def me_of(profile: ResidentProfile) -> Me:
     return Me(
         resident_id=strawberry.ID(profile.id),
         name=profile.name,
-        community_profile=profile.community,
+        profile=profile,
     )
 
 
@@ -54,11 +64,4 @@ def me_of(profile: ResidentProfile) -> Me:
 class MeQuery:
     @strawberry.field(description="The signed-in resident; needs a resident bearer token.")
     async def me(self, info: HubInfo) -> Me | None:
-        principal = info.context.principal
-        if principal.kind is not CallerKind.RESIDENT or principal.resident_id is None:
-            problem = principal.auth_problem or "no bearer token was sent"
-            raise Unauthenticated(f"A valid resident token is required: {problem}.")
-        profile = await info.context.directory.profile(principal.resident_id)
-        if profile is None:
-            raise Unauthenticated("The token's resident is not known to the hub.")
-        return me_of(profile)
+        return me_of(await current_resident(info))

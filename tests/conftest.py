@@ -11,7 +11,7 @@ import pytest
 
 from hub.app import create_app
 from hub.auth import DevKeys, issue_token
-from hub.settings import Settings, department_policy
+from hub.settings import DEV_DEPARTMENTS, Settings, department_policy
 from mocks.common.launcher import MockConfig
 from mocks.registry import MOCKS
 from tests.support import BackgroundMocks, LiveHub, MockAdmin
@@ -55,9 +55,7 @@ def make_settings(mocks: BackgroundMocks, var_dir: Path) -> Callable[..., Settin
             graphiql_dir=REPO / "var" / "graphiql",
             database_url=f"sqlite:///{database}",
             graphiql=False,
-            departments={
-                name: department_policy(environment, name, url) for name, url in mocks.urls.items()
-            },
+            departments={name: department_policy(environment, name) for name in DEV_DEPARTMENTS},
         )
         return settings.with_changes(**overrides)
 

@@ -1,0 +1,103 @@
+"""Types and helpers every department module shares: money, user errors, the resident."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import date
+from typing import Any
+
+import strawberry
+
+from connectors.errors import Refused
+from schema.context import CallerKind, HubInfo, ResidentProfile
+from schema.errors import BadUserInput, MutationInProgress, Unauthenticated
+
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+IDEMPOTENCY_KEY_HELP = (
+    "Idempotency key: 8–128 characters [A-Za-z0-9._:-], unique per intended change. "
+    "Repeating a request with the same key returns the first result without doing it again."
+)
+
+
+@strawberry.type(description="An amount of money in yuan (CNY), exact to the fen.")
+class Money:
+    fen: int = strawberry.field(description="The amount in fen (1/100 yuan).")
+
+    @strawberry.field(description='The amount in yuan with two decimals, e.g. "12.50".')
+    def yuan(self) -> str:
+        return f"{self.fen // 100}.{self.fen % 100:02d}"
+
+
+@strawberry.type(
+    description="Why a mutation did not do what was asked (a domain refusal, not a failure)."
+)
+class UserError:
+    code: str = strawberry.field(description="Machine-readable reason, e.g. LOAN_LIMIT_REACHED.")
+    message: str = strawberry.field(description="A sentence fit to show the resident.")
+    field: str | None = strawberry.field(description="The input field at fault, if any.")
+
+
+def user_errors(outcome: Mapping[str, Any]) -> list[UserError]:
+    return [UserError(**error) for error in outcome.get("userErrors", [])]
+
+
+def age_on(born: date, today: date) -> int:
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+async def current_resident(info: HubInfo) -> ResidentProfile:
+    """The signed-in resident's profile, or ``UNAUTHENTICATED``."""
+    principal = info.context.principal
+    if principal.kind is not CallerKind.RESIDENT or principal.resident_id is None:
+        problem = principal.auth_problem or "no bearer token was sent"
+        raise Unauthenticated(f"A valid resident token is required: {problem}.")
+    profile = await info.context.directory.profile(principal.resident_id)
+    if profile is None:
+        raise Unauthenticated("The token's resident is not known to the hub.")
+    return profile
+
+
+Perform = Callable[[str], Awaitable[dict[str, Any]]]
+
+
+async def idempotent(
+    info: HubInfo,
+    resident: ResidentProfile,
+    *,
+    operation: str,
+    key: str,
+    arguments: Mapping[str, object],
+    perform: Perform,
+) -> dict[str, Any]:
+    """Run ``perform(upstream_key)`` once per (resident, key); repeats get the first outcome.
+
+    A department's refusal is an outcome too (``userErrors``), stored like a success; a
+    department's failure is not stored, so the client may retry with the same key.
+    """
+    if not IDEMPOTENCY_KEY.match(key):
+        raise BadUserInput(IDEMPOTENCY_KEY_HELP, field="idempotencyKey")
+    request = json.dumps([operation, arguments, resident.id], sort_keys=True, default=str)
+    fingerprint = hashlib.sha256(request.encode()).hexdigest()
+
+    async def run(upstream_key: str) -> str:
+        try:
+            outcome = await perform(upstream_key)
+        except Refused as refused:
+            outcome = {
+                "userErrors": [{"code": refused.code, "message": refused.message, "field": None}]
+            }
+        return json.dumps(outcome, ensure_ascii=False, default=str)
+
+    try:
+        text = await info.context.idempotency.run(
+            scope=resident.id, key=key, fingerprint=fingerprint, perform=run
+        )
+    except MutationInProgress as busy:
+        return {
+            "userErrors": [{"code": busy.code, "message": busy.message, "field": "idempotencyKey"}]
+        }
+    outcome: dict[str, Any] = json.loads(text)
+    return outcome
