@@ -256,3 +256,14 @@ def test_a_library_outage_nulls_only_the_library(
     assert [(e["path"], e["extensions"]) for e in body["errors"]] == [
         (["me", "library", "loans"], {"code": "UPSTREAM_UNAVAILABLE", "department": "library"})
     ]
+
+
+def test_an_unknown_barcode_is_a_not_found_user_error(
+    hub: LiveHub, token_for: Callable[..., str]
+) -> None:
+    body = hub.graphql(
+        BORROW,
+        {"input": {"barcode": "049999999999", "idempotencyKey": "unknown-barcode-1"}},
+        token=token_for("R000216"),
+    ).json()
+    assert [e["code"] for e in body["data"]["borrowBook"]["userErrors"]] == ["NOT_FOUND"]

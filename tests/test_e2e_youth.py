@@ -238,3 +238,17 @@ def test_courses_filter_and_page(hub: LiveHub) -> None:
     )
     bad = hub.graphql("{ youthCenter { courses(first: 0) { totalCount } } }").json()
     assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+def test_an_unknown_course_is_a_not_found_user_error(
+    hub: LiveHub, token_for: Callable[..., str]
+) -> None:
+    variables = {
+        "input": {
+            "memberId": "Y03051",
+            "courseId": "YC1999X-0000",
+            "idempotencyKey": "unknown-course-1",
+        }
+    }
+    body = hub.graphql(APPLY, variables, token=token_for("R000609")).json()
+    assert [e["code"] for e in body["data"]["applyForCourse"]["userErrors"]] == ["NOT_FOUND"]
