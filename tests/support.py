@@ -43,6 +43,7 @@ class BackgroundMocks:
     """Mocks listening on free loopback ports until ``close()``."""
 
     def __init__(self, specs: tuple[MockSpec, ...], config: MockConfig) -> None:
+        self.state_dir = config.state_dir  # where the bank mocks keep their keys
         self._loop = BackgroundLoop()
         ports = {spec.name: 0 for spec in specs}
         self._running: RunningMocks = self._loop.run(start_mocks(specs, config=config, ports=ports))
