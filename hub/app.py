@@ -23,6 +23,7 @@ from hub.directory import SqlResidentDirectory
 from hub.graphiql import GraphiQL
 from hub.idempotency import SqlIdempotencyStore
 from hub.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from hub.records import SqlHubRecords, applicant_key
 from hub.seed import seed_database
 from hub.settings import Settings
 from hub.view import HubGraphQLView
@@ -87,6 +88,11 @@ def create_app(settings: Settings) -> Starlette:
         authenticator=Authenticator(verifier),
         directory=SqlResidentDirectory(database),
         idempotency=SqlIdempotencyStore(database),
+        records=SqlHubRecords(
+            database,
+            applicant_key=applicant_key(settings),
+            door_attempts_per_minute=settings.door_attempts_per_minute,
+        ),
         connectors=state.connectors,
         graphiql=graphiql,
     )

@@ -6,11 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
+from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
 
 from connectors.base import Connector
-from schema.context import IdempotencyStore, Principal, ResidentDirectory
+from schema.context import HubRecords, IdempotencyStore, Principal, ResidentDirectory
 
 L = TypeVar("L")
 
@@ -38,4 +39,6 @@ class HubContext:
     principal: Principal
     directory: ResidentDirectory
     idempotency: IdempotencyStore
+    records: HubRecords
     loaders: RequestLoaders = field(repr=False)
+    partial_errors: list[GraphQLError] = field(default_factory=list)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from connectors.bank import CcbConnector, IcbcConnector
 from connectors.base import Connector
 from connectors.garbage import GarbageConnector
 from connectors.library import LibraryConnector
+from connectors.locks import LocksConnector
 from connectors.youth import YouthConnector
 
 
@@ -25,5 +27,8 @@ class Department:
 DEPARTMENTS: tuple[Department, ...] = (
     Department("youth", YouthConnector),
     Department("library", LibraryConnector),
+    Department("icbc", IcbcConnector),
+    Department("ccb", CcbConnector),
+    Department("locks", LocksConnector),
     Department("garbage", GarbageConnector),
 )

@@ -20,6 +20,15 @@ class SqlResidentDirectory:
     def __init__(self, database: Database, *, ttl_s: float = 60.0, maxsize: int = 10_000) -> None:
         self._database = database
         self._profiles: TTLCache[str, ResidentProfile | None] = TTLCache(maxsize, ttl_s)
+        self._communities: TTLCache[str, CommunityProfile | None] = TTLCache(1_000, ttl_s)
+
+    async def community(self, community_id: str) -> CommunityProfile | None:
+        if community_id in self._communities:
+            return self._communities[community_id]
+        found = await self._database.run(lambda session: session.get(Community, community_id))
+        profile = _community(found) if found else None
+        self._communities[community_id] = profile
+        return profile
 
     async def profile(self, resident_id: str) -> ResidentProfile | None:
         if resident_id in self._profiles:
@@ -51,13 +60,7 @@ def load_profile(session: Session, resident_id: str) -> ResidentProfile | None:
         id=resident.id,
         name=resident.name,
         birth_date=resident.birth_date,
-        community=CommunityProfile(
-            id=community.id,
-            name=community.name,
-            street=community.street,
-            longitude=community.longitude,
-            latitude=community.latitude,
-        ),
+        community=_community(community),
         household_id=resident.household_id,
         household=(
             *(Person(a.name, a.birth_date, resident_id=a.id) for a in adults),
@@ -70,4 +73,14 @@ def load_profile(session: Session, resident_id: str) -> ResidentProfile | None:
                 sorted({*by_kind.get(("youth", "member"), []), *(c.id for c in children)})
             ),
         ),
+    )
+
+
+def _community(community: Community) -> CommunityProfile:
+    return CommunityProfile(
+        id=community.id,
+        name=community.name,
+        street=community.street,
+        longitude=community.longitude,
+        latitude=community.latitude,
     )

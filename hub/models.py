@@ -91,3 +91,26 @@ class IdempotencyRecord(SQLModel, table=True):
     response: str | None = None
     created_at: datetime
     updated_at: datetime
+
+
+class WindowAppointment(SQLModel, table=True):
+    """Which resident booked which bank-window appointment (the bank sees only a reference)."""
+
+    __tablename__ = "window_appointment"
+
+    bank: str = Field(primary_key=True, max_length=8)
+    number: str = Field(primary_key=True, max_length=40)
+    resident_id: str = Field(foreign_key="resident.id", index=True)
+    created_at: datetime
+
+
+class DoorAttempt(SQLModel, table=True):
+    """Every openDoor attempt, allowed or refused: who, which lock, when, what happened."""
+
+    __tablename__ = "door_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    resident_id: str = Field(foreign_key="resident.id", index=True)
+    lock_id: int = Field(index=True)
+    at: datetime = Field(index=True)
+    outcome: str = Field(max_length=32)

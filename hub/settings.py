@@ -17,9 +17,35 @@ from connectors.base import DepartmentPolicy
 
 # Dev defaults: the mocks' ports and credentials (departments.md). Real deployments set
 # HUB_<DEPT>_URL and HUB_<DEPT>_<CREDENTIAL> (e.g. HUB_LIBRARY_SECRET, HUB_YOUTH_API_KEY).
+# "{var}" stands for the var directory, where the bank mocks write the keys they issue.
 DEV_DEPARTMENTS: Mapping[str, tuple[str, Mapping[str, str]]] = {
     "youth": ("http://127.0.0.1:8101", {"api_key": "dev-youth-key"}),
     "library": ("http://127.0.0.1:8102", {"appid": "ihub-dev", "secret": "dev-library-secret"}),
+    "icbc": (
+        "http://127.0.0.1:8103",
+        {
+            "app_id": "ihub-icbc-dev",
+            "app_private_key": "{var}/mocks/bank/icbc/app-private.pem",
+            "bank_public_key": "{var}/mocks/bank/icbc/bank-public.pem",
+        },
+    ),
+    "ccb": (
+        "http://127.0.0.1:8104",
+        {
+            "app_id": "ihub-ccb-dev",
+            "app_private_key": "{var}/mocks/bank/ccb/app-private.pem",
+            "bank_public_key": "{var}/mocks/bank/ccb/bank-public.pem",
+        },
+    ),
+    "locks": (
+        "http://127.0.0.1:8105",
+        {
+            "client_id": "ihub-dev-client",
+            "client_secret": "dev-lock-secret",
+            "username": "luohu-property-platform",
+            "password": "dev-lock-password",
+        },
+    ),
     "garbage": ("http://127.0.0.1:8106", {}),
 }
 
@@ -69,6 +95,8 @@ class Settings:
     jwt_algorithms: tuple[str, ...] = ("RS256",)
     jwt_leeway_s: float = 30.0
     max_body_bytes: int = 1_000_000
+    applicant_ref_key: str | None = None
+    door_attempts_per_minute: int = 5
     departments: Mapping[str, DepartmentPolicy] = field(default_factory=dict)
 
     @property
@@ -95,22 +123,37 @@ class Settings:
             jwt_issuer=env.get("HUB_JWT_ISSUER", "iluohu-identity-dev"),
             jwt_audience=env.get("HUB_JWT_AUDIENCE", "ihub"),
             max_body_bytes=int(_number(env, "HUB_MAX_BODY_BYTES", 1_000_000)),
-            departments={name: department_policy(env, name) for name in DEV_DEPARTMENTS},
+            applicant_ref_key=env.get("HUB_APPLICANT_REF_KEY") or None,
+            door_attempts_per_minute=int(_number(env, "HUB_DOOR_ATTEMPTS_PER_MINUTE", 5)),
+            departments={name: department_policy(env, name, var_dir) for name in DEV_DEPARTMENTS},
         )
 
 
-def department_policy(env: Mapping[str, str], name: str) -> DepartmentPolicy:
+# Policy defaults that differ by department: CCB refuses an app's 11th call in flight.
+DEFAULT_MAX_CONCURRENCY: Mapping[str, int] = {"ccb": 8}
+
+
+def department_policy(
+    env: Mapping[str, str], name: str, var_dir: Path = Path("var")
+) -> DepartmentPolicy:
     prefix = f"HUB_{name.upper()}_"
     dev_url, dev_credentials = DEV_DEPARTMENTS[name]
     defaults = DepartmentPolicy(base_url=dev_url)
     return DepartmentPolicy(
         base_url=env.get(prefix + "URL", dev_url),
         credentials={
-            key: env.get(prefix + key.upper(), value) for key, value in dev_credentials.items()
+            key: env.get(prefix + key.upper(), value.replace("{var}", str(var_dir)))
+            for key, value in dev_credentials.items()
         },
         timeout_s=_number(env, prefix + "TIMEOUT_S", defaults.timeout_s),
         connect_timeout_s=_number(env, prefix + "CONNECT_TIMEOUT_S", defaults.connect_timeout_s),
         cache_ttl_s=_number(env, prefix + "CACHE_TTL_S", defaults.cache_ttl_s),
         cache_size=int(_number(env, prefix + "CACHE_SIZE", defaults.cache_size)),
-        max_concurrency=int(_number(env, prefix + "MAX_CONCURRENCY", defaults.max_concurrency)),
+        max_concurrency=int(
+            _number(
+                env,
+                prefix + "MAX_CONCURRENCY",
+                DEFAULT_MAX_CONCURRENCY.get(name, defaults.max_concurrency),
+            )
+        ),
     )

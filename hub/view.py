@@ -21,7 +21,7 @@ from hub.context import HubContext, RequestLoaders
 from hub.graphiql import GraphiQL
 from hub.middleware import request_id_of
 from schema import HubSchema
-from schema.context import IdempotencyStore, ResidentDirectory
+from schema.context import HubRecords, IdempotencyStore, ResidentDirectory
 from schema.errors import to_public
 
 
@@ -35,6 +35,7 @@ class HubGraphQLView(GraphQL[HubContext, None]):
         authenticator: Authenticator,
         directory: ResidentDirectory,
         idempotency: IdempotencyStore,
+        records: HubRecords,
         connectors: Mapping[str, Connector],
         graphiql: GraphiQL | None,
     ) -> None:
@@ -42,6 +43,7 @@ class HubGraphQLView(GraphQL[HubContext, None]):
         self._authenticator = authenticator
         self._directory = directory
         self._idempotency = idempotency
+        self._records = records
         self._connectors = connectors
         self._graphiql = graphiql
 
@@ -75,6 +77,7 @@ class HubGraphQLView(GraphQL[HubContext, None]):
             principal=self._authenticator.authenticate(request),
             directory=self._directory,
             idempotency=self._idempotency,
+            records=self._records,
             loaders=RequestLoaders(self._connectors),
         )
 

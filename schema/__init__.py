@@ -14,19 +14,27 @@ from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import ExecutionContext
 
+from schema.bank import BankQuery
+from schema.bank_appointments import BankMutation
 from schema.errors import is_unexpected
 from schema.extensions import ErrorVocabulary
 from schema.garbage import GarbageQuery
 from schema.library import LibraryQuery
 from schema.library_mutations import LibraryMutation
+from schema.locks import LocksMutation
 from schema.me import MeQuery
 from schema.youth import YouthQuery
 from schema.youth_mutations import YouthMutation
 
 logger = logging.getLogger("ihub.errors")
 
-QUERY_MODULES: tuple[type[Any], ...] = (MeQuery, YouthQuery, LibraryQuery, GarbageQuery)
-MUTATION_MODULES: tuple[type[Any], ...] = (YouthMutation, LibraryMutation)
+QUERY_MODULES: tuple[type[Any], ...] = (MeQuery, YouthQuery, LibraryQuery, BankQuery, GarbageQuery)
+MUTATION_MODULES: tuple[type[Any], ...] = (
+    YouthMutation,
+    LibraryMutation,
+    BankMutation,
+    LocksMutation,
+)
 
 DOCUMENT_CACHE_SIZE = 1024
 

@@ -12,6 +12,7 @@ from datetime import date
 from enum import Enum
 from typing import Protocol, TypeVar
 
+from graphql import GraphQLError
 from strawberry.types import Info
 
 L = TypeVar("L")
@@ -84,6 +85,32 @@ class ResidentDirectory(Protocol):
 
     async def profile(self, resident_id: str) -> ResidentProfile | None: ...
 
+    async def community(self, community_id: str) -> CommunityProfile | None: ...
+
+
+@dataclass(frozen=True)
+class LinkedAppointment:
+    bank: str
+    number: str
+
+
+class HubRecords(Protocol):
+    """What the hub itself remembers on residents' behalf (its database)."""
+
+    def applicant_ref(self, resident_id: str) -> str:
+        """The opaque, keyed reference a bank sees instead of the resident."""
+        ...
+
+    async def link_appointment(self, resident_id: str, bank: str, number: str) -> None: ...
+
+    async def appointments_of(self, resident_id: str) -> list[LinkedAppointment]: ...
+
+    async def record_door_attempt(self, resident_id: str, lock_id: int, outcome: str) -> None: ...
+
+    async def door_attempt_allowed(self, resident_id: str) -> bool:
+        """False once the resident has used up their attempts for the last minute."""
+        ...
+
 
 class IdempotencyStore(Protocol):
     """Runs a mutation's side effect once per (scope, key) and remembers its outcome.
@@ -116,6 +143,8 @@ class HubContextProtocol(Protocol):
     loaders: LoaderRegistry
     directory: ResidentDirectory
     idempotency: IdempotencyStore
+    records: HubRecords
+    partial_errors: list[GraphQLError]
 
 
 HubInfo = Info[HubContextProtocol, None]

@@ -7,6 +7,8 @@ what a client sees for each.
 
 from __future__ import annotations
 
+from typing import Any
+
 from graphql import GraphQLError
 
 from connectors.errors import (
@@ -118,3 +120,13 @@ def to_public(error: GraphQLError, request_id: str) -> GraphQLError:
         original_error=None,
         extensions=extensions,
     )
+
+
+def report_partial_failure(info: Any, error: Exception) -> None:
+    """Keep a field's partial answer and still tell the client what is missing, and why.
+
+    For fields that merge several departments (both banks' branches): the part that failed
+    becomes one error at this field's path; the parts that answered are returned.
+    """
+    path = info.path.as_list() if info.path else None
+    info.context.partial_errors.append(GraphQLError(str(error), path=path, original_error=error))

@@ -15,8 +15,12 @@ class ErrorVocabulary(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
+        context = self.execution_context.context
+        partial = getattr(context, "partial_errors", None)
+        if result is not None and partial:
+            result.errors = [*(result.errors or []), *partial]
         errors = getattr(result, "errors", None)
         if result is None or not errors:
             return
-        request_id = getattr(self.execution_context.context, "request_id", "-")
+        request_id = getattr(context, "request_id", "-")
         result.errors = [to_public(error, request_id) for error in errors]

@@ -4,26 +4,13 @@ from __future__ import annotations
 
 import strawberry
 
-from connectors.garbage import GarbageLoaders
+from schema.bank_appointments import WindowAppointment, my_appointments
 from schema.common import current_resident
+from schema.community import Community, community_of
 from schema.context import HubInfo, ResidentProfile
-from schema.garbage import CollectionPoint, collection_point_of
 from schema.household import Household
 from schema.library import MyLibrary
-
-
-@strawberry.type(description="A residential community (社区) of Luohu district.")
-class Community:
-    id: strawberry.ID
-    name: str
-    street: str = strawberry.field(description="The sub-district (街道) it belongs to.")
-    longitude: float
-    latitude: float
-
-    @strawberry.field(description="Where this community's sorted waste is collected.")
-    async def collection_points(self, info: HubInfo) -> list[CollectionPoint] | None:
-        loader = info.context.loaders.get(GarbageLoaders).collection_points_by_community
-        return [collection_point_of(point) for point in await loader.load(str(self.id))]
+from schema.locks import Key, my_keys
 
 
 @strawberry.type(description="The signed-in resident.")
@@ -42,14 +29,15 @@ class Me:
 
     @strawberry.field(description="The community the resident lives in.")
     def community(self) -> Community | None:
-        c = self.profile.community
-        return Community(
-            id=strawberry.ID(c.id),
-            name=c.name,
-            street=c.street,
-            longitude=c.longitude,
-            latitude=c.latitude,
-        )
+        return community_of(self.profile.community)
+
+    @strawberry.field(description="Keys to the gates, barriers and doors the resident may open.")
+    async def keys(self, info: HubInfo) -> list[Key] | None:
+        return await my_keys(info, self.profile)
+
+    @strawberry.field(description="Appointments booked at bank windows, with their live status.")
+    async def window_appointments(self, info: HubInfo) -> list[WindowAppointment] | None:
+        return await my_appointments(info, self.profile.id)
 
 
 def me_of(profile: ResidentProfile) -> Me:

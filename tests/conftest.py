@@ -48,6 +48,10 @@ def make_settings(mocks: BackgroundMocks, var_dir: Path) -> Callable[..., Settin
 
     def build(*, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
         environment = {f"HUB_{name.upper()}_URL": url for name, url in mocks.urls.items()}
+        for bank in ("icbc", "ccb"):  # the keys the bank mocks issued to the hub
+            keys = mocks.state_dir / "bank" / bank
+            environment[f"HUB_{bank.upper()}_APP_PRIVATE_KEY"] = str(keys / "app-private.pem")
+            environment[f"HUB_{bank.upper()}_BANK_PUBLIC_KEY"] = str(keys / "bank-public.pem")
         environment.update(env or {})
         database = var_dir / f"hub-{next(counter)}.db"
         settings = Settings(
