@@ -60,6 +60,7 @@ def load_profile(session: Session, resident_id: str) -> ResidentProfile | None:
         id=resident.id,
         name=resident.name,
         birth_date=resident.birth_date,
+        id_number=resident.id_number,
         community=_community(community),
         household_id=resident.household_id,
         household=(

@@ -40,6 +40,7 @@ class Resident(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=8)
     name: str = Field(max_length=32)
     birth_date: date
+    id_number: str = Field(max_length=18, unique=True)
     household_id: str = Field(foreign_key="household.id", index=True)
     community_id: str = Field(foreign_key="community.id", index=True)
 
@@ -114,3 +115,56 @@ class DoorAttempt(SQLModel, table=True):
     lock_id: int = Field(index=True)
     at: datetime = Field(index=True)
     outcome: str = Field(max_length=32)
+
+
+class PersistedDocument(SQLModel, table=True):
+    """A GraphQL document known by its SHA-256 (automatic persisted queries)."""
+
+    __tablename__ = "persisted_document"
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    body: str
+    created_at: datetime
+
+
+class Partner(SQLModel, table=True):
+    """A partner system (a bank's window system) with hub-issued credentials.
+
+    ``mode``: ``ids_only`` (only manifest operations, by id), ``allowlist`` (manifest
+    operations by id or in full), ``log_unknown`` (anything, unknown documents logged).
+    """
+
+    __tablename__ = "partner"
+
+    id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=64)
+    client_id: str = Field(max_length=64, unique=True)
+    secret_hash: str = Field(max_length=256)
+    mode: str = Field(max_length=16)
+    bank: str | None = Field(default=None, max_length=8)
+    created_at: datetime
+
+
+class PartnerManifest(SQLModel, table=True):
+    """The partner's registered manifest (Apollo persisted-query manifest format)."""
+
+    __tablename__ = "partner_manifest"
+
+    partner_id: str = Field(primary_key=True, foreign_key="partner.id")
+    manifest: str
+    signed: bool = False
+    not_before: datetime | None = None
+    not_after: datetime | None = None
+    registered_at: datetime
+
+
+class PartnerOperation(SQLModel, table=True):
+    """One operation of a partner's manifest: its id is the SHA-256 of its body."""
+
+    __tablename__ = "partner_operation"
+
+    partner_id: str = Field(primary_key=True, foreign_key="partner.id")
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=128)
+    type: str = Field(max_length=16)
+    body: str

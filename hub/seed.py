@@ -8,13 +8,15 @@ The hub and the mocks share no code, only these id rules (the mocks' copy is
   youth-center member numbers ``Y{k:04d}{i}`` (name and birth date by ``child_name`` and
   ``child_birth_date``), for whom both adults act;
 - resident *n* holds library card ``LH{n:06d}`` unless *n* is a multiple of 5;
-- resident *n* is lock-cloud user ``700000 + n``.
+- resident *n* is lock-cloud user ``700000 + n``;
+- resident *n* was born on ``birth_date(n)`` with ID number ``id_number(n)`` (the library's
+  reader records carry the same number).
 """
 
 from __future__ import annotations
 
 import random
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, select
@@ -75,6 +77,21 @@ def child_birth_date(household: int, i: int) -> date:
     return date(year, 1 + (household + 4 * i) % 10, 1 + (household * 7 + i) % 28)
 
 
+LUOHU_AREA_CODE = "440303"
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_CHECK = "10X98765432"
+
+
+def birth_date(n: int) -> date:
+    return date(1950, 1, 1) + timedelta(days=n * 7919 % 20000)
+
+
+def id_number(n: int) -> str:
+    """Resident *n*'s 18-digit ID number (GB 11643 check character), as the library has it."""
+    body = f"{LUOHU_AREA_CODE}{birth_date(n):%Y%m%d}{n * 389 % 1000:03d}"
+    return body + _CHECK[sum(int(d) * k for d, k in zip(body, _WEIGHTS, strict=True)) % 11]
+
+
 def library_card(n: int) -> str | None:
     return None if n % 5 == 0 else f"LH{n:06d}"
 
@@ -109,9 +126,8 @@ def rows(seed: int = SEED) -> dict[type[Any], list[dict[str, Any]]]:
             {
                 "id": f"R{n:06d}",
                 "name": name,
-                "birth_date": date(
-                    1962 + rng.randrange(40), rng.randint(1, 12), rng.randint(1, 28)
-                ),
+                "birth_date": birth_date(n),
+                "id_number": id_number(n),
                 "household_id": f"H{k:04d}",
                 "community_id": community_of_resident(n),
             }

@@ -21,14 +21,21 @@ L = TypeVar("L")
 class CallerKind(Enum):
     ANONYMOUS = "anonymous"
     RESIDENT = "resident"
+    PARTNER = "partner"
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling. ``auth_problem`` says why a presented credential was not accepted."""
+    """Who is calling. ``auth_problem`` says why a presented credential was not accepted.
+
+    A partner (a bank's window system) is ``partner_id``; ``partner_bank`` is the bank whose
+    branches' appointments it may see.
+    """
 
     kind: CallerKind
     resident_id: str | None = None
+    partner_id: str | None = None
+    partner_bank: str | None = None
     auth_problem: str | None = None
 
     @classmethod
@@ -38,6 +45,10 @@ class Principal:
     @classmethod
     def resident(cls, resident_id: str) -> Principal:
         return cls(CallerKind.RESIDENT, resident_id=resident_id)
+
+    @classmethod
+    def partner(cls, partner_id: str, bank: str | None) -> Principal:
+        return cls(CallerKind.PARTNER, partner_id=partner_id, partner_bank=bank)
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,7 @@ class ResidentProfile:
     id: str
     name: str
     birth_date: date
+    id_number: str
     community: CommunityProfile
     household_id: str
     household: tuple[Person, ...]
@@ -104,6 +116,10 @@ class HubRecords(Protocol):
     async def link_appointment(self, resident_id: str, bank: str, number: str) -> None: ...
 
     async def appointments_of(self, resident_id: str) -> list[LinkedAppointment]: ...
+
+    async def appointments_at(self, bank: str) -> list[tuple[str, LinkedAppointment]]:
+        """Every appointment booked through the hub at ``bank``, with who booked it."""
+        ...
 
     async def record_door_attempt(self, resident_id: str, lock_id: int, outcome: str) -> None: ...
 

@@ -64,3 +64,17 @@ def test_children_of_the_hub_are_the_youth_centers_members(
     assert member["name"] == hub_seed.child_name(household, i)
     assert member["birth_date"] == hub_seed.child_birth_date(household, i).isoformat()
     assert member["guardian_resident_id"] == f"R{2 * household - 1:06d}"
+
+
+@pytest.mark.parametrize("n", [1, 2, 333, 999])
+def test_the_hubs_id_numbers_are_the_librarys(mocks: BackgroundMocks, n: int) -> None:
+    url = mocks.urls["library"]
+    token = httpx.get(
+        f"{url}/openlib/service/barcode/token",
+        params={"appid": "ihub-dev", "secret": "dev-library-secret"},
+    ).json()["token"]
+    found = httpx.get(
+        f"{url}/openlib/service/reader/search",
+        params={"token": token, "selecttype": "rdcertify", "queryvalue": hub_seed.id_number(n)},
+    ).json()
+    assert [r["rdid"] for r in found["readers"]] == [hub_seed.library_card(n)]
