@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import aiohttp
+from graphql import GraphQLSchema
+from sqlmodel import Session
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -16,13 +18,17 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from connectors.base import Connector
-from hub.auth import Authenticator, DevKeys, TokenVerifier
+from hub.auth import PARTNER_SUBJECT, Authenticator, DevKeys, TokenVerifier
+from hub.context import Services
 from hub.db import Database, create_tables, make_engine
 from hub.departments import DEPARTMENTS
 from hub.directory import SqlResidentDirectory
 from hub.graphiql import GraphiQL
 from hub.idempotency import SqlIdempotencyStore
 from hub.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from hub.oauth import HUB_ISSUER, token_endpoint
+from hub.partners import PARTNER_AUDIENCE, PartnerRegistry, seed_dev_partners
+from hub.persisted import PersistedDocuments
 from hub.records import SqlHubRecords, applicant_key
 from hub.seed import seed_database
 from hub.settings import Settings
@@ -38,6 +44,7 @@ class HubState:
 
     settings: Settings
     database: Database
+    schema: GraphQLSchema
     database_initialised: bool = False
     sessions: list[aiohttp.ClientSession] = field(default_factory=list)
     connectors: dict[str, Connector] = field(default_factory=dict)
@@ -73,19 +80,26 @@ def create_app(settings: Settings) -> Starlette:
     """The hub as an ASGI app. Nothing is opened until the lifespan starts."""
     engine = make_engine(settings.database_url)
     database = Database(engine)
-    state = HubState(settings, database)
+    schema = build_schema()
+    state = HubState(settings, database, schema._schema)
     keys = DevKeys.load_or_create(settings.keys_dir)
-    verifier = TokenVerifier(
+    residents = TokenVerifier(
         {keys.kid: keys.public_pem},
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         algorithms=settings.jwt_algorithms,
         leeway_s=settings.jwt_leeway_s,
     )
-    graphiql = GraphiQL(settings.graphiql_dir) if settings.graphiql else None
-    view = HubGraphQLView(
-        build_schema(),
-        authenticator=Authenticator(verifier),
+    partner_tokens = TokenVerifier(
+        {keys.kid: keys.public_pem},
+        issuer=HUB_ISSUER,
+        audience=PARTNER_AUDIENCE,
+        leeway_s=settings.jwt_leeway_s,
+        subject=PARTNER_SUBJECT,
+    )
+    partners = PartnerRegistry(database, keys, issuer=HUB_ISSUER)
+    services = Services(
+        authenticator=Authenticator(residents, partner_tokens),
         directory=SqlResidentDirectory(database),
         idempotency=SqlIdempotencyStore(database),
         records=SqlHubRecords(
@@ -93,9 +107,11 @@ def create_app(settings: Settings) -> Starlette:
             applicant_key=applicant_key(settings),
             door_attempts_per_minute=settings.door_attempts_per_minute,
         ),
+        persisted=PersistedDocuments(database, partners, schema._schema, apq=settings.apq),
         connectors=state.connectors,
-        graphiql=graphiql,
     )
+    graphiql = GraphiQL(settings.graphiql_dir) if settings.graphiql else None
+    view = HubGraphQLView(schema, services=services, graphiql=graphiql)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -132,6 +148,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/graphql", view, methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/oauth/token", token_endpoint(partners), methods=["POST"]),
     ]
     if graphiql is not None:
         routes.append(Route("/graphiql/assets/{name}", graphiql.serve_asset, methods=["GET"]))
@@ -153,6 +170,13 @@ async def _initialise_database(state: HubState) -> None:
     await asyncio.to_thread(create_tables, engine)
     if state.settings.seed_database and await asyncio.to_thread(seed_database, engine):
         logger.info("seeded the hub's tables with dev data")
+    if state.settings.seed_database:
+
+        def partners(session: Session) -> list[str]:
+            return seed_dev_partners(session, state.schema)
+
+        if added := await state.database.run(partners):
+            logger.info("registered dev partners %s with their example manifests", added)
     state.database_initialised = True
 
 

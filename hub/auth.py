@@ -88,8 +88,11 @@ def issue_token(
     return jwt.encode(claims, keys.private_pem, algorithm="RS256", headers={"kid": keys.kid})
 
 
+PARTNER_SUBJECT = re.compile(r"^partner:[a-z0-9_-]{1,32}$")
+
+
 class TokenVerifier:
-    """Checks resident tokens against known public keys, by ``kid``."""
+    """Checks tokens for one audience against known public keys, by ``kid``."""
 
     def __init__(
         self,
@@ -99,6 +102,7 @@ class TokenVerifier:
         audience: str,
         algorithms: tuple[str, ...] = ("RS256",),
         leeway_s: float = 30.0,
+        subject: re.Pattern[str] = RESIDENT_ID,
     ) -> None:
         unsafe = set(algorithms) - ASYMMETRIC
         if unsafe:
@@ -108,9 +112,11 @@ class TokenVerifier:
         self._audience = audience
         self._algorithms = list(algorithms)
         self._leeway = leeway_s
+        self._subject = subject
+        self.audience = audience
 
-    def verify(self, token: str) -> str:
-        """The resident id in a valid token; ``jwt.InvalidTokenError`` otherwise."""
+    def verify(self, token: str) -> dict[str, object]:
+        """The claims of a valid token; ``jwt.InvalidTokenError`` otherwise."""
         header = jwt.get_unverified_header(token)
         if header.get("alg") not in self._algorithms:
             raise jwt.InvalidAlgorithmError("algorithm not allowed")
@@ -127,9 +133,9 @@ class TokenVerifier:
             options={"require": ["exp", "iat", "iss", "aud", "sub"]},
         )
         subject = claims["sub"]
-        if not isinstance(subject, str) or not RESIDENT_ID.match(subject):
-            raise jwt.InvalidTokenError("subject is not a resident")
-        return subject
+        if not isinstance(subject, str) or not self._subject.match(subject):
+            raise jwt.InvalidTokenError("unexpected subject")
+        return claims
 
 
 def _jwk(public_pem: bytes, kid: str) -> str:
@@ -142,10 +148,11 @@ def _jwk(public_pem: bytes, kid: str) -> str:
 
 
 class Authenticator:
-    """Turns a request's credentials into one ``Principal``."""
+    """Turns a request's credentials into one ``Principal``: a resident or a partner."""
 
-    def __init__(self, verifier: TokenVerifier) -> None:
-        self._verifier = verifier
+    def __init__(self, residents: TokenVerifier, partners: TokenVerifier) -> None:
+        self._residents = residents
+        self._partners = partners
 
     def authenticate(self, connection: HTTPConnection) -> Principal:
         header = connection.headers.get("authorization")
@@ -155,8 +162,19 @@ class Authenticator:
         if scheme.lower() != "bearer" or not token.strip():
             return Principal.anonymous("the Authorization header is not a Bearer token")
         try:
-            return Principal.resident(self._verifier.verify(token.strip()))
+            return self._principal(token.strip())
         except jwt.ExpiredSignatureError:
             return Principal.anonymous("the token has expired")
         except (jwt.PyJWTError, ValueError):
             return Principal.anonymous("the token is not valid")
+
+    def _principal(self, token: str) -> Principal:
+        # the audience picks the verifier; the chosen one then checks everything, aud included
+        audience = jwt.decode(token, options={"verify_signature": False}).get("aud")
+        if audience == self._partners.audience:
+            claims = self._partners.verify(token)
+            bank = claims.get("bank")
+            return Principal.partner(
+                str(claims["sub"]).removeprefix("partner:"), bank if isinstance(bank, str) else None
+            )
+        return Principal.resident(str(self._residents.verify(token)["sub"]))

@@ -6,6 +6,9 @@ ihub mocks            only the mocks
 ihub token R000001    a dev resident token
 ihub schema [--check] print the SDL (or compare it with schema.graphql)
 ihub graphiql fetch   download and verify GraphiQL's assets into var/graphiql
+ihub partner add ID --name N [--bank icbc|ccb] [--mode ids_only|allowlist|log_unknown]
+ihub manifest register --partner ID FILE [--signature FILE.sig]
+ihub manifest check | keygen | sign FILE
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hub import cli_partners
 from hub.auth import DevKeys, issue_token
 from hub.settings import Settings
 
@@ -118,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     schema.add_argument("--check", action="store_true", help="compare with schema.graphql")
     graphiql = commands.add_parser("graphiql", help="manage GraphiQL's offline assets")
     graphiql.add_argument("action", choices=["fetch"])
+    cli_partners.add_arguments(commands)
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -151,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "schema":
         return _schema(args.check)
+    if args.command in ("partner", "manifest"):
+        return cli_partners.run(args, settings)
     return _fetch_graphiql(settings)
 
 

@@ -11,6 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from connectors.base import Connector
+from hub.auth import Authenticator
+from hub.persisted import PersistedDocuments
 from schema.context import HubRecords, IdempotencyStore, Principal, ResidentDirectory
 
 L = TypeVar("L")
@@ -29,6 +31,18 @@ class RequestLoaders:
             build: Any = kind  # a loaders class: ``department`` and ``__init__(connector)``
             loaders = self._built[kind] = build(self._connectors[build.department])
         return cast(L, loaders)
+
+
+@dataclass(frozen=True)
+class Services:
+    """What lives as long as the process and every request uses."""
+
+    authenticator: Authenticator
+    directory: ResidentDirectory
+    idempotency: IdempotencyStore
+    records: HubRecords
+    persisted: PersistedDocuments
+    connectors: Mapping[str, Connector]
 
 
 @dataclass

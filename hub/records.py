@@ -53,6 +53,15 @@ class SqlHubRecords:
 
         return await self._database.run(read)
 
+    async def appointments_at(self, bank: str) -> list[tuple[str, LinkedAppointment]]:
+        def read(session: Session) -> list[tuple[str, LinkedAppointment]]:
+            rows = session.exec(
+                select(WindowAppointment).where(WindowAppointment.bank == bank)
+            ).all()
+            return [(row.resident_id, LinkedAppointment(row.bank, row.number)) for row in rows]
+
+        return await self._database.run(read)
+
     async def record_door_attempt(self, resident_id: str, lock_id: int, outcome: str) -> None:
         def write(session: Session) -> None:
             session.add(

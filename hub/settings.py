@@ -97,6 +97,9 @@ class Settings:
     max_body_bytes: int = 1_000_000
     applicant_ref_key: str | None = None
     door_attempts_per_minute: int = 5
+    apq: bool = True
+    require_signed_manifests: bool = False
+    manifest_public_key: Path | None = None
     departments: Mapping[str, DepartmentPolicy] = field(default_factory=dict)
 
     @property
@@ -125,6 +128,11 @@ class Settings:
             max_body_bytes=int(_number(env, "HUB_MAX_BODY_BYTES", 1_000_000)),
             applicant_ref_key=env.get("HUB_APPLICANT_REF_KEY") or None,
             door_attempts_per_minute=int(_number(env, "HUB_DOOR_ATTEMPTS_PER_MINUTE", 5)),
+            apq=_flag(env, "HUB_APQ", True),
+            require_signed_manifests=_flag(env, "HUB_REQUIRE_SIGNED_MANIFESTS", False),
+            manifest_public_key=Path(env["HUB_MANIFEST_PUBLIC_KEY"])
+            if env.get("HUB_MANIFEST_PUBLIC_KEY")
+            else None,
             departments={name: department_policy(env, name, var_dir) for name in DEV_DEPARTMENTS},
         )
 

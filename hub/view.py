@@ -3,82 +3,95 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any
 
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
-from connectors.base import Connector
-from hub.auth import Authenticator
-from hub.context import HubContext, RequestLoaders
+from hub.context import HubContext, RequestLoaders, Services
 from hub.graphiql import GraphiQL
 from hub.middleware import request_id_of
+from hub.persisted import PersistedQueryError
 from schema import HubSchema
-from schema.context import HubRecords, IdempotencyStore, ResidentDirectory
+from schema.context import Principal
 from schema.errors import to_public
+
+# set per request in __call__ (the request's own task), read by get_context and parsing
+_principal: ContextVar[Principal] = ContextVar("principal")
 
 
 class HubGraphQLView(GraphQL[HubContext, None]):
-    """``/graphql``: queries over GET and POST, GraphiQL for browsers, typed errors only."""
+    """``/graphql``: queries over GET and POST, persisted documents, GraphiQL, typed errors."""
 
-    def __init__(
-        self,
-        schema: HubSchema,
-        *,
-        authenticator: Authenticator,
-        directory: ResidentDirectory,
-        idempotency: IdempotencyStore,
-        records: HubRecords,
-        connectors: Mapping[str, Connector],
-        graphiql: GraphiQL | None,
-    ) -> None:
+    def __init__(self, schema: HubSchema, *, services: Services, graphiql: GraphiQL | None) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
-        self._authenticator = authenticator
-        self._directory = directory
-        self._idempotency = idempotency
-        self._records = records
-        self._connectors = connectors
+        self._services = services
         self._graphiql = graphiql
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope, receive)
+        # authenticated once, before parsing: persisted-document rules depend on the caller
+        _principal.set(self._services.authenticator.authenticate(request))
         try:
-            response = await self.run(Request(scope, receive))
+            response = await self.run(request)
+        except PersistedQueryError as exc:
+            response = _errors(exc.message, exc.code, exc.status, scope)
         except HTTPException as exc:
             # strawberry answers these in plain text; clients expect a GraphQL error body
-            response = self._request_error(exc.status_code, exc.reason, scope)
+            response = _errors(exc.reason, "BAD_USER_INPUT", exc.status_code, scope)
         await response(scope, receive, send)
-
-    def _request_error(self, status: int, message: str, scope: Scope) -> Response:
-        request_id = request_id_of(scope)
-        body = {"errors": [{"message": message, "extensions": {"code": "BAD_USER_INPUT"}}]}
-        headers = {"Allow": "GET, POST"} if status == 405 else None
-        response = JSONResponse(body, status_code=status, headers=headers)
-        response.headers["X-Request-Id"] = request_id
-        return response
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> HubContext:
         assert isinstance(request, Request) and isinstance(response, Response)
+        services = self._services
         return HubContext(
             request=request,
             response=response,
             request_id=request_id_of(request.scope),
-            principal=self._authenticator.authenticate(request),
-            directory=self._directory,
-            idempotency=self._idempotency,
-            records=self._records,
-            loaders=RequestLoaders(self._connectors),
+            principal=_principal.get(),
+            directory=services.directory,
+            idempotency=services.idempotency,
+            records=services.records,
+            loaders=RequestLoaders(services.connectors),
+        )
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        data = await super().parse_http_body(request)
+        if isinstance(data, list):
+            raise HTTPException(400, "Batched operations are not accepted; send one at a time.")
+        document_id = await _document_id(request)
+        return await self._services.persisted.resolve(data, document_id, _principal.get())
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        try:
+            return await super().execute_single(*args, **kwargs)
+        except HTTPException as exc:
+            if isinstance(exc.__cause__, InvalidOperationTypeError):
+                raise HTTPException(405, "Mutations are only accepted over POST.") from exc
+            raise
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """Only a browser opening ``/graphql``: not a client sending a persisted document."""
+        params = request.query_params
+        return (
+            request.method == "GET"
+            and "text/html" in request.headers.get("accept", "")
+            and not any(params.get(name) for name in ("query", "extensions", "documentId"))
         )
 
     async def render_graphql_ide(self, request: Request) -> Response:
@@ -96,3 +109,24 @@ class HubGraphQLView(GraphQL[HubContext, None]):
 
     def encode_json(self, data: Any) -> str:
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+async def _document_id(request: AsyncHTTPRequestAdapter) -> str | None:
+    """Trusted-document id, from ``documentId`` in the body or the query string."""
+    if request.method == "GET":
+        found = request.query_params.get("documentId")
+    else:
+        try:
+            body = json.loads(await request.get_body())
+        except ValueError:
+            return None
+        found = body.get("documentId") if isinstance(body, dict) else None
+    return found if isinstance(found, str) else None
+
+
+def _errors(message: str, code: str, status: int, scope: Scope) -> Response:
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    headers = {"Allow": "POST"} if status == 405 else None
+    response = JSONResponse(body, status_code=status, headers=headers)
+    response.headers["X-Request-Id"] = request_id_of(scope)
+    return response

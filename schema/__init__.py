@@ -23,12 +23,20 @@ from schema.library import LibraryQuery
 from schema.library_mutations import LibraryMutation
 from schema.locks import LocksMutation
 from schema.me import MeQuery
+from schema.partner import PartnerQuery
 from schema.youth import YouthQuery
 from schema.youth_mutations import YouthMutation
 
 logger = logging.getLogger("ihub.errors")
 
-QUERY_MODULES: tuple[type[Any], ...] = (MeQuery, YouthQuery, LibraryQuery, BankQuery, GarbageQuery)
+QUERY_MODULES: tuple[type[Any], ...] = (
+    MeQuery,
+    YouthQuery,
+    LibraryQuery,
+    BankQuery,
+    GarbageQuery,
+    PartnerQuery,
+)
 MUTATION_MODULES: tuple[type[Any], ...] = (
     YouthMutation,
     LibraryMutation,

@@ -184,8 +184,10 @@ class BankWindows:
         )
 
     @strawberry.field(description="Government items by name or code, with the banks handling them.")
-    async def items(self, info: HubInfo, query: str | None = None) -> list[GovItem] | None:
-        found = await each_bank(info, list(Bank), "items")
+    async def items(
+        self, info: HubInfo, query: str | None = None, bank: Bank | None = None
+    ) -> list[GovItem] | None:
+        found = await each_bank(info, [bank] if bank else list(Bank), "items")
         merged: dict[str, tuple[m.GovItem, list[Bank]]] = {}
         for bank, answer in found.items():
             for item in answer:
