@@ -206,3 +206,22 @@ def test_other_modes(start_hub: Callable[..., LiveHub], tmp_path: Path, mode: st
         assert code(unknown) == "PERSISTED_QUERY_NOT_ALLOWED"
     else:
         assert unknown["data"]["garbageSorting"]["classify"]["query"] == "电池"
+
+
+def test_a_manifest_stops_working_when_it_expires(
+    start_hub: Callable[..., LiveHub], tmp_path: Path
+) -> None:
+    import sqlite3
+
+    database = tmp_path / "expiry.db"
+    hub = start_hub(database_url=f"sqlite:///{database}")
+    document = f"sha256:{operations('icbc')['GovItems']}"
+    assert "data" in run(hub, token(hub, ICBC), documentId=document)
+    with sqlite3.connect(database) as db:
+        db.execute(
+            "UPDATE partner_manifest SET not_after = '2020-01-01 00:00:00' WHERE partner_id = 'icbc'"
+        )
+    later = start_hub(database_url=f"sqlite:///{database}")  # a fresh replica: no cached manifest
+    assert (
+        code(run(later, token(later, ICBC), documentId=document)) == "PERSISTED_QUERY_NOT_ALLOWED"
+    )
