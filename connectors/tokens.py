@@ -1,0 +1,63 @@
+"""An upstream access token shared by every caller: fetched lazily, renewed before it expires,
+and renewed once when refused, however many callers notice at the same moment.
+
+A lock serialises renewals; a generation counter lets a caller that held a stale token
+(generation *g*) take the token a concurrent renewal already produced (generation > *g*)
+instead of fetching yet another. Token values stay out of ``repr`` (and so out of logs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+MARGIN_S = 300.0
+"""Renew this long before the upstream's expiry (at most a tenth of the lifetime)."""
+
+Fetch = Callable[[], Awaitable[tuple[str, float]]]
+
+
+@dataclass(frozen=True)
+class Token:
+    """A token in use, numbered so that callers can tell a stale one from a renewed one."""
+
+    value: str = field(repr=False)
+    generation: int
+
+
+class SharedToken:
+    """The current token; ``fetch()`` returns a new ``(value, expires_in_s)``."""
+
+    def __init__(
+        self, fetch: Fetch, *, clock: Callable[[], float], margin_s: float = MARGIN_S
+    ) -> None:
+        self._fetch_token = fetch
+        self._clock = clock
+        self._margin_s = margin_s
+        self._lock = asyncio.Lock()
+        self._token: Token | None = None
+        self._fresh_until = 0.0
+
+    def _fresh(self) -> Token | None:
+        if self._token is not None and self._clock() < self._fresh_until:
+            return self._token
+        return None
+
+    async def current(self) -> Token:
+        """A token believed valid: the kept one, or a new one when it is missing or expiring."""
+        return self._fresh() or await self.renew(stale=self._token)
+
+    async def renew(self, *, stale: Token | None) -> Token:
+        """A token newer than ``stale``: fetched here, or taken from a concurrent renewal."""
+        seen = stale.generation if stale is not None else 0
+        async with self._lock:
+            fresh = self._fresh()
+            if fresh is not None and fresh.generation > seen:
+                return fresh
+            value, expires_in = await self._fetch_token()
+            generation = (self._token.generation if self._token is not None else 0) + 1
+            self._token = Token(value, generation)
+            margin = min(self._margin_s, expires_in / 10)
+            self._fresh_until = self._clock() + expires_in - margin
+            return self._token
