@@ -2,42 +2,50 @@
 
 A connector subclass knows its department's URLs, envelope and quirks; it calls
 ``self._request(...)`` and gets an ``UpstreamResponse`` back, or one of the exceptions of
-``connectors.errors``. Transport failures are translated here, once.
+``connectors.errors``. Transport failures are translated here, once, and the department's
+policy is applied here, once: the time budget, retries, the circuit breaker, the bulkhead.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import aiohttp
 import orjson
 from multidict import CIMultiDict
 
+from connectors import tracing
 from connectors.errors import (
     ConnectorError,
     UpstreamPayloadError,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from connectors.health import Health
+from connectors.observer import NULL_OBSERVER, Observer, outcome_of, route_of
+from connectors.policy import DepartmentPolicy
+from connectors.resilience import (
+    BreakerState,
+    Bulkhead,
+    BulkheadFull,
+    CircuitBreaker,
+    RetryPolicy,
+    retry_after_s,
+)
 
 Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
 
+__all__ = ["Clock", "Connector", "DepartmentPolicy", "Health", "UpstreamResponse"]
 
-@dataclass(frozen=True)
-class DepartmentPolicy:
-    """Per-department settings, kept as data so the hub can configure them by name."""
+logger = logging.getLogger("ihub.connectors")
 
-    base_url: str
-    timeout_s: float = 5.0
-    connect_timeout_s: float = 2.0
-    cache_ttl_s: float = 60.0
-    cache_size: int = 2048
-    max_concurrency: int = 32
-    credentials: Mapping[str, str] = field(default_factory=dict)
+SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
 @dataclass(frozen=True)
@@ -55,33 +63,20 @@ class UpstreamResponse:
             raise UpstreamPayloadError(department, "answer is not valid JSON") from exc
 
 
-@dataclass
-class Health:
-    """What the hub last saw of a department, for ``/readyz``."""
+class _FailFast(Exception):
+    """A call refused before it went out (breaker open, no place): never retried."""
 
-    last_success: float | None = None
-    last_failure: float | None = None
-    last_error: str | None = None
-    consecutive_failures: int = 0
-
-    @property
-    def status(self) -> str:
-        if self.last_success is None and self.last_failure is None:
-            return "unknown"
-        return "failing" if self.consecutive_failures else "ok"
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "status": self.status,
-            "lastSuccess": self.last_success,
-            "lastFailure": self.last_failure,
-            "lastError": self.last_error,
-            "consecutiveFailures": self.consecutive_failures,
-        }
+    def __init__(self, error: ConnectorError) -> None:
+        super().__init__(error.detail)
+        self.error = error
 
 
 class Connector:
-    """Base class: one instance per department per process, one ``ClientSession`` each."""
+    """Base class: one instance per department per process, one ``ClientSession`` each.
+
+    ``sleep`` and ``monotonic`` (time budget, breaker) are attributes so tests can replace them;
+    ``clock`` is the caches' clock.
+    """
 
     department: ClassVar[str]
 
@@ -91,16 +86,29 @@ class Connector:
         policy: DepartmentPolicy,
         *,
         clock: Clock = time.monotonic,
+        observer: Observer | None = None,
     ) -> None:
         self.session = session
         self.policy = policy
         self.clock = clock
-        self.health = Health()
+        self.observer: Observer = observer or NULL_OBSERVER
+        self.sleep: Sleep = asyncio.sleep
+        self.monotonic: Clock = time.monotonic
         self._base_url = policy.base_url.rstrip("/")
-        self._slots = asyncio.Semaphore(policy.max_concurrency)
-        self._timeout = aiohttp.ClientTimeout(
-            total=policy.timeout_s, sock_connect=policy.connect_timeout_s
+        self.bulkhead = Bulkhead(policy.max_concurrency, policy.max_queue_wait_s)
+        self.retries = RetryPolicy(
+            max_retries=policy.max_retries, base_s=policy.retry_base_s, cap_s=policy.retry_cap_s
         )
+        self.breaker = CircuitBreaker(
+            window_s=policy.breaker_window_s,
+            min_calls=policy.breaker_min_calls,
+            error_rate=policy.breaker_error_rate,
+            open_s=policy.breaker_open_s,
+            half_open_probes=policy.breaker_half_open_probes,
+            clock=lambda: self.monotonic(),
+            on_change=self._breaker_changed,
+        )
+        self.health = Health(breaker=self.breaker)
 
     async def _request(
         self,
@@ -111,44 +119,130 @@ class Connector:
         headers: Mapping[str, str] | None = None,
         data: Mapping[str, str] | None = None,
         json: object = None,
+        retry: bool | None = None,
+        endpoint: str | None = None,
     ) -> UpstreamResponse:
-        """Send one call; 5xx and transport failures raise, other statuses are returned."""
-        url = self._base_url + path
+        """Send one call; 5xx and transport failures raise, other statuses are returned.
+
+        Within ``policy.timeout_s`` in all, the call is repeated on transport failures,
+        timeouts, 5xx and 429 (after the backoff, or what ``Retry-After`` asks) when ``retry``
+        says it may be: by default GET and HEAD only; a write only with ``retry=True``, which
+        a connector passes when the write carries an idempotency key. A 429 still there after
+        the retries is returned for the connector to map. ``endpoint`` names the route for
+        metrics (default: the path with its ids replaced).
+        """
+        repeatable = method.upper() in SAFE_METHODS if retry is None else retry
+        name = endpoint or f"{method} {route_of(path)}"
+        deadline = self.monotonic() + self.policy.timeout_s
+        sent: dict[str, Any] = {
+            "params": params,
+            "headers": self._with_request_id(headers),
+            "data": data,
+            "json": json,
+        }
+        retries = 0
+        while True:
+            failure: ConnectorError | None = None
+            response: UpstreamResponse | None = None
+            try:
+                response = await self._attempt(method, path, name, deadline, sent)
+            except _FailFast as refused:
+                raise self._failed(refused.error) from None
+            except ConnectorError as exc:
+                failure = exc
+            asked = None
+            if response is not None:
+                if response.status < 500 and response.status != 429:
+                    self.health.last_success = time.time()
+                    self.health.consecutive_failures = 0
+                    return response
+                asked = retry_after_s(response.headers.get("Retry-After"))
+            remaining = deadline - self.monotonic()
+            wait = (
+                self.retries.delay(retries, remaining_s=remaining, retry_after_s=asked)
+                if repeatable
+                else None
+            )
+            if wait is None:
+                if failure is not None:
+                    raise self._failed(failure)
+                assert response is not None
+                if response.status >= 500:
+                    message = f"{method} {path}: HTTP {response.status}"
+                    raise self._failed(UpstreamUnavailable(self.department, message))
+                return response  # 429: the connector knows what its department means by it
+            retries += 1
+            await self.sleep(wait)
+
+    async def _attempt(
+        self, method: str, path: str, endpoint: str, deadline: float, sent: Mapping[str, Any]
+    ) -> UpstreamResponse:
+        """One attempt through the breaker and the bulkhead, observed and timed."""
+        ticket = self.breaker.admit()
+        if ticket is None:
+            self.observer.call_finished(self.department, endpoint, "breaker_open", 0.0)
+            raise _FailFast(UpstreamUnavailable(self.department, f"{endpoint}: circuit open"))
+        ok: bool | None = None
         try:
-            async with (
-                self._slots,
-                self.session.request(
-                    method,
-                    url,
-                    params=params,
-                    headers=headers,
-                    data=data,
-                    json=json,
-                    timeout=self._timeout,
-                    allow_redirects=False,
-                ) as answer,
-            ):
+            async with self.bulkhead.place(remaining_s=deadline - self.monotonic()):
+                ok, response = await self._exchange(method, path, endpoint, deadline, sent)
+                return response
+        except BulkheadFull:
+            self.observer.call_finished(self.department, endpoint, "bulkhead_full", 0.0)
+            message = f"{endpoint}: too many calls in flight"
+            raise _FailFast(UpstreamUnavailable(self.department, message)) from None
+        except ConnectorError:
+            ok = False
+            raise
+        finally:
+            self.breaker.done(ticket, ok)
+
+    async def _exchange(
+        self, method: str, path: str, endpoint: str, deadline: float, sent: Mapping[str, Any]
+    ) -> tuple[bool, UpstreamResponse]:
+        """The HTTP exchange: ``(counts as a success for the breaker, response)`` or raises."""
+        remaining = deadline - self.monotonic()
+        if remaining <= 0:
+            raise UpstreamTimeout(self.department, f"{method} {path}: budget spent waiting")
+        timeout = aiohttp.ClientTimeout(
+            total=remaining,
+            sock_connect=self.policy.connect_timeout_s,
+            sock_read=self.policy.read_timeout_s,
+        )
+        started = time.perf_counter()
+        try:
+            async with self.session.request(
+                method, self._base_url + path, timeout=timeout, allow_redirects=False, **sent
+            ) as answer:
                 body = await answer.read()
                 response = UpstreamResponse(answer.status, CIMultiDict(answer.headers), body)
         except TimeoutError as exc:
-            raise self._failed(
-                UpstreamTimeout(self.department, f"{method} {path} timed out")
-            ) from exc
+            self._attempted(endpoint, "timeout", started)
+            raise UpstreamTimeout(self.department, f"{method} {path} timed out") from exc
         except aiohttp.ClientPayloadError as exc:
-            raise self._failed(
-                UpstreamPayloadError(self.department, f"{method} {path}: broken body")
-            ) from exc
+            self._attempted(endpoint, "broken_body", started)
+            raise UpstreamPayloadError(self.department, f"{method} {path}: broken body") from exc
         except aiohttp.ClientError as exc:
-            raise self._failed(
-                UpstreamUnavailable(self.department, f"{method} {path}: {type(exc).__name__}")
-            ) from exc
-        if response.status >= 500:
-            raise self._failed(
-                UpstreamUnavailable(self.department, f"{method} {path}: HTTP {response.status}")
-            )
-        self.health.last_success = time.time()
-        self.health.consecutive_failures = 0
-        return response
+            self._attempted(endpoint, "unreachable", started)
+            message = f"{method} {path}: {type(exc).__name__}"
+            raise UpstreamUnavailable(self.department, message) from exc
+        self._attempted(endpoint, outcome_of(response.status), started)
+        return response.status < 500 and response.status != 429, response
+
+    def _attempted(self, endpoint: str, outcome: str, started: float) -> None:
+        seconds = time.perf_counter() - started
+        self.health.latency.add(seconds)
+        self.observer.call_finished(self.department, endpoint, outcome, seconds)
+
+    def _with_request_id(self, headers: Mapping[str, str] | None) -> Mapping[str, str] | None:
+        request_id = tracing.REQUEST_ID.get()
+        if request_id is None:
+            return headers
+        return {tracing.HEADER: request_id, **(headers or {})}
+
+    def _breaker_changed(self, state: BreakerState) -> None:
+        logger.warning("%s: circuit breaker %s", self.department, state.value)
+        self.observer.breaker(self.department, state.value)
 
     def _failed(self, error: ConnectorError) -> ConnectorError:
         self.health.last_failure = time.time()
@@ -161,3 +255,12 @@ class Connector:
         error = UpstreamPayloadError(self.department, message)
         self._failed(error)
         return error
+
+    def record_batch(self, endpoint: str, size: int) -> None:
+        """Report one batch call of ``size`` keys (for the batch-size metrics)."""
+        self.observer.batch(self.department, endpoint, size)
+
+    def observe_cache(self, event: str, count: int = 1) -> None:
+        """Report an event (``hit``, ``miss``, ``stale`` …) of one of the department's caches."""
+        if count:
+            self.observer.cache(self.department, event, count)

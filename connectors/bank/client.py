@@ -6,9 +6,10 @@
 - Every answer's signature is verified before it is read; one that fails is an
   ``UpstreamPayloadError`` and counts against the bank's health.
 - Reads go out under a fresh ``msg_id``; writes under the caller's, so a repeated write is
-  answered with the bank's stored first answer. Nothing is retried.
+  answered with the bank's stored first answer. Both may therefore be repeated by
+  ``Connector._request`` (transport failures, 5xx, 429) within the policy.
 - Branches and items are cached for ``policy.cache_ttl_s``, queues for 30 s per branch; both
-  with single-flight. Appointments are never cached.
+  with single-flight and stale-if-error. Appointments are never cached.
 
 The dialects (``icbc``, ``ccb``) implement the ``_fetch_*`` hooks: field names, batch sizes.
 """
@@ -21,21 +22,21 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import aiohttp
-from cachetools import TTLCache
 
 from connectors.bank import protocol, signing
 from connectors.bank.models import Appointment, Bank, Branch, GovItem, Queue
 from connectors.base import Clock, Connector, DepartmentPolicy
 from connectors.cache import Fetched, RevalidatingCache
 from connectors.errors import UpstreamPayloadError, UpstreamRejected
+from connectors.keyed import KeyedCache
+from connectors.observer import Observer
 from connectors.payload import Fields
 
 T = TypeVar("T")
 P = TypeVar("P")
-V = TypeVar("V")
 
 QUEUE_TTL_S = 30.0
 PAGE_SIZE = 50
@@ -54,54 +55,6 @@ class Booking:
     mobile: str
 
 
-class KeyedCache(Generic[V]):
-    """Values fresh for ``ttl_s`` per key, fetched many keys at once; a key in flight is shared.
-
-    Unlike ``RevalidatingCache`` the misses of one call are fetched together, so a bank with
-    a batch endpoint is asked once for all of them. Only what was found is stored.
-    """
-
-    def __init__(self, *, maxsize: int, ttl_s: float, clock: Clock) -> None:
-        self._fresh: TTLCache[str, V] = TTLCache(maxsize=maxsize, ttl=ttl_s, timer=clock)
-        self._inflight: dict[str, asyncio.Task[Mapping[str, V]]] = {}
-
-    async def get_many(
-        self,
-        keys: Sequence[str],
-        fetch: Callable[[list[str]], Awaitable[Mapping[str, V]]],
-    ) -> dict[str, V]:
-        """The values of ``keys`` that exist, fetching only those neither fresh nor in flight."""
-        found: dict[str, V] = {}
-        waits: dict[asyncio.Task[Mapping[str, V]], list[str]] = {}
-        missing: list[str] = []
-        for key in keys:
-            if (cached := self._fresh.get(key)) is not None:
-                found[key] = cached
-            elif (task := self._inflight.get(key)) is not None:
-                waits.setdefault(task, []).append(key)
-            else:
-                missing.append(key)
-        if missing:
-            task = asyncio.ensure_future(fetch(missing))
-            self._inflight.update((key, task) for key in missing)
-            task.add_done_callback(lambda done: self._settle(missing, done))
-            waits[task] = missing
-        for task, wanted in waits.items():
-            # shield: one caller giving up must not cancel the call others are waiting for
-            answer = await asyncio.shield(task)
-            found.update((key, answer[key]) for key in wanted if key in answer)
-        return found
-
-    def _settle(self, keys: list[str], done: asyncio.Task[Mapping[str, V]]) -> None:
-        for key in keys:
-            if self._inflight.get(key) is done:
-                del self._inflight[key]
-        if done.cancelled() or done.exception() is not None:
-            return
-        answer = done.result()
-        self._fresh.update((key, answer[key]) for key in keys if key in answer)
-
-
 class BankConnector(Connector):
     """A partner bank's government-window API, mapped onto ``connectors.bank.models``."""
 
@@ -114,19 +67,21 @@ class BankConnector(Connector):
         *,
         clock: Clock = time.monotonic,
         wall_clock: Clock = time.time,
+        observer: Observer | None = None,
     ) -> None:
-        super().__init__(session, policy, clock=clock)
+        super().__init__(session, policy, clock=clock, observer=observer)
         self.wall_clock = wall_clock
         self._keys: signing.AppKeys | None = None
-        size, ttl = policy.cache_size, policy.cache_ttl_s
+        size, ttl, stale = policy.cache_size, policy.cache_ttl_s, policy.stale_if_error_s
+        observe = self.observe_cache
         self.branch_cache: RevalidatingCache[tuple[Branch, ...]] = RevalidatingCache(
-            maxsize=1, ttl_s=ttl, clock=clock
+            maxsize=1, ttl_s=ttl, clock=clock, stale_if_error_s=stale, observe=observe
         )
         self.item_cache: RevalidatingCache[tuple[GovItem, ...]] = RevalidatingCache(
-            maxsize=1, ttl_s=ttl, clock=clock
+            maxsize=1, ttl_s=ttl, clock=clock, stale_if_error_s=stale, observe=observe
         )
         self.queue_cache: KeyedCache[Queue] = KeyedCache(
-            maxsize=size, ttl_s=QUEUE_TTL_S, clock=clock
+            maxsize=size, ttl_s=QUEUE_TTL_S, clock=clock, stale_if_error_s=stale, observe=observe
         )
 
     # -- the verbs -------------------------------------------------------------------------
@@ -213,7 +168,8 @@ class BankConnector(Connector):
             timestamp=protocol.stamp(self.wall_clock()),
             key=keys.app_private,
         )
-        response = await self._request("POST", protocol.path_of(method), data=form)
+        # a read under a fresh msg_id, a write under the caller's: repeating either is safe
+        response = await self._request("POST", protocol.path_of(method), data=form, retry=True)
         if response.status != 200:
             message = f"{method}: HTTP {response.status}"
             raise UpstreamRejected(self.department, message, code=f"http_{response.status}")

@@ -154,11 +154,11 @@ class IcbcConnector(BankConnector):
         return self._map(items, rows)
 
     async def _fetch_queues(self, branch_ids: list[str]) -> dict[str, Queue]:
+        chunks = protocol.chunks(branch_ids)
+        for chunk in chunks:
+            self.record_batch("POST /api/branch.queue.query", len(chunk))
         answers = await asyncio.gather(
-            *(
-                self._call("branch.queue.query", {"branch_nos": chunk})
-                for chunk in protocol.chunks(branch_ids)
-            )
+            *(self._call("branch.queue.query", {"branch_nos": chunk}) for chunk in chunks)
         )
         found: dict[str, Queue] = {}
         for answer in answers:
@@ -172,11 +172,11 @@ class IcbcConnector(BankConnector):
         return self._map(appointment, answer)
 
     async def _fetch_appointments(self, numbers: list[str]) -> dict[str, Appointment]:
+        chunks = protocol.chunks(numbers)
+        for chunk in chunks:
+            self.record_batch("POST /api/gov.appointment.query", len(chunk))
         answers = await asyncio.gather(
-            *(
-                self._call("gov.appointment.query", {"appointment_nos": chunk})
-                for chunk in protocol.chunks(numbers)
-            )
+            *(self._call("gov.appointment.query", {"appointment_nos": chunk}) for chunk in chunks)
         )
         found: dict[str, Appointment] = {}
         for answer in answers:

@@ -51,7 +51,11 @@ class GarbageConnector(Connector):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.cache: RevalidatingCache[object] = RevalidatingCache(
-            maxsize=self.policy.cache_size, ttl_s=self.policy.cache_ttl_s, clock=self.clock
+            maxsize=self.policy.cache_size,
+            ttl_s=self.policy.cache_ttl_s,
+            clock=self.clock,
+            stale_if_error_s=self.policy.stale_if_error_s,
+            observe=self.observe_cache,
         )
 
     async def categories(self) -> tuple[Category, ...]:

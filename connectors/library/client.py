@@ -2,8 +2,9 @@
 
 Every call carries the token (``token.TokenKeeper``): a query parameter of a GET, a form field
 of a POST. A token the library no longer knows (``E00401``) is renewed once and the call sent
-once more; nothing else is ever retried, writes included (a write resent with the same
-``request_id`` is answered with the library's first answer, so that one retry is safe).
+once more. Transport failures, 5xx and 429 are retried by ``Connector._request`` within the
+policy, writes included: a write resent with the same ``request_id`` is answered with the
+library's first answer, so repeating it is safe.
 Batch look-ups go out at most 50 ids a call, concurrently, and are keyed by id, never by
 position. Catalogue records are cached across requests.
 """
@@ -35,6 +36,7 @@ from connectors.library.models import (
     SearchPage,
 )
 from connectors.library.token import Grant, Token, TokenKeeper, grant
+from connectors.observer import Observer
 from connectors.paging import page_slice
 
 T = TypeVar("T")
@@ -72,8 +74,9 @@ class LibraryConnector(Connector):
         policy: DepartmentPolicy,
         *,
         clock: Clock = time.monotonic,
+        observer: Observer | None = None,
     ) -> None:
-        super().__init__(session, policy, clock=clock)
+        super().__init__(session, policy, clock=clock, observer=observer)
         self.tokens = TokenKeeper(self._grant, clock=clock)
         self.books_cache: TTLCache[str, Book] = TTLCache(
             maxsize=policy.cache_size, ttl=policy.cache_ttl_s, timer=clock
@@ -115,6 +118,8 @@ class LibraryConnector(Connector):
                 misses.append(book_id)
             else:
                 found[book_id] = cached
+        self.observe_cache("hit", len(found))
+        self.observe_cache("miss", len(misses))
         if misses:
             fetched = await self._batch(BOOK_BATCH, "bookrecnos", misses, _books_by_id)
             self.books_cache.update(fetched)
@@ -193,6 +198,8 @@ class LibraryConnector(Connector):
     ) -> dict[str, T]:
         wanted = _distinct(ids)
         chunks = [wanted[start : start + MAX_BATCH] for start in range(0, len(wanted), MAX_BATCH)]
+        for chunk in chunks:
+            self.record_batch(f"GET {path}", len(chunk))
         answers = await asyncio.gather(
             *(self._call("GET", path, {param: ",".join(chunk)}) for chunk in chunks),
             return_exceptions=True,
@@ -227,7 +234,8 @@ class LibraryConnector(Connector):
         if method == "GET":
             response = await self._request(method, path, params=sent)
         else:
-            response = await self._request(method, path, data=sent)
+            # every POST is a circulation write keyed by its request_id (``_write``)
+            response = await self._request(method, path, data=sent, retry=True)
         if response.status != 200:
             raise UpstreamRejected(self.department, f"{method} {path}: HTTP {response.status}")
         try:

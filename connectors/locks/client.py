@@ -35,6 +35,7 @@ from connectors.locks.envelope import Envelope
 from connectors.locks.mapping import CommandStatus
 from connectors.locks.models import Gateway, KeyStatus, Lock, LockKey
 from connectors.locks.token import Grant, Token, TokenKeeper, grant
+from connectors.observer import Observer
 
 T = TypeVar("T")
 P = TypeVar("P")
@@ -67,8 +68,9 @@ class LocksConnector(Connector):
         *,
         clock: Clock = time.monotonic,
         wall_clock: Clock = time.time,
+        observer: Observer | None = None,
     ) -> None:
-        super().__init__(session, policy, clock=clock)
+        super().__init__(session, policy, clock=clock, observer=observer)
         self.wall_clock = wall_clock
         self.key_page_size = KEY_PAGE_SIZE
         self.tokens = TokenKeeper(self._password_grant, self._refresh_grant, clock=clock)
@@ -102,7 +104,11 @@ class LocksConnector(Connector):
                 misses.append(lock_id)
             else:
                 found[lock_id] = cached
+        self.observe_cache("hit", len(found))
+        self.observe_cache("miss", len(misses))
         chunks = [misses[start : start + MAX_BATCH] for start in range(0, len(misses), MAX_BATCH)]
+        for chunk in chunks:
+            self.record_batch(f"GET {LIST_BY_IDS}", len(chunk))
         answers = await asyncio.gather(
             *(self._read(LIST_BY_IDS, {"lockIds": ",".join(map(str, chunk))}) for chunk in chunks)
         )
@@ -183,7 +189,8 @@ class LocksConnector(Connector):
         if method == "GET":
             response = await self._request(method, path, params=sent)
         else:
-            response = await self._request(method, path, data=sent)
+            # POSTs (unlock, token grants) are never repeated: a resend could open a door twice
+            response = await self._request(method, path, data=sent, retry=False)
         if response.status != 200:
             raise self._failed(
                 UpstreamRejected(self.department, f"{method} {path}: HTTP {response.status}")

@@ -1,9 +1,9 @@
 """The youth activity center's REST API: API key, call limit, idempotent writes, refusals.
 
 - Every call carries ``X-Api-Key``; a refused key is ``UpstreamRejected(code="unauthorized")``.
-- ``429`` is waited out as its ``Retry-After`` says (each wait capped, all waits together within
-  the policy's time budget), at most twice; writes too, since their ``Idempotency-Key`` makes a
-  repeat safe, except payments, which are never sent twice by the hub. Then
+- ``429`` is waited out as its ``Retry-After`` says, within the policy's retries and time
+  budget (``Connector._request``); writes too, since their ``Idempotency-Key`` makes a repeat
+  safe, except payments, which are never sent twice by the hub. Then
   ``UpstreamRejected(code="rate_limited")``.
 - Business refusals (``409``, and ``404`` on a write) become ``Refused`` with the hub's domain
   code from ``mapping.REFUSALS``; a missing course or member on a read is ``None``.
@@ -13,10 +13,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Mapping
-from email.utils import parsedate_to_datetime
 from typing import TypeVar
 from urllib.parse import quote
 
@@ -26,6 +24,7 @@ import orjson
 from connectors.base import Clock, Connector, DepartmentPolicy, UpstreamResponse
 from connectors.cache import Fetched, RevalidatingCache
 from connectors.errors import Refused, UpstreamNotFound, UpstreamRejected
+from connectors.observer import Observer
 from connectors.paging import page_slice
 from connectors.youth import mapping
 from connectors.youth.models import (
@@ -40,23 +39,6 @@ from connectors.youth.models import (
 T = TypeVar("T")
 
 API = "/api/v1"
-MAX_RETRIES = 2
-MAX_WAIT_S = 2.0
-DEFAULT_WAIT_S = 1.0
-
-
-def retry_after_s(value: str | None) -> float:
-    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date), capped."""
-    if not value:
-        return DEFAULT_WAIT_S
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError):
-            return DEFAULT_WAIT_S
-    return min(max(seconds, 0.0), MAX_WAIT_S)
 
 
 def _error_code(response: UpstreamResponse) -> str | None:
@@ -81,11 +63,16 @@ class YouthConnector(Connector):
         policy: DepartmentPolicy,
         *,
         clock: Clock = time.monotonic,
+        observer: Observer | None = None,
     ) -> None:
-        super().__init__(session, policy, clock=clock)
+        super().__init__(session, policy, clock=clock, observer=observer)
         self._api_key = policy.credentials.get("api_key", "")
         self.course_cache: RevalidatingCache[Course] = RevalidatingCache(
-            maxsize=policy.cache_size, ttl_s=policy.cache_ttl_s, clock=self.clock
+            maxsize=policy.cache_size,
+            ttl_s=policy.cache_ttl_s,
+            clock=self.clock,
+            stale_if_error_s=policy.stale_if_error_s,
+            observe=self.observe_cache,
         )
 
     async def courses(self, filter: CourseFilter, *, page: int, page_size: int) -> CoursePage:
@@ -153,7 +140,7 @@ class YouthConnector(Connector):
         """Record the payment of an OFFERED or WON place: the application becomes ENROLLED."""
         path = f"{API}/applications/{quote(application_id, safe='')}/pay"
         body = {"amount_fen": amount_fen, "channel": channel.value, "payment_ref": payment_ref}
-        return await self._write(path, body, idempotency_key, retries=0)
+        return await self._write(path, body, idempotency_key, retry=False)
 
     async def cancel(self, application_id: str, *, idempotency_key: str) -> Application:
         """Withdraw a live application (a paid place is refunded before the course starts)."""
@@ -172,10 +159,10 @@ class YouthConnector(Connector):
         body: Mapping[str, object] | None,
         idempotency_key: str,
         *,
-        retries: int = MAX_RETRIES,
+        retry: bool = True,
     ) -> Application:
         response = await self._call(
-            "POST", path, json=body, idempotency_key=idempotency_key, retries=retries
+            "POST", path, json=body, idempotency_key=idempotency_key, retry=retry
         )
         if response.status != 200:
             found = mapping.refusal("not_found" if response.status == 404 else None)
@@ -196,23 +183,15 @@ class YouthConnector(Connector):
         params: Mapping[str, str] | None = None,
         json: object = None,
         idempotency_key: str | None = None,
-        retries: int = MAX_RETRIES,
+        retry: bool | None = None,
     ) -> UpstreamResponse:
-        """One call, waiting out ``429`` answers within the retry and time budgets."""
+        """One call; ``429`` answers are waited out by ``_request`` within the policy."""
         headers = {"X-Api-Key": self._api_key, "Accept": "application/json"}
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
-        waited = 0.0
-        for attempt in range(retries + 1):
-            response = await self._request(method, path, params=params, headers=headers, json=json)
-            if response.status != 429:
-                return response
-            wait = retry_after_s(response.headers.get("Retry-After"))
-            if attempt == retries or waited + wait > self.policy.timeout_s:
-                break
-            waited += wait
-            await asyncio.sleep(wait)
-        return response
+        return await self._request(
+            method, path, params=params, headers=headers, json=json, retry=retry
+        )
 
     def _rejected(self, response: UpstreamResponse, what: str) -> UpstreamRejected:
         status, code = response.status, _error_code(response)
