@@ -22,8 +22,9 @@ FORBIDDEN = {
         "graphql",
         "sqlmodel",
         "sqlalchemy",
+        "prometheus_client",  # connectors report to an Observer; the hub owns the metrics
     },
-    "schema": {"hub", "mocks", "aiohttp", "sqlmodel", "sqlalchemy"},
+    "schema": {"hub", "mocks", "aiohttp", "sqlmodel", "sqlalchemy", "prometheus_client"},
     # the dev launcher (hub/cli.py) is the one hub module allowed to start the mocks
     "hub": {"mocks"},
 }

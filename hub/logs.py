@@ -1,0 +1,43 @@
+"""Logs as JSON lines, each with the id of the request it was written for.
+
+``ihub serve`` installs ``JsonFormatter`` on the root logger (uvicorn's loggers included), so
+a log collector gets one object per line: ``ts``, ``level``, ``logger``, ``message``,
+``request_id`` (also sent to the departments as ``X-Request-Id``) and, for errors, ``exc``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import TextIO
+
+from connectors.tracing import REQUEST_ID
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record; the request id comes from the serving context."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = getattr(record, "request_id", None) or REQUEST_ID.get()
+        if request_id:
+            line["request_id"] = request_id
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def configure_json_logging(level: int = logging.INFO, stream: TextIO | None = None) -> None:
+    """Route every logger through one handler writing JSON lines to ``stream`` (stderr)."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)

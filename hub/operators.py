@@ -1,0 +1,187 @@
+"""What operators see: ``GET /status`` (JSON) and ``GET /metrics`` (Prometheus text format).
+
+``HubObserver`` is the Prometheus-backed ``connectors.observer.Observer``: connectors report
+calls, batches, cache events and breaker changes to it without knowing Prometheus. Each app
+has its own ``CollectorRegistry`` (never the global default one), so several hubs can run in
+one process, as the tests do. GraphQL operations are counted through
+``schema.extensions.operation_sink``, set per request by ``OperationMetrics``.
+
+Both endpoints belong on a network only operators reach, like ``/readyz``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter as Tally
+from collections.abc import Mapping
+from typing import Protocol
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from connectors.base import Connector
+from schema.extensions import operation_sink
+
+BREAKER_VALUES: Mapping[str, int] = {"closed": 0, "half_open": 1, "open": 2}
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100)
+MAX_OPERATION_NAMES = 200
+"""Distinct operation names kept as labels; clients choose names, so the rest are "other"."""
+_OPERATION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+class HubObserver:
+    """Connector and GraphQL events as Prometheus metrics, in this hub's own registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        registry = self.registry
+        self.upstream_calls = Counter(
+            "ihub_upstream_calls",
+            "Upstream call attempts by department, endpoint (route pattern) and outcome.",
+            ["department", "endpoint", "outcome"],
+            registry=registry,
+        )
+        self.upstream_seconds = Histogram(
+            "ihub_upstream_call_seconds",
+            "Duration of upstream call attempts.",
+            ["department", "endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.batch_sizes = Histogram(
+            "ihub_upstream_batch_size",
+            "Keys per upstream batch call.",
+            ["department", "endpoint"],
+            buckets=BATCH_BUCKETS,
+            registry=registry,
+        )
+        self.cache_events = Counter(
+            "ihub_cache_events",
+            "Department cache hits, misses, coalesced calls, revalidations and stale serves.",
+            ["department", "event"],
+            registry=registry,
+        )
+        self.breaker_state = Gauge(
+            "ihub_breaker_state",
+            "Circuit breaker per department: 0 closed, 1 half-open, 2 open.",
+            ["department"],
+            registry=registry,
+        )
+        self.operations = Counter(
+            "ihub_graphql_operations",
+            "GraphQL operations by name and outcome (ok, partial, error).",
+            ["operation", "outcome"],
+            registry=registry,
+        )
+        self.rate_limit_refusals = Counter(
+            "ihub_rate_limit_refusals",
+            "Requests refused by the hub's rate limits, by kind of caller.",
+            ["caller"],
+            registry=registry,
+        )
+        self.cache_tallies: dict[str, Tally[str]] = {}
+        self._names: set[str] = set()
+
+    # -- connectors.observer.Observer ------------------------------------------------------
+
+    def call_finished(self, department: str, endpoint: str, outcome: str, seconds: float) -> None:
+        self.upstream_calls.labels(department, endpoint, outcome).inc()
+        if outcome not in ("breaker_open", "bulkhead_full"):
+            self.upstream_seconds.labels(department, endpoint).observe(seconds)
+
+    def batch(self, department: str, endpoint: str, size: int) -> None:
+        self.batch_sizes.labels(department, endpoint).observe(size)
+
+    def cache(self, department: str, event: str, count: int = 1) -> None:
+        self.cache_events.labels(department, event).inc(count)
+        self.cache_tallies.setdefault(department, Tally())[event] += count
+
+    def breaker(self, department: str, state: str) -> None:
+        self.breaker_state.labels(department).set(BREAKER_VALUES.get(state, -1))
+
+    # -- the hub's own events ----------------------------------------------------------------
+
+    def operation(self, name: str | None, outcome: str) -> None:
+        """One GraphQL operation finished (``schema.extensions.OperationSink``)."""
+        self.operations.labels(self._label(name), outcome).inc()
+
+    def rate_limited(self, caller: str) -> None:
+        """A request refused by a rate limit (``caller``: anonymous, resident, partner)."""
+        self.rate_limit_refusals.labels(caller).inc()
+
+    def _label(self, name: str | None) -> str:
+        if name is None:
+            return "anonymous"
+        if name in self._names:
+            return name
+        if not _OPERATION_NAME.match(name) or len(self._names) >= MAX_OPERATION_NAMES:
+            return "other"
+        self._names.add(name)
+        return name
+
+
+class OperatedHub(Protocol):
+    """What the operator endpoints read from the hub's state."""
+
+    @property
+    def connectors(self) -> Mapping[str, Connector]: ...
+
+    @property
+    def observer(self) -> HubObserver: ...
+
+
+class OperationMetrics:
+    """ASGI middleware: GraphQL operations of this request are counted by ``observer``."""
+
+    def __init__(self, app: ASGIApp, *, observer: HubObserver) -> None:
+        self.app = app
+        self.observer = observer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token = operation_sink.set(self.observer.operation)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            operation_sink.reset(token)
+
+
+def department_status(connector: Connector, tallies: Mapping[str, int]) -> dict[str, object]:
+    """One department for ``/status``: its health, breaker, latency and cache counts."""
+    return {**connector.health.as_json(), "cache": dict(sorted(tallies.items()))}
+
+
+def operator_routes(state: OperatedHub) -> list[Route]:
+    """``/status`` and ``/metrics`` over ``state``'s connectors and observer."""
+
+    async def status(request: Request) -> JSONResponse:
+        tallies = state.observer.cache_tallies
+        departments = {
+            name: department_status(connector, tallies.get(name, Tally()))
+            for name, connector in state.connectors.items()
+        }
+        return JSONResponse({"departments": departments})
+
+    async def metrics(request: Request) -> Response:
+        # the breaker opens and half-opens with time as well as with calls: read it now
+        for name, connector in state.connectors.items():
+            state.observer.breaker(name, connector.breaker.state.value)
+        return Response(generate_latest(state.observer.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return [
+        Route("/status", status, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
