@@ -1,0 +1,347 @@
+"""The audit log of personal-data access: one record per operation, a chain that shows tampering."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import Session, select
+
+from hub.audit import append_record, verify_chain
+from hub.cli import main
+from hub.db import create_tables, drop_tables, make_engine
+from hub.models import AuditRecord
+from schema.context import AuditEntry
+from tests.support import LiveHub
+from tests.test_partners import ICBC, operations, token
+
+URLS = ["sqlite"] + (["postgresql"] if os.environ.get("HUB_TEST_DATABASE_URL") else [])
+CHINA = dt.timezone(dt.timedelta(hours=8))
+MY_LOANS = "query MyLoans { me { library { loans { dueDate } } } }"
+MY_NAME = "query MyName { me { name } }"
+MIXED = "{ me { library { loans { dueDate } } } garbageSorting { categories { code } } }"
+RENEW = """mutation Renew($barcode: String!) {
+  renewLoan(input: { barcode: $barcode, idempotencyKey: "audit-renew-1" }) { userErrors { code } } }"""
+ACCESS_LOG = """query Log($after: String) { me { dataAccessLog(first: 2, after: $after) {
+  edges { cursor node { at principalKind principal operationName departments fields outcome } }
+  pageInfo { hasNextPage hasPreviousPage endCursor } } } }"""
+BOOK = """mutation Book($input: BookWindowAppointmentInput!) {
+  bookWindowAppointment(input: $input) { appointment { number } userErrors { code } } }"""
+
+
+@pytest.fixture(params=URLS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or the PostgreSQL test database emptied."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'audit.db'}"
+        return
+    url = os.environ["HUB_TEST_DATABASE_URL"]
+    engine = make_engine(url)
+    drop_tables(engine)
+    engine.dispose()
+    yield url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'audit.db'}"
+
+
+def records(url: str) -> list[AuditRecord]:
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            return list(session.exec(select(AuditRecord).order_by(AuditRecord.seq)).all())
+    finally:
+        engine.dispose()
+
+
+def execute(url: str, statement: str) -> None:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def verify(
+    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str]:
+    monkeypatch.setenv("HUB_DATABASE_URL", url)
+    code = main(["audit", "verify"])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def book(hub: LiveHub, resident_token: str, slot: str, key: str, day: str) -> str:
+    booking = {"input": {
+        "bank": "ICBC", "branchId": "4000106", "itemCode": "SB-0001", "date": day, "slot": slot,
+        "mobile": "13912340000", "idempotencyKey": key,
+    }}  # fmt: skip
+    body = hub.graphql(BOOK, booking, token=resident_token).json()
+    return str(body["data"]["bookWindowAppointment"]["appointment"]["number"])
+
+
+def test_a_residents_read_appends_one_record_with_no_values(
+    start_hub: Callable[..., LiveHub], token_for: Callable[..., str], sqlite_url: str
+) -> None:
+    # given a hub with an empty log
+    hub = start_hub(database_url=sqlite_url)
+    # when a resident reads their loans
+    body = hub.graphql(MY_LOANS, token=token_for("R000001")).json()
+    # then one record says who read whose loans, through which department, and nothing else
+    loans = body["data"]["me"]["library"]["loans"]
+    assert loans and "errors" not in body
+    [record] = records(sqlite_url)
+    assert (record.seq, record.principal_kind, record.principal) == (1, "resident", "R000001")
+    assert json.loads(record.subjects) == ["R000001"]
+    assert (record.operation_name, record.outcome) == ("MyLoans", "ok")
+    assert record.document_hash == hashlib.sha256(MY_LOANS.encode()).hexdigest()
+    assert json.loads(record.departments) == ["library"]
+    assert json.loads(record.fields) == [
+        "me",
+        "me.library",
+        "me.library.loans",
+        "me.library.loans.dueDate",
+    ]
+    stored = json.dumps(record.model_dump(exclude={"at"}), default=str)
+    assert not any(loan["dueDate"] in stored for loan in loans)
+
+
+def test_aliases_do_not_hide_a_personal_field(
+    start_hub: Callable[..., LiveHub], token_for: Callable[..., str], sqlite_url: str
+) -> None:
+    hub = start_hub(database_url=sqlite_url)
+    hub.graphql("{ who: me { n: name } }", token=token_for("R000002"))
+    [record] = records(sqlite_url)
+    assert json.loads(record.fields) == ["me", "me.name"]
+
+
+def test_public_queries_append_nothing(
+    start_hub: Callable[..., LiveHub], token_for: Callable[..., str], sqlite_url: str
+) -> None:
+    hub = start_hub(database_url=sqlite_url)
+    assert "data" in hub.graphql("{ garbageSorting { categories { code } } }").json()
+    resident = token_for("R000001")
+    assert "data" in hub.graphql("{ bankWindows { items { code } } }", token=resident).json()
+    refused = hub.graphql(MY_NAME).json()  # no token: nobody's data was read
+    assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert records(sqlite_url) == []
+
+
+def test_a_banks_appointment_list_names_the_applicants(
+    start_hub: Callable[..., LiveHub], token_for: Callable[..., str], sqlite_url: str
+) -> None:
+    # given two residents who booked at ICBC, each logged for their own booking
+    hub = start_hub(database_url=sqlite_url)
+    day = (dt.datetime.now(CHINA).date() + dt.timedelta(days=10)).isoformat()
+    book(hub, token_for("R000402"), "09:30-10:00", "audit-partner-R000402", day)
+    book(hub, token_for("R000403"), "10:00-10:30", "audit-partner-R000403", day)
+    bookings = records(sqlite_url)
+    assert [(r.principal, json.loads(r.subjects)) for r in bookings] == [
+        ("R000402", ["R000402"]),
+        ("R000403", ["R000403"]),
+    ]
+    assert "bookWindowAppointment.appointment.number" in json.loads(bookings[0].fields)
+    # when ICBC's window system lists that day's appointments
+    answer = hub.client.post(
+        "/graphql",
+        json={
+            "documentId": f"sha256:{operations('icbc')['AppointmentsOfDay']}",
+            "variables": {"date": day},
+        },
+        headers={"Authorization": f"Bearer {token(hub, ICBC)}"},
+    ).json()
+    assert len(answer["data"]["partner"]["appointments"]) == 2
+    # then one record names the bank as principal and both applicants as subjects
+    listing = records(sqlite_url)[-1]
+    assert (listing.principal_kind, listing.principal) == ("partner", "icbc")
+    assert json.loads(listing.subjects) == ["R000402", "R000403"]
+    assert listing.operation_name == "AppointmentsOfDay"
+    assert listing.document_hash == operations("icbc")["AppointmentsOfDay"]
+    assert "icbc" in json.loads(listing.departments)
+    fields = json.loads(listing.fields)
+    assert {"partner.appointments.applicant", "partner.appointments.applicant.idNumber"} <= set(
+        fields
+    )
+    # and each resident sees the bank's look in their own log
+    log = hub.graphql(ACCESS_LOG, token=token_for("R000402")).json()
+    newest = log["data"]["me"]["dataAccessLog"]["edges"][0]["node"]
+    assert (newest["principalKind"], newest["principal"]) == ("partner", "icbc")
+    assert newest["operationName"] == "AppointmentsOfDay" and newest["outcome"] == "OK"
+
+
+def test_housemates_are_subjects_when_the_household_is_read(
+    start_hub: Callable[..., LiveHub], token_for: Callable[..., str], sqlite_url: str
+) -> None:
+    hub = start_hub(database_url=sqlite_url)
+    hub.graphql("{ me { household { members { name } } } }", token=token_for("R000003"))
+    [record] = records(sqlite_url)
+    assert json.loads(record.subjects) == ["R000003", "R000004"]
+
+
+def test_verify_names_the_first_broken_record(
+    start_hub: Callable[..., LiveHub],
+    token_for: Callable[..., str],
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # given five records
+    hub = start_hub(database_url=database_url)
+    for resident in ("R000001", "R000002", "R000003", "R000004", "R000005"):
+        hub.graphql(MY_NAME, token=token_for(resident))
+    assert verify(database_url, monkeypatch, capsys) == (0, "audit chain intact: 5 records\n")
+    # when a record is edited, then verify names it
+    execute(database_url, "UPDATE audit_record SET principal = 'R000999' WHERE seq = 4")
+    code, said = verify(database_url, monkeypatch, capsys)
+    assert code == 1 and "record 4:" in said
+    # when an earlier one is deleted, then verify names the gap first
+    execute(database_url, "DELETE FROM audit_record WHERE seq = 2")
+    code, said = verify(database_url, monkeypatch, capsys)
+    assert code == 1 and "record 2: missing" in said
+
+
+def test_verify_sees_a_removed_last_record(
+    start_hub: Callable[..., LiveHub],
+    token_for: Callable[..., str],
+    sqlite_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    hub = start_hub(database_url=sqlite_url)
+    for _ in range(3):
+        hub.graphql(MY_NAME, token=token_for("R000001"))
+    execute(sqlite_url, "DELETE FROM audit_record WHERE seq = 3")
+    code, said = verify(sqlite_url, monkeypatch, capsys)
+    assert code == 1 and "record 3: missing" in said
+
+
+def test_concurrent_requests_on_two_replicas_keep_one_chain(
+    start_hub: Callable[..., LiveHub], token_for: Callable[..., str], database_url: str
+) -> None:
+    # given two replicas on one database
+    replicas = [start_hub(database_url=database_url), start_hub(database_url=database_url)]
+    residents = [f"R{n:06d}" for n in range(10, 30)]
+    # when 20 residents read at once, spread over both
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(
+            pool.map(
+                lambda i: replicas[i % 2].graphql(MY_NAME, token=token_for(residents[i])).json(),
+                range(20),
+            )
+        )
+    # then every answer was logged, in one unbroken chain
+    assert all(a["data"]["me"]["name"] for a in answers)
+    engine = make_engine(database_url)
+    try:
+        assert verify_chain(engine) == (20, None)
+    finally:
+        engine.dispose()
+    assert sorted(r.principal for r in records(database_url)) == residents
+
+
+def test_appends_from_many_threads_stay_linear(database_url: str) -> None:
+    # the database lock alone (FOR UPDATE / BEGIN IMMEDIATE), without the in-process lock
+    engine = make_engine(database_url)
+    create_tables(engine)
+
+    def append(n: int) -> int:
+        with Session(engine) as session:
+            return append_record(session, _entry(f"R{n:06d}"))
+
+    try:
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            seqs = list(pool.map(append, range(40)))
+        assert sorted(seqs) == list(range(1, 41))
+        assert verify_chain(engine) == (40, None)
+    finally:
+        engine.dispose()
+
+
+def test_no_record_no_data(
+    start_hub: Callable[..., LiveHub],
+    token_for: Callable[..., str],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # given a hub whose audit table is gone (the writer fails at the database, for real)
+    database = tmp_path / "audit.db"
+    hub = start_hub(database_url=f"sqlite:///{database}")
+    resident = token_for("R000001")
+    loans = hub.graphql(MY_LOANS, token=resident).json()["data"]["me"]["library"]["loans"]
+    with sqlite3.connect(database) as db:
+        db.execute("DROP TABLE audit_record")
+    # when the resident reads their loans again, with public data in the same operation
+    with caplog.at_level(logging.ERROR, logger="ihub.audit"):
+        response = hub.graphql(MIXED, token=resident)
+    # then nothing personal comes back, only an internal error where it would have been
+    body = response.json()
+    assert response.status_code == 200
+    assert body["data"]["me"] is None and body["data"]["garbageSorting"]["categories"]
+    assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [
+        (["me"], "INTERNAL_SERVER_ERROR")
+    ]
+    assert not any(loan["dueDate"] in response.text for loan in loans)
+    assert "personal data withheld" in caplog.text
+    # and a mutation's answer (a non-null root) is withheld with all of data
+    renewed = hub.graphql(RENEW, {"barcode": "049999999999"}, token=resident).json()
+    assert renewed["data"] is None
+    assert renewed["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+
+
+def test_the_access_log_pages_newest_first(
+    start_hub: Callable[..., LiveHub], token_for: Callable[..., str], sqlite_url: str
+) -> None:
+    # given five reads of the resident's name, and one of someone else's
+    hub = start_hub(database_url=sqlite_url)
+    resident = token_for("R000007")
+    for _ in range(5):
+        hub.graphql(MY_NAME, token=resident)
+    hub.graphql(MY_NAME, token=token_for("R000008"))
+    # when the resident pages through their log two at a time
+    pages, after = [], None
+    while True:
+        body = hub.graphql(ACCESS_LOG, {"after": after}, token=resident).json()
+        log = body["data"]["me"]["dataAccessLog"]
+        pages.append(log)
+        if not log["pageInfo"]["hasNextPage"]:
+            break
+        after = log["pageInfo"]["endCursor"]
+    # then they see their own five reads, newest first, in pages of two, and nobody else's
+    # (reading the log is logged too, but after the page is answered: it never shifts a page)
+    assert [len(p["edges"]) for p in pages] == [2, 2, 1]
+    assert [p["pageInfo"]["hasPreviousPage"] for p in pages] == [False, True, True]
+    nodes = [e["node"] for p in pages for e in p["edges"]]
+    assert {(n["principal"], n["operationName"], n["outcome"]) for n in nodes} == {
+        ("R000007", "MyName", "OK")
+    }
+    assert all(n["fields"] == ["me", "me.name"] and n["departments"] == [] for n in nodes)
+    times = [dt.datetime.fromisoformat(n["at"]) for n in nodes]
+    assert times == sorted(times, reverse=True)
+    bad = hub.graphql(ACCESS_LOG, {"after": "bm90LWEtY3Vyc29y"}, token=resident).json()
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+def _entry(resident_id: str) -> AuditEntry:
+    return AuditEntry(
+        request_id="test",
+        principal_kind="resident",
+        principal=resident_id,
+        subjects=(resident_id,),
+        operation_name="Test",
+        document_hash="0" * 64,
+        departments=(),
+        fields=("me", "me.name"),
+        outcome="ok",
+    )
