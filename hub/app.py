@@ -18,22 +18,36 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from connectors.base import Connector
-from hub.auth import PARTNER_SUBJECT, Authenticator, DevKeys, TokenVerifier
+from hub.audit import SqlAuditLog
+from hub.auth import (
+    PARTNER_SUBJECT,
+    Authenticator,
+    DevKeys,
+    KeyChain,
+    KeySource,
+    StaticKeys,
+    TokenVerifier,
+)
 from hub.context import Services
 from hub.db import Database, create_tables, make_engine
 from hub.departments import DEPARTMENTS
 from hub.directory import SqlResidentDirectory
 from hub.graphiql import GraphiQL
 from hub.idempotency import SqlIdempotencyStore
+from hub.jwks import JwksKeySet
 from hub.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from hub.oauth import HUB_ISSUER, token_endpoint
+from hub.operators import HubObserver, OperationMetrics, operator_routes
 from hub.partners import PARTNER_AUDIENCE, PartnerRegistry, seed_dev_partners
 from hub.persisted import PersistedDocuments
+from hub.ratelimit import InProcessRateLimiter
 from hub.records import SqlHubRecords, applicant_key
 from hub.seed import seed_database
 from hub.settings import Settings
 from hub.view import HubGraphQLView
 from schema import build_schema
+from schema.context import CallerKind
+from schema.limits import QueryLimits
 
 logger = logging.getLogger("ihub")
 
@@ -48,6 +62,7 @@ class HubState:
     database_initialised: bool = False
     sessions: list[aiohttp.ClientSession] = field(default_factory=list)
     connectors: dict[str, Connector] = field(default_factory=dict)
+    observer: HubObserver = field(default_factory=HubObserver)
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -80,11 +95,22 @@ def create_app(settings: Settings) -> Starlette:
     """The hub as an ASGI app. Nothing is opened until the lifespan starts."""
     engine = make_engine(settings.database_url)
     database = Database(engine)
-    schema = build_schema()
+    schema = build_schema(
+        limits=QueryLimits(
+            max_depth=settings.max_depth,
+            max_aliases=settings.max_aliases,
+            max_tokens=settings.max_tokens,
+            max_root_fields=settings.max_root_fields,
+            max_cost=settings.max_cost,
+            cost_mode=settings.cost_mode,
+        ),
+        introspection={kind: kind in settings.introspection for kind in CallerKind},
+    )
     state = HubState(settings, database, schema._schema)
     keys = DevKeys.load_or_create(settings.keys_dir)
+    jwks, resident_keys = _resident_keys(settings, keys)
     residents = TokenVerifier(
-        {keys.kid: keys.public_pem},
+        resident_keys,
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         algorithms=settings.jwt_algorithms,
@@ -101,14 +127,18 @@ def create_app(settings: Settings) -> Starlette:
     services = Services(
         authenticator=Authenticator(residents, partner_tokens),
         directory=SqlResidentDirectory(database),
-        idempotency=SqlIdempotencyStore(database),
+        idempotency=SqlIdempotencyStore(database, fingerprint_key=applicant_key(settings)),
         records=SqlHubRecords(
             database,
             applicant_key=applicant_key(settings),
             door_attempts_per_minute=settings.door_attempts_per_minute,
         ),
+        audit_log=SqlAuditLog(database),
         persisted=PersistedDocuments(database, partners, schema._schema, apq=settings.apq),
         connectors=state.connectors,
+        rate_limiter=InProcessRateLimiter(),
+        rate_policies=settings.rate_limits,
+        on_rate_limited=state.observer.rate_limited,
     )
     graphiql = GraphiQL(settings.graphiql_dir) if settings.graphiql else None
     view = HubGraphQLView(schema, services=services, graphiql=graphiql)
@@ -129,13 +159,19 @@ def create_app(settings: Settings) -> Starlette:
                 headers={"User-Agent": "ihub/0.1"},
             )
             state.sessions.append(session)
-            state.connectors[department.name] = department.connector(session, policy)
+            state.connectors[department.name] = department.connector(
+                session, policy, observer=state.observer
+            )
         fetching = None
         if graphiql is not None and not graphiql.ready:
             fetching = asyncio.create_task(_fetch_graphiql(graphiql))
+        if jwks is not None:
+            await jwks.start()
         try:
             yield
         finally:
+            if jwks is not None:
+                await jwks.stop()
             if fetching is not None:
                 fetching.cancel()
             for session in state.sessions:
@@ -149,6 +185,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/oauth/token", token_endpoint(partners), methods=["POST"]),
+        *operator_routes(state),
     ]
     if graphiql is not None:
         routes.append(Route("/graphiql/assets/{name}", graphiql.serve_asset, methods=["GET"]))
@@ -156,6 +193,7 @@ def create_app(settings: Settings) -> Starlette:
         routes=routes,
         middleware=[
             Middleware(RequestIdMiddleware),
+            Middleware(OperationMetrics, observer=state.observer),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
         ],
         lifespan=lifespan,
@@ -186,3 +224,22 @@ async def _fetch_graphiql(graphiql: GraphiQL) -> None:
         logger.info("GraphiQL assets fetched and verified")
     except Exception as exc:
         logger.warning("GraphiQL assets unavailable, the IDE will not load: %s", exc)
+
+
+def _resident_keys(settings: Settings, keys: DevKeys) -> tuple[JwksKeySet | None, KeySource]:
+    """The identity service's JWKS (when configured) and the dev key pair (when allowed)."""
+    sources: list[KeySource] = []
+    if settings.accepts_dev_tokens:
+        sources.append(StaticKeys({keys.kid: keys.public_pem}))
+    jwks = None
+    if settings.jwks_url:
+        jwks = JwksKeySet(
+            settings.jwks_url,
+            algorithms=settings.jwt_algorithms,
+            refresh_s=settings.jwks_refresh_s,
+            cooldown_s=settings.jwks_cooldown_s,
+        )
+        sources.append(jwks)
+    if not sources:
+        logger.warning("no resident signing keys: set HUB_JWKS_URL; every resident token fails")
+    return jwks, KeyChain(*sources)

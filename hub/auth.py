@@ -1,10 +1,12 @@
 """Resident authentication: ``Authorization: Bearer <JWT>`` verified with PyJWT.
 
-Tokens are issued by the i罗湖 identity service; in dev, by ``ihub token`` with a key pair the
-hub generates on first start. Verification pins the algorithm list (never ``none``, never an
-HMAC algorithm that would accept the public key as a secret), requires ``exp``, ``iat``,
-``iss``, ``aud`` and ``sub``, and allows a small clock leeway. A bad token never fails the
-request: the caller is anonymous, and the reason is kept for ``UNAUTHENTICATED`` errors.
+Tokens are issued by the i罗湖 identity service, whose public keys come from its JWKS
+(``hub.jwks``, rotated by ``kid``); in dev, by ``ihub token`` with a key pair the hub generates
+on first start. A verifier reads keys from a ``KeySource``. Verification pins the algorithm
+list (never ``none``, never an HMAC algorithm that would accept the public key as a secret) and
+the key's own algorithm, requires ``exp``, ``iat``, ``iss``, ``aud`` and ``sub``, and allows a
+small clock leeway for ``exp``/``nbf``/``iat``. A bad token never fails the request: the caller
+is anonymous, and the reason is kept for ``UNAUTHENTICATED`` errors.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -91,12 +95,51 @@ def issue_token(
 PARTNER_SUBJECT = re.compile(r"^partner:[a-z0-9_-]{1,32}$")
 
 
+class KeySource(Protocol):
+    """Where a verifier finds public keys, by ``kid``."""
+
+    def get(self, kid: str) -> jwt.PyJWK | None:
+        """The key with this id, from memory; never does I/O."""
+        ...
+
+    async def refresh_for(self, kid: str) -> None:
+        """A token names an unknown ``kid``: look again, if the source's rate limit allows."""
+        ...
+
+
+class StaticKeys:
+    """Fixed public keys (PEM, by ``kid``): the dev key pair, the hub's own partner key."""
+
+    def __init__(self, public_keys: Mapping[str, bytes]) -> None:
+        self._keys = {kid: jwt.PyJWK.from_json(_jwk(pem, kid)) for kid, pem in public_keys.items()}
+
+    def get(self, kid: str) -> jwt.PyJWK | None:
+        return self._keys.get(kid)
+
+    async def refresh_for(self, kid: str) -> None:
+        return None
+
+
+class KeyChain:
+    """Several key sources, asked in order (the dev key pair, then the identity service's)."""
+
+    def __init__(self, *sources: KeySource) -> None:
+        self._sources = sources
+
+    def get(self, kid: str) -> jwt.PyJWK | None:
+        return next((k for s in self._sources if (k := s.get(kid)) is not None), None)
+
+    async def refresh_for(self, kid: str) -> None:
+        for source in self._sources:
+            await source.refresh_for(kid)
+
+
 class TokenVerifier:
-    """Checks tokens for one audience against known public keys, by ``kid``."""
+    """Checks tokens for one audience against a key source, by ``kid``."""
 
     def __init__(
         self,
-        public_keys: dict[str, bytes],
+        keys: KeySource | Mapping[str, bytes],
         *,
         issuer: str,
         audience: str,
@@ -105,9 +148,9 @@ class TokenVerifier:
         subject: re.Pattern[str] = RESIDENT_ID,
     ) -> None:
         unsafe = set(algorithms) - ASYMMETRIC
-        if unsafe:
+        if unsafe or not algorithms:
             raise ValueError(f"refusing non-asymmetric JWT algorithms: {sorted(unsafe)}")
-        self._keys = {kid: jwt.PyJWK.from_json(_jwk(pem, kid)) for kid, pem in public_keys.items()}
+        self._keys: KeySource = StaticKeys(keys) if isinstance(keys, Mapping) else keys
         self._issuer = issuer
         self._audience = audience
         self._algorithms = list(algorithms)
@@ -115,18 +158,31 @@ class TokenVerifier:
         self._subject = subject
         self.audience = audience
 
-    def verify(self, token: str) -> dict[str, object]:
-        """The claims of a valid token; ``jwt.InvalidTokenError`` otherwise."""
+    async def verify(self, token: str) -> dict[str, object]:
+        """The claims of a valid token; ``jwt.InvalidTokenError`` otherwise.
+
+        An unknown ``kid`` asks the key source to look again once (keys rotate); the source
+        decides how often that may reach the network.
+        """
         header = jwt.get_unverified_header(token)
-        if header.get("alg") not in self._algorithms:
+        algorithm = header.get("alg")
+        if algorithm not in self._algorithms:
             raise jwt.InvalidAlgorithmError("algorithm not allowed")
-        key = self._keys.get(str(header.get("kid")))
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise jwt.InvalidTokenError("the token names no signing key")
+        key = self._keys.get(kid)
+        if key is None:
+            await self._keys.refresh_for(kid)
+            key = self._keys.get(kid)
         if key is None:
             raise jwt.InvalidTokenError("unknown signing key")
+        if key.algorithm_name != algorithm:
+            raise jwt.InvalidAlgorithmError("the key is not for this algorithm")
         claims = jwt.decode(
             token,
             key,
-            algorithms=self._algorithms,
+            algorithms=[algorithm],
             audience=self._audience,
             issuer=self._issuer,
             leeway=self._leeway,
@@ -154,7 +210,8 @@ class Authenticator:
         self._residents = residents
         self._partners = partners
 
-    def authenticate(self, connection: HTTPConnection) -> Principal:
+    async def authenticate(self, connection: HTTPConnection) -> Principal:
+        """The caller; anonymous (with the reason kept) when the credentials do not hold."""
         header = connection.headers.get("authorization")
         if not header:
             return Principal.anonymous()
@@ -162,19 +219,19 @@ class Authenticator:
         if scheme.lower() != "bearer" or not token.strip():
             return Principal.anonymous("the Authorization header is not a Bearer token")
         try:
-            return self._principal(token.strip())
+            return await self._principal(token.strip())
         except jwt.ExpiredSignatureError:
             return Principal.anonymous("the token has expired")
         except (jwt.PyJWTError, ValueError):
             return Principal.anonymous("the token is not valid")
 
-    def _principal(self, token: str) -> Principal:
+    async def _principal(self, token: str) -> Principal:
         # the audience picks the verifier; the chosen one then checks everything, aud included
         audience = jwt.decode(token, options={"verify_signature": False}).get("aud")
         if audience == self._partners.audience:
-            claims = self._partners.verify(token)
+            claims = await self._partners.verify(token)
             bank = claims.get("bank")
             return Principal.partner(
                 str(claims["sub"]).removeprefix("partner:"), bank if isinstance(bank, str) else None
             )
-        return Principal.resident(str(self._residents.verify(token)["sub"]))
+        return Principal.resident(str((await self._residents.verify(token))["sub"]))

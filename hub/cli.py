@@ -9,6 +9,7 @@ ihub graphiql fetch   download and verify GraphiQL's assets into var/graphiql
 ihub partner add ID --name N [--bank icbc|ccb] [--mode ids_only|allowlist|log_unknown]
 ihub manifest register --partner ID FILE [--signature FILE.sig]
 ihub manifest check | keygen | sign FILE
+ihub audit verify     recompute the audit log's hash chain; name the first broken record
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hub import cli_partners
+from hub import cli_audit, cli_partners
 from hub.auth import DevKeys, issue_token
+from hub.logs import configure_json_logging
 from hub.settings import Settings
 
 SCHEMA_FILE = Path("schema.graphql")
@@ -55,8 +57,13 @@ async def _serve(settings: Settings, *, with_mocks: bool) -> None:
     try:
         if settings.graphiql:
             await asyncio.to_thread(_fetch_graphiql, settings, quiet=True)
+        # log_config=None: uvicorn's loggers propagate to the root's JSON lines (hub.logs)
         config = uvicorn.Config(
-            create_app(settings), host=settings.host, port=settings.port, log_level="info"
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            log_config=None,
         )
         print(f"i罗湖 Hub on http://{settings.host}:{settings.port}/graphql")
         await uvicorn.Server(config).serve()
@@ -123,9 +130,15 @@ def main(argv: list[str] | None = None) -> int:
     graphiql = commands.add_parser("graphiql", help="manage GraphiQL's offline assets")
     graphiql.add_argument("action", choices=["fetch"])
     cli_partners.add_arguments(commands)
+    cli_audit.add_arguments(commands)
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if args.command == "serve":
+        configure_json_logging(logging.INFO)
+    else:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
     settings = Settings.from_env()
     if args.command == "serve":
         if args.host or args.port:
@@ -158,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         return _schema(args.check)
     if args.command in ("partner", "manifest"):
         return cli_partners.run(args, settings)
+    if args.command == "audit":
+        return cli_audit.run(args, settings)
     return _fetch_graphiql(settings)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -13,7 +13,16 @@ from starlette.responses import Response
 from connectors.base import Connector
 from hub.auth import Authenticator
 from hub.persisted import PersistedDocuments
-from schema.context import HubRecords, IdempotencyStore, Principal, ResidentDirectory
+from hub.ratelimit import BucketPolicy, RateLimiter
+from schema.context import (
+    AuditLog,
+    AuditTrail,
+    CallerKind,
+    HubRecords,
+    IdempotencyStore,
+    Principal,
+    ResidentDirectory,
+)
 
 L = TypeVar("L")
 
@@ -32,6 +41,11 @@ class RequestLoaders:
             loaders = self._built[kind] = build(self._connectors[build.department])
         return cast(L, loaders)
 
+    @property
+    def departments(self) -> frozenset[str]:
+        """The departments this request has used, for the audit log."""
+        return frozenset(kind.department for kind in self._built)
+
 
 @dataclass(frozen=True)
 class Services:
@@ -41,8 +55,12 @@ class Services:
     directory: ResidentDirectory
     idempotency: IdempotencyStore
     records: HubRecords
+    audit_log: AuditLog
     persisted: PersistedDocuments
     connectors: Mapping[str, Connector]
+    rate_limiter: RateLimiter
+    rate_policies: Mapping[CallerKind, BucketPolicy]
+    on_rate_limited: Callable[[str], None] = lambda caller: None
 
 
 @dataclass
@@ -54,5 +72,7 @@ class HubContext:
     directory: ResidentDirectory
     idempotency: IdempotencyStore
     records: HubRecords
+    audit_log: AuditLog
     loaders: RequestLoaders = field(repr=False)
     partial_errors: list[GraphQLError] = field(default_factory=list)
+    audit: AuditTrail = field(default_factory=AuditTrail)

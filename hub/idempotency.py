@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -40,8 +41,10 @@ class SqlIdempotencyStore:
         wait_s: float = 10.0,
         poll_s: float = 0.05,
         abandoned_after_s: float = 120.0,
+        fingerprint_key: bytes = b"",
     ) -> None:
         self._database = database
+        self._fingerprint_key = fingerprint_key
         self._wait_s = wait_s
         self._poll_s = poll_s
         self._abandoned_after = timedelta(seconds=abandoned_after_s)
@@ -55,6 +58,10 @@ class SqlIdempotencyStore:
         fingerprint: str,
         perform: Callable[[str], Awaitable[str]],
     ) -> str:
+        # keyed, so the table alone does not let anyone test guesses of the arguments (mobiles)
+        fingerprint = hmac.new(
+            self._fingerprint_key, fingerprint.encode(), hashlib.sha256
+        ).hexdigest()
         deadline = time.monotonic() + self._wait_s
         while True:
             running = self._running.get((scope, key))

@@ -168,3 +168,52 @@ class PartnerOperation(SQLModel, table=True):
     name: str = Field(max_length=128)
     type: str = Field(max_length=16)
     body: str
+
+
+class AuditRecord(SQLModel, table=True):
+    """One operation's access to residents' personal data (``hub.audit``): never the data.
+
+    A hash chain: ``hash = sha256(canonical JSON of the other fields + prev_hash)``, and
+    ``seq`` counts 1, 2, 3 … with no gaps, so an edited, removed or inserted row shows.
+    The lists (``subjects``, ``departments``, ``fields``) are canonical JSON arrays.
+    """
+
+    __tablename__ = "audit_record"
+
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    at: datetime = Field(index=True)
+    request_id: str = Field(max_length=64)
+    principal_kind: str = Field(max_length=16)
+    principal: str = Field(max_length=64)
+    subjects: str
+    operation_name: str | None = Field(default=None, max_length=128)
+    document_hash: str = Field(max_length=64)
+    departments: str
+    fields: str
+    outcome: str = Field(max_length=8)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditSubject(SQLModel, table=True):
+    """Index of audit records by subject resident, for ``me.dataAccessLog``.
+
+    No foreign key: the chain, not this index, is the evidence, and it must stay checkable
+    after a record was tampered with.
+    """
+
+    __tablename__ = "audit_subject"
+
+    resident_id: str = Field(primary_key=True, max_length=16)
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+
+
+class AuditChainHead(SQLModel, table=True):
+    """The chain's last ``seq`` and ``hash``: the row appends lock, and what catches a
+    removed last record."""
+
+    __tablename__ = "audit_chain_head"
+
+    chain: str = Field(primary_key=True, max_length=16)
+    seq: int
+    hash: str = Field(max_length=64)

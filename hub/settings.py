@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from connectors.base import DepartmentPolicy
+from hub.ratelimit import DEFAULT_POLICIES, BucketPolicy
+from schema.context import CallerKind
+from schema.limits import CostMode, QueryLimits
 
 # Dev defaults: the mocks' ports and credentials (departments.md). Real deployments set
 # HUB_<DEPT>_URL and HUB_<DEPT>_<CREDENTIAL> (e.g. HUB_LIBRARY_SECRET, HUB_YOUTH_API_KEY).
@@ -78,6 +81,38 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _names(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+_LIMITS = QueryLimits()
+
+
+def _cost_mode(raw: str) -> CostMode:
+    if raw == "measure":
+        return "measure"
+    if raw == "enforce":
+        return "enforce"
+    raise SettingsError(f"HUB_COST_MODE must be measure or enforce, not {raw!r}")
+
+
+def _caller_kinds(
+    env: Mapping[str, str], name: str, default: tuple[str, ...]
+) -> tuple[CallerKind, ...]:
+    """Caller kinds from a comma list (``anonymous,resident``); ``none`` for no kind at all."""
+    names = _names(env, name, default)
+    if names == ("none",):
+        return ()
+    try:
+        return tuple(CallerKind(value.lower()) for value in names)
+    except ValueError as exc:
+        allowed = ", ".join(kind.value for kind in CallerKind)
+        raise SettingsError(f"{name} lists caller kinds ({allowed}) or none") from exc
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the hub can be configured with."""
@@ -92,19 +127,40 @@ class Settings:
     graphiql: bool = True
     jwt_issuer: str = "iluohu-identity-dev"
     jwt_audience: str = "ihub"
-    jwt_algorithms: tuple[str, ...] = ("RS256",)
+    jwt_algorithms: tuple[str, ...] = ("RS256", "ES256")
     jwt_leeway_s: float = 30.0
+    # resident signing keys from the identity service's JWKS; None: the dev key pair only
+    jwks_url: str | None = None
+    jwks_refresh_s: float = 300.0
+    jwks_cooldown_s: float = 30.0  # the least time between refreshes for an unknown kid
+    jwt_dev_key: bool | None = None  # accept `ihub token` tokens; None: only when env is dev
     max_body_bytes: int = 1_000_000
     applicant_ref_key: str | None = None
     door_attempts_per_minute: int = 5
     apq: bool = True
+    rate_limits: Mapping[CallerKind, BucketPolicy] = field(
+        default_factory=lambda: dict(DEFAULT_POLICIES)
+    )
     require_signed_manifests: bool = False
     manifest_public_key: Path | None = None
     departments: Mapping[str, DepartmentPolicy] = field(default_factory=dict)
+    # how complex an operation may be (schema.limits.QueryLimits), and who may introspect
+    max_depth: int = _LIMITS.max_depth
+    max_aliases: int = _LIMITS.max_aliases
+    max_tokens: int = _LIMITS.max_tokens
+    max_root_fields: int = _LIMITS.max_root_fields
+    max_cost: int = _LIMITS.max_cost
+    cost_mode: CostMode = _LIMITS.cost_mode
+    introspection: tuple[CallerKind, ...] = (CallerKind.ANONYMOUS, CallerKind.RESIDENT)
 
     @property
     def keys_dir(self) -> Path:
         return self.var_dir / "keys"
+
+    @property
+    def accepts_dev_tokens(self) -> bool:
+        """Whether resident tokens signed with the local dev key pair are accepted."""
+        return self.env == "dev" if self.jwt_dev_key is None else self.jwt_dev_key
 
     def with_changes(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -125,15 +181,34 @@ class Settings:
             graphiql_dir=Path(env.get("HUB_GRAPHIQL_DIR", str(var_dir / "graphiql"))),
             jwt_issuer=env.get("HUB_JWT_ISSUER", "iluohu-identity-dev"),
             jwt_audience=env.get("HUB_JWT_AUDIENCE", "ihub"),
+            jwt_algorithms=_names(env, "HUB_JWT_ALGORITHMS", ("RS256", "ES256")),
+            jwt_leeway_s=_number(env, "HUB_JWT_LEEWAY_S", 30.0),
+            jwks_url=env.get("HUB_JWKS_URL") or None,
+            jwks_refresh_s=_number(env, "HUB_JWKS_REFRESH_S", 300.0),
+            jwks_cooldown_s=_number(env, "HUB_JWKS_COOLDOWN_S", 30.0),
+            jwt_dev_key=_flag(env, "HUB_JWT_DEV_KEY", hub_env == "dev"),
             max_body_bytes=int(_number(env, "HUB_MAX_BODY_BYTES", 1_000_000)),
             applicant_ref_key=env.get("HUB_APPLICANT_REF_KEY") or None,
             door_attempts_per_minute=int(_number(env, "HUB_DOOR_ATTEMPTS_PER_MINUTE", 5)),
             apq=_flag(env, "HUB_APQ", True),
+            rate_limits={
+                kind: BucketPolicy.parse(kind.value, env[f"HUB_RATE_LIMIT_{kind.name}"])
+                if env.get(f"HUB_RATE_LIMIT_{kind.name}")
+                else policy
+                for kind, policy in DEFAULT_POLICIES.items()
+            },
             require_signed_manifests=_flag(env, "HUB_REQUIRE_SIGNED_MANIFESTS", False),
             manifest_public_key=Path(env["HUB_MANIFEST_PUBLIC_KEY"])
             if env.get("HUB_MANIFEST_PUBLIC_KEY")
             else None,
             departments={name: department_policy(env, name, var_dir) for name in DEV_DEPARTMENTS},
+            max_depth=int(_number(env, "HUB_MAX_DEPTH", _LIMITS.max_depth)),
+            max_aliases=int(_number(env, "HUB_MAX_ALIASES", _LIMITS.max_aliases)),
+            max_tokens=int(_number(env, "HUB_MAX_TOKENS", _LIMITS.max_tokens)),
+            max_root_fields=int(_number(env, "HUB_MAX_ROOT_FIELDS", _LIMITS.max_root_fields)),
+            max_cost=int(_number(env, "HUB_MAX_COST", _LIMITS.max_cost)),
+            cost_mode=_cost_mode(env.get("HUB_COST_MODE") or _LIMITS.cost_mode),
+            introspection=_caller_kinds(env, "HUB_INTROSPECTION", ("anonymous", "resident")),
         )
 
 
@@ -144,24 +219,39 @@ DEFAULT_MAX_CONCURRENCY: Mapping[str, int] = {"ccb": 8}
 def department_policy(
     env: Mapping[str, str], name: str, var_dir: Path = Path("var")
 ) -> DepartmentPolicy:
+    """Department ``name``'s policy from ``HUB_<NAME>_*`` variables, dev defaults otherwise.
+
+    ``HUB_<NAME>_URL`` and one credential per key (``HUB_LIBRARY_SECRET``), then every number
+    of ``DepartmentPolicy`` by its field name: ``_TIMEOUT_S`` (the budget of one call, retries
+    included), ``_CONNECT_TIMEOUT_S``, ``_READ_TIMEOUT_S``, ``_MAX_RETRIES``, ``_RETRY_BASE_S``,
+    ``_RETRY_CAP_S``, ``_BREAKER_WINDOW_S``, ``_BREAKER_MIN_CALLS``, ``_BREAKER_ERROR_RATE``,
+    ``_BREAKER_OPEN_S``, ``_BREAKER_HALF_OPEN_PROBES``, ``_MAX_CONCURRENCY``,
+    ``_MAX_QUEUE_WAIT_S``, ``_CACHE_TTL_S``, ``_CACHE_SIZE``, ``_STALE_IF_ERROR_S``.
+    """
     prefix = f"HUB_{name.upper()}_"
     dev_url, dev_credentials = DEV_DEPARTMENTS[name]
     defaults = DepartmentPolicy(base_url=dev_url)
-    return DepartmentPolicy(
-        base_url=env.get(prefix + "URL", dev_url),
-        credentials={
-            key: env.get(prefix + key.upper(), value.replace("{var}", str(var_dir)))
-            for key, value in dev_credentials.items()
-        },
-        timeout_s=_number(env, prefix + "TIMEOUT_S", defaults.timeout_s),
-        connect_timeout_s=_number(env, prefix + "CONNECT_TIMEOUT_S", defaults.connect_timeout_s),
-        cache_ttl_s=_number(env, prefix + "CACHE_TTL_S", defaults.cache_ttl_s),
-        cache_size=int(_number(env, prefix + "CACHE_SIZE", defaults.cache_size)),
-        max_concurrency=int(
-            _number(
-                env,
-                prefix + "MAX_CONCURRENCY",
-                DEFAULT_MAX_CONCURRENCY.get(name, defaults.max_concurrency),
-            )
-        ),
+    defaults = replace(
+        defaults, max_concurrency=DEFAULT_MAX_CONCURRENCY.get(name, defaults.max_concurrency)
     )
+    numbers: dict[str, Any] = {}
+    for spec in fields(DepartmentPolicy):
+        if spec.name in ("base_url", "credentials"):
+            continue
+        default = getattr(defaults, spec.name)
+        value = _number(env, prefix + spec.name.upper(), default)
+        if isinstance(default, int) and value != int(value):
+            raise SettingsError(f"{prefix}{spec.name.upper()} must be a whole number")
+        numbers[spec.name] = int(value) if isinstance(default, int) else value
+    try:
+        return replace(
+            defaults,
+            base_url=env.get(prefix + "URL", dev_url),
+            credentials={
+                key: env.get(prefix + key.upper(), value.replace("{var}", str(var_dir)))
+                for key, value in dev_credentials.items()
+            },
+            **numbers,
+        )
+    except ValueError as exc:
+        raise SettingsError(f"{prefix}*: {exc}") from exc

@@ -15,17 +15,28 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
 
 from hub.context import HubContext, RequestLoaders, Services
 from hub.graphiql import GraphiQL
+from hub.http import (
+    GRAPHQL_RESPONSE,
+    JSON,
+    needs_preflight,
+    response_media_type,
+    unsupported_body,
+)
 from hub.middleware import request_id_of
 from hub.persisted import PersistedQueryError
+from hub.ratelimit import bucket_key
 from schema import HubSchema
 from schema.context import Principal
 from schema.errors import to_public
 
 # set per request in __call__ (the request's own task), read by get_context and parsing
 _principal: ContextVar[Principal] = ContextVar("principal")
+_media: ContextVar[str] = ContextVar("media", default=JSON)
+_request_error: ContextVar[bool] = ContextVar("request_error", default=False)
 
 
 class HubGraphQLView(GraphQL[HubContext, None]):
@@ -41,15 +52,39 @@ class HubGraphQLView(GraphQL[HubContext, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
+        media = response_media_type(request.headers.get("accept"))
+        _media.set(media)
+        _request_error.set(False)
         # authenticated once, before parsing: persisted-document rules depend on the caller
-        _principal.set(self._services.authenticator.authenticate(request))
-        try:
-            response = await self.run(request)
-        except PersistedQueryError as exc:
-            response = _errors(exc.message, exc.code, exc.status, scope)
-        except HTTPException as exc:
-            # strawberry answers these in plain text; clients expect a GraphQL error body
-            response = _errors(exc.reason, "BAD_USER_INPUT", exc.status_code, scope)
+        principal = await self._services.authenticator.authenticate(request)
+        _principal.set(principal)
+        client = scope.get("client")
+        decision = await self._services.rate_limiter.take(
+            bucket_key(principal, client[0] if client else None),
+            self._services.rate_policies[principal.kind],
+        )
+        if not decision.allowed:
+            self._services.on_rate_limited(principal.kind.value)
+            response = _errors("Too many requests: slow down.", "RATE_LIMITED", 429, scope, media)
+            response.headers["Retry-After"] = str(decision.retry_after_s)
+        elif unsupported_body(request):
+            message = "Send the request body as application/json."
+            response = _errors(message, "BAD_USER_INPUT", 415, scope, media)
+        elif needs_preflight(request):
+            message = (
+                "A GET with a query needs a GraphQL-Require-Preflight header "
+                "(protection against cross-site requests)."
+            )
+            response = _errors(message, "BAD_USER_INPUT", 400, scope, media)
+        else:
+            try:
+                response = await self.run(request)
+            except PersistedQueryError as exc:
+                response = _errors(exc.message, exc.code, exc.status, scope, media)
+            except HTTPException as exc:
+                # strawberry answers these in plain text; clients expect a GraphQL error body
+                response = _errors(exc.reason, "BAD_USER_INPUT", exc.status_code, scope, media)
+        response.headers.update(decision.headers())
         await response(scope, receive, send)
 
     async def get_context(
@@ -65,6 +100,7 @@ class HubGraphQLView(GraphQL[HubContext, None]):
             directory=services.directory,
             idempotency=services.idempotency,
             records=services.records,
+            audit_log=services.audit_log,
             loaders=RequestLoaders(services.connectors),
         )
 
@@ -105,7 +141,22 @@ class HubGraphQLView(GraphQL[HubContext, None]):
         if result.errors:
             request_id = request_id_of(request.scope)
             result.errors = [to_public(error, request_id) for error in result.errors]
-        return await super().process_result(request, result)
+        processed = await super().process_result(request, result)
+        if _is_request_error(result):
+            # a request error: execution never began, so there is no data entry at all
+            processed.pop("data", None)
+            _request_error.set(True)
+        return processed
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        media = _media.get()
+        response.headers["content-type"] = f"{media}; charset=utf-8"
+        if media == GRAPHQL_RESPONSE and _request_error.get():
+            response.status_code = 400
+        return response
 
     def encode_json(self, data: Any) -> str:
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
@@ -124,9 +175,17 @@ async def _document_id(request: AsyncHTTPRequestAdapter) -> str | None:
     return found if isinstance(found, str) else None
 
 
-def _errors(message: str, code: str, status: int, scope: Scope) -> Response:
+def _errors(message: str, code: str, status: int, scope: Scope, media: str = JSON) -> Response:
     body = {"errors": [{"message": message, "extensions": {"code": code}}]}
     headers = {"Allow": "POST"} if status == 405 else None
-    response = JSONResponse(body, status_code=status, headers=headers)
+    response = JSONResponse(body, status_code=status, headers=headers, media_type=media)
     response.headers["X-Request-Id"] = request_id_of(scope)
     return response
+
+
+def _is_request_error(result: ExecutionResult) -> bool:
+    """The document did not parse or validate, or the variables did not coerce."""
+    if isinstance(result, PreExecutionError):
+        return True
+    errors = result.errors or []
+    return result.data is None and bool(errors) and all(e.path is None for e in errors)

@@ -7,6 +7,7 @@ mutations, ``MUTATION_MODULES``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import strawberry
@@ -14,13 +15,17 @@ from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import ExecutionContext
 
+from schema.audit import AuditTrailExtension
 from schema.bank import BankQuery
 from schema.bank_appointments import BankMutation
+from schema.context import CallerKind
 from schema.errors import is_unexpected
-from schema.extensions import ErrorVocabulary
+from schema.extensions import Degradation, ErrorVocabulary, OperationOutcome
 from schema.garbage import GarbageQuery
+from schema.introspection import DEFAULT_INTROSPECTION, IntrospectionPolicy
 from schema.library import LibraryQuery
 from schema.library_mutations import LibraryMutation
+from schema.limits import QueryLimiter, QueryLimits
 from schema.locks import LocksMutation
 from schema.me import MeQuery
 from schema.partner import PartnerQuery
@@ -64,7 +69,14 @@ class HubSchema(strawberry.Schema):
                 )
 
 
-def build_schema() -> HubSchema:
+def build_schema(
+    limits: QueryLimits | None = None,
+    introspection: Mapping[CallerKind, bool] | None = None,
+) -> HubSchema:
+    """The hub's schema. ``limits`` default to ``QueryLimits()``; ``introspection`` says which
+    caller kinds may introspect (default: anonymous callers and residents, not partners)."""
+    limits = limits or QueryLimits()
+    allowed = DEFAULT_INTROSPECTION if introspection is None else introspection
     query = strawberry.type(
         type("Query", QUERY_MODULES, {}),
         description="i罗湖 Hub: the district's department services in one schema.",
@@ -78,8 +90,15 @@ def build_schema() -> HubSchema:
         mutation=mutation,
         extensions=[
             ErrorVocabulary,
+            # early: a refusal at the start of execution enters no later extension's hook
+            lambda: QueryLimiter(limits),
+            lambda: IntrospectionPolicy(allowed),
             lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
             lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
+            Degradation,
+            OperationOutcome,
+            # last, so it ends first: the others (errors, metrics) see an answer it withheld
+            AuditTrailExtension,
         ],
     )
 

@@ -7,8 +7,8 @@ the schema reads it.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from enum import Enum
 from typing import Protocol, TypeVar
 
@@ -152,6 +152,64 @@ class LoaderRegistry(Protocol):
 
     def get(self, kind: type[L]) -> L: ...
 
+    @property
+    def departments(self) -> frozenset[str]:
+        """The departments this request has used loaders (and so connectors) of."""
+        ...
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One operation's access to residents' personal data: who, whose, what — never values.
+
+    ``principal_kind`` is the caller's kind as given (resident, partner, developer);
+    ``fields`` are field paths (``me.library.loans``); ``outcome`` is ok, partial or error.
+    """
+
+    request_id: str
+    principal_kind: str
+    principal: str
+    subjects: tuple[str, ...]
+    operation_name: str | None
+    document_hash: str
+    departments: tuple[str, ...]
+    fields: tuple[str, ...]
+    outcome: str
+
+
+@dataclass(frozen=True)
+class LoggedAccess:
+    """An audit record as the log keeps it: its place in the chain and when it was written."""
+
+    seq: int
+    at: datetime
+    entry: AuditEntry
+
+
+class AuditLog(Protocol):
+    """The append-only, tamper-evident log of access to residents' personal data."""
+
+    async def append(self, entry: AuditEntry) -> None:
+        """Write ``entry`` durably, or raise: the caller then withholds the personal data."""
+        ...
+
+    async def accesses_to(
+        self, resident_id: str, *, first: int, before_seq: int | None = None
+    ) -> list[LoggedAccess]:
+        """Records naming ``resident_id`` as a subject, newest first, older than ``before_seq``."""
+        ...
+
+
+@dataclass
+class AuditTrail:
+    """Whose personal data one request touched, noted by resolvers while it runs.
+
+    The audit extension adds the signed-in resident for ``me`` and mutations; resolvers that
+    return other residents' data (a bank's applicants, housemates) add them here.
+    """
+
+    subjects: set[str] = field(default_factory=set)
+
 
 class HubContextProtocol(Protocol):
     request_id: str
@@ -160,6 +218,8 @@ class HubContextProtocol(Protocol):
     directory: ResidentDirectory
     idempotency: IdempotencyStore
     records: HubRecords
+    audit: AuditTrail
+    audit_log: AuditLog
     partial_errors: list[GraphQLError]
 
 

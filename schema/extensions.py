@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from typing import Any
 
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
-from schema.errors import to_public
+from connectors.degradation import StaleServe, collecting, oldest_per_department
+from schema.errors import to_public, upstream_code
+
+OperationSink = Callable[[str | None, str], None]
+"""Called once per operation with its name (``None`` when anonymous) and its outcome."""
+
+operation_sink: ContextVar[OperationSink | None] = ContextVar("ihub_operation_sink", default=None)
+"""Set per request by whoever counts operations (the hub's metrics); unset, nothing is told."""
 
 
 class ErrorVocabulary(SchemaExtension):
@@ -24,3 +34,54 @@ class ErrorVocabulary(SchemaExtension):
             return
         request_id = getattr(context, "request_id", "-")
         result.errors = [to_public(error, request_id) for error in errors]
+
+
+class Degradation(SchemaExtension):
+    """Tell the client which departments answered from cache, in ``extensions.degraded``.
+
+    ``[{"department", "ageSeconds", "reason"}]``, one entry per department (its oldest stale
+    answer), ``reason`` being the error code the failure would otherwise have produced.
+    """
+
+    def __init__(self, *, execution_context: ExecutionContext | None = None) -> None:
+        super().__init__(execution_context=execution_context)
+        self._serves: list[StaleServe] = []
+
+    def on_operation(self) -> Iterator[None]:
+        with collecting() as serves:
+            self._serves = serves
+            yield
+
+    def get_results(self) -> dict[str, Any]:
+        worst = oldest_per_department(self._serves)
+        if not worst:
+            return {}
+        return {
+            "degraded": [
+                {
+                    "department": serve.department,
+                    "ageSeconds": round(serve.age_s, 1),
+                    "reason": upstream_code(serve.error),
+                }
+                for serve in worst
+            ]
+        }
+
+
+class OperationOutcome(SchemaExtension):
+    """Report each operation's name and outcome (``ok``, ``partial``, ``error``) to the sink."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        sink = operation_sink.get()
+        if sink is None:
+            return
+        result = self.execution_context.result
+        partial = getattr(self.execution_context.context, "partial_errors", None)
+        if result is None or result.data is None:
+            outcome = "error"
+        elif result.errors or partial:
+            outcome = "partial"
+        else:
+            outcome = "ok"
+        sink(self.execution_context.operation_name, outcome)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from enum import Enum
 
 import strawberry
@@ -60,20 +61,27 @@ def member_of(person: Person, resident: ResidentProfile, today: dt.date) -> Hous
     )
 
 
+def _audit_housemates(info: HubInfo, people: Sequence[Person]) -> None:
+    """Housemates with their own i罗湖 account are subjects too: their name and age are shown."""
+    info.context.audit.subjects.update(p.resident_id for p in people if p.resident_id)
+
+
 @strawberry.type(description="The resident's household.")
 class Household:
     id: strawberry.ID
     resident: strawberry.Private[ResidentProfile]
 
     @strawberry.field(description="Everyone in the household, adults first.")
-    def members(self) -> list[HouseholdMember]:
+    def members(self, info: HubInfo) -> list[HouseholdMember]:
         today = dt.datetime.now(CHINA).date()
+        _audit_housemates(info, self.resident.household)
         return [member_of(person, self.resident, today) for person in self.resident.household]
 
     @strawberry.field(description="One member by id; FORBIDDEN for anyone outside the household.")
-    def member(self, id: strawberry.ID) -> HouseholdMember:
+    def member(self, info: HubInfo, id: strawberry.ID) -> HouseholdMember:
         today = dt.datetime.now(CHINA).date()
         for person in self.resident.household:
             if str(id) in (person.resident_id, person.member_no):
+                _audit_housemates(info, [person])
                 return member_of(person, self.resident, today)
         raise Forbidden("That person is not in your household.", field="id")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import strawberry
 
-from connectors.library import LibraryLoaders
+from connectors.library import LibraryConnector, LibraryLoaders
 from connectors.library import models as m
 from schema.common import (
     IDEMPOTENCY_KEY_HELP,
@@ -16,7 +17,7 @@ from schema.common import (
     idempotent,
     user_errors,
 )
-from schema.context import HubInfo, ResidentProfile
+from schema.context import HubInfo
 from schema.library import Loan, loan_of
 from schema.records import from_json, to_json
 
@@ -54,12 +55,51 @@ def _loan_payload(outcome: dict[str, Any]) -> LoanPayload:
     )
 
 
-def _barcode(value: str) -> str:
-    return value.strip()
+CardPerform = Callable[[LibraryConnector, str, str, str], Awaitable[dict[str, Any]]]
 
 
-async def _library(info: HubInfo) -> tuple[ResidentProfile, LibraryLoaders]:
-    return await current_resident(info), info.context.loaders.get(LibraryLoaders)
+async def _card_mutation(
+    info: HubInfo, input: BarcodeInput, operation: str, perform: CardPerform
+) -> dict[str, Any]:
+    """Run ``perform(library, card, barcode, request_id)`` once per key, on the resident's card."""
+    resident = await current_resident(info)
+    library = info.context.loaders.get(LibraryLoaders).connector
+    card, barcode = resident.accounts.library_card, input.barcode.strip()
+
+    async def run(request_id: str) -> dict[str, Any]:
+        if card is None:
+            return NO_CARD
+        return await perform(library, card, barcode, request_id)
+
+    return await idempotent(
+        info, resident, operation=operation, key=input.idempotency_key,
+        arguments={"barcode": barcode}, perform=run,
+    )  # fmt: skip
+
+
+async def _lend(
+    library: LibraryConnector, card: str, barcode: str, request_id: str
+) -> dict[str, Any]:
+    return {"loan": to_json(await library.lend(card, barcode, request_id=request_id))}
+
+
+async def _renew(
+    library: LibraryConnector, card: str, barcode: str, request_id: str
+) -> dict[str, Any]:
+    return {"loan": to_json(await library.renew(card, barcode, request_id=request_id))}
+
+
+async def _give_back(
+    library: LibraryConnector, card: str, barcode: str, request_id: str
+) -> dict[str, Any]:
+    # the library's return takes no card: check the copy is on loan to this resident
+    if barcode not in {loan.barcode for loan in await library.loans(card)}:
+        return {
+            "userErrors": [
+                {"code": "NOT_ON_LOAN", "message": "这本书不在您的借阅记录中。", "field": "barcode"}
+            ]
+        }
+    return {"return": to_json(await library.give_back(barcode, request_id=request_id))}
 
 
 @strawberry.type
@@ -69,74 +109,21 @@ class LibraryMutation:
         "LOAN_LIMIT_REACHED, ITEM_NOT_AVAILABLE, NOT_FOUND, NO_LIBRARY_CARD."
     )
     async def borrow_book(self, info: HubInfo, input: BarcodeInput) -> LoanPayload:
-        resident, library = await _library(info)
-        card, barcode = resident.accounts.library_card, _barcode(input.barcode)
-
-        async def perform(request_id: str) -> dict[str, Any]:
-            if card is None:
-                return NO_CARD
-            return {
-                "loan": to_json(await library.connector.lend(card, barcode, request_id=request_id))
-            }
-
-        return _loan_payload(
-            await idempotent(
-                info, resident, operation="borrowBook", key=input.idempotency_key,
-                arguments={"barcode": barcode}, perform=perform,
-            )
-        )  # fmt: skip
+        return _loan_payload(await _card_mutation(info, input, "borrowBook", _lend))
 
     @strawberry.mutation(
         description="Renew a loan for another 31 days from today. Refusals: "
         "RENEWAL_LIMIT_REACHED, ON_HOLD_FOR_ANOTHER_READER, OVERDUE, NOT_FOUND, NO_LIBRARY_CARD."
     )
     async def renew_loan(self, info: HubInfo, input: BarcodeInput) -> LoanPayload:
-        resident, library = await _library(info)
-        card, barcode = resident.accounts.library_card, _barcode(input.barcode)
-
-        async def perform(request_id: str) -> dict[str, Any]:
-            if card is None:
-                return NO_CARD
-            return {
-                "loan": to_json(await library.connector.renew(card, barcode, request_id=request_id))
-            }
-
-        return _loan_payload(
-            await idempotent(
-                info, resident, operation="renewLoan", key=input.idempotency_key,
-                arguments={"barcode": barcode}, perform=perform,
-            )
-        )  # fmt: skip
+        return _loan_payload(await _card_mutation(info, input, "renewLoan", _renew))
 
     @strawberry.mutation(
         description="Return a borrowed copy (smart return box). Only copies on loan to the "
         "resident can be returned. Refusals: NOT_ON_LOAN, NO_LIBRARY_CARD."
     )
     async def return_book(self, info: HubInfo, input: BarcodeInput) -> ReturnBookPayload:
-        resident, library = await _library(info)
-        card, barcode = resident.accounts.library_card, _barcode(input.barcode)
-
-        async def perform(request_id: str) -> dict[str, Any]:
-            if card is None:
-                return NO_CARD
-            # the library's return takes no card: check the copy is on loan to this resident
-            if barcode not in {loan.barcode for loan in await library.connector.loans(card)}:
-                return {
-                    "userErrors": [
-                        {
-                            "code": "NOT_ON_LOAN",
-                            "message": "这本书不在您的借阅记录中。",
-                            "field": "barcode",
-                        }
-                    ]
-                }
-            returned = await library.connector.give_back(barcode, request_id=request_id)
-            return {"return": to_json(returned)}
-
-        outcome = await idempotent(
-            info, resident, operation="returnBook", key=input.idempotency_key,
-            arguments={"barcode": barcode}, perform=perform,
-        )  # fmt: skip
+        outcome = await _card_mutation(info, input, "returnBook", _give_back)
         returned = from_json(m.Return, outcome["return"]) if outcome.get("return") else None
         return ReturnBookPayload(
             barcode=returned.barcode if returned else None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from schema.access_log import DataAccessConnection, data_access_log
 from schema.bank_appointments import WindowAppointment, my_appointments
 from schema.common import current_resident
 from schema.community import Community, community_of
@@ -38,6 +39,15 @@ class Me:
     @strawberry.field(description="Appointments booked at bank windows, with their live status.")
     async def window_appointments(self, info: HubInfo) -> list[WindowAppointment] | None:
         return await my_appointments(info, self.profile.id)
+
+    @strawberry.field(
+        description="Who read or changed your personal data through the hub, when and for "
+        "what (your own apps included), newest first."
+    )
+    async def data_access_log(
+        self, info: HubInfo, first: int = 20, after: str | None = None
+    ) -> DataAccessConnection | None:
+        return await data_access_log(info, self.profile.id, first=first, after=after)
 
 
 def me_of(profile: ResidentProfile) -> Me:

@@ -16,7 +16,7 @@ from schema.bank import Bank, bank_loaders
 from schema.bank_appointments import WindowAppointment, appointment_of
 from schema.context import CallerKind, HubInfo
 from schema.errors import Forbidden
-from schema.masking import mask_id_number, mask_name
+from schema.masking import Identifier, shown
 
 
 @strawberry.type(
@@ -45,12 +45,16 @@ class PartnerView:
         profiles = await asyncio.gather(
             *(info.context.directory.profile(resident_id) for resident_id, _ in linked)
         )
-        answer = []
-        for appointment, profile in zip(found, profiles, strict=True):
+        answer, principal = [], info.context.principal
+        for (resident_id, _), appointment, profile in zip(linked, found, profiles, strict=True):
             if not isinstance(appointment, m.Appointment) or appointment.date != date:
                 continue
+            info.context.audit.subjects.add(resident_id)  # the bank sees their appointment
             applicant = (
-                Applicant(name=mask_name(profile.name), id_number=mask_id_number(profile.id_number))
+                Applicant(
+                    name=shown(principal, Identifier.NAME, profile.name),
+                    id_number=shown(principal, Identifier.ID_NUMBER, profile.id_number),
+                )
                 if profile
                 else None
             )

@@ -11,9 +11,11 @@ import pytest
 
 from hub.app import create_app
 from hub.auth import DevKeys, issue_token
+from hub.ratelimit import BucketPolicy
 from hub.settings import DEV_DEPARTMENTS, Settings, department_policy
 from mocks.common.launcher import MockConfig
 from mocks.registry import MOCKS
+from schema.context import CallerKind
 from tests.support import BackgroundMocks, LiveHub, MockAdmin
 
 REPO = Path(__file__).resolve().parent.parent
@@ -59,6 +61,8 @@ def make_settings(mocks: BackgroundMocks, var_dir: Path) -> Callable[..., Settin
             graphiql_dir=REPO / "var" / "graphiql",
             database_url=f"sqlite:///{database}",
             graphiql=False,
+            # generous: the suite makes thousands of requests; tests of the limits set their own
+            rate_limits={kind: BucketPolicy(kind.value, 100_000, 10_000.0) for kind in CallerKind},
             departments={name: department_policy(environment, name) for name in DEV_DEPARTMENTS},
         )
         return settings.with_changes(**overrides)

@@ -42,9 +42,10 @@ def test_readyz_is_503_when_the_database_is_unreachable(start_hub: Callable[...,
     assert response.json()["database"] == {"status": "unreachable"}
 
 
-def test_queries_work_over_get(hub: LiveHub) -> None:
+def test_queries_work_over_get_with_a_preflight_header(hub: LiveHub) -> None:
     query = quote("{ garbageSorting { categories { code } } }")
-    response = hub.client.get(f"/graphql?query={query}", headers={"Accept": "application/json"})
+    headers = {"Accept": "application/json", "GraphQL-Require-Preflight": "1"}
+    response = hub.client.get(f"/graphql?query={query}", headers=headers)
     assert response.status_code == 200
     assert len(response.json()["data"]["garbageSorting"]["categories"]) == 6
 
