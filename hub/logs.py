@@ -34,10 +34,22 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+class DropQueryStrings(logging.Filter):
+    """Access-log lines keep the path but never the query string: a GET's ``variables`` may
+    carry personal data, and an APQ hash is of no use to whoever reads the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if record.name == "uvicorn.access" and isinstance(args, tuple) and len(args) >= 3:
+            record.args = (*args[:2], str(args[2]).split("?", 1)[0], *args[3:])
+        return True
+
+
 def configure_json_logging(level: int = logging.INFO, stream: TextIO | None = None) -> None:
     """Route every logger through one handler writing JSON lines to ``stream`` (stderr)."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(DropQueryStrings())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -4,6 +4,7 @@ not into the hub's own tables."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -144,3 +145,18 @@ def test_a_bank_sees_no_full_identifier(
         assert secret not in response.text
     assert id_number not in caplog.text and MOBILE not in caplog.text
     assert id_number not in table_text(url, "audit_record")
+
+
+def test_access_log_lines_never_carry_the_query_string() -> None:
+    import logging
+
+    from hub.logs import DropQueryStrings, JsonFormatter
+
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", '/graphql?variables={"mobile":"13912345678"}', "1.1", 200), None,
+    )  # fmt: skip
+    assert DropQueryStrings().filter(record)
+    line = JsonFormatter().format(record)
+    assert json.loads(line)["message"] == '127.0.0.1:5000 - "GET /graphql HTTP/1.1" 200'
+    assert "13912345678" not in line and "variables" not in line
