@@ -136,7 +136,7 @@ async def test_coalesced_reads_are_keyed_by_caller_and_never_cross_callers() -> 
     def for_caller(caller: str) -> Callable[[str | None], Any]:
         async def fetch(_etag: str | None) -> Fetched[str]:
             fetched.append(caller)
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0)  # stay in flight while the others arrive
             return Fetched(f"loans of {caller}", None, None)
 
         return fetch
