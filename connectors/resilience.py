@@ -113,6 +113,7 @@ class CircuitBreaker:
         if ok is None or self._state is not BreakerState.CLOSED:
             return
         self._outcomes.append((self._clock(), ok))
+        self._forget_old()  # trimmed on every call, not only when read: no growth under load
         if not ok and self.calls >= self.min_calls and self.error_rate >= self.threshold:
             self._open()
 
