@@ -11,6 +11,9 @@
 
 Keys must include everything that changes the answer (path, parameters and, for upstreams
 that filter by caller, the caller).
+
+Naive mode (``DepartmentPolicy.naive``, the benchmark baseline): a cache built with
+``naive=True`` keeps nothing and shares nothing, so every read is its own upstream call.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from cachetools import LRUCache
+from cachetools import LRUCache, TTLCache
 
 from connectors.degradation import StaleServe, may_serve_stale, record_stale
 from connectors.errors import ConnectorError
 
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,9 @@ class RevalidatingCache(Generic[T]):
         clock: Callable[[], float] = time.monotonic,
         stale_if_error_s: float = 0.0,
         observe: Callable[[str], None] | None = None,
+        naive: bool = False,
     ) -> None:
+        self._naive = naive
         self._entries: LRUCache[Hashable, _Entry[T]] = LRUCache(maxsize=maxsize)
         self._inflight: dict[Hashable, asyncio.Task[_Served[T]]] = {}
         self._ttl_s = ttl_s
@@ -96,6 +103,8 @@ class RevalidatingCache(Generic[T]):
 
     async def get(self, key: Hashable, fetch: Fetch[T]) -> T:
         """The value for ``key``, from cache when fresh, else from ``fetch(etag)``."""
+        if self._naive:
+            return await self._fetch_uncached(fetch)
         entry = self._entries.get(key)
         if entry is not None and entry.fresh_until > self._clock():
             self.hits += 1
@@ -122,6 +131,15 @@ class RevalidatingCache(Generic[T]):
 
     def clear(self) -> None:
         self._entries.clear()
+
+    async def _fetch_uncached(self, fetch: Fetch[T]) -> T:
+        """Naive mode: one upstream call per read, nothing kept, nothing shared."""
+        self.misses += 1
+        self._observe("miss")
+        answer = await fetch(None)
+        if isinstance(answer, NotModified):
+            raise RuntimeError("304 Not Modified for a request sent without a validator")
+        return answer.value
 
     async def _refresh(self, key: Hashable, entry: _Entry[T] | None, fetch: Fetch[T]) -> _Served[T]:
         try:
@@ -160,3 +178,18 @@ class RevalidatingCache(Generic[T]):
             del self._inflight[key]
         if not done.cancelled():
             done.exception()  # mark retrieved: every waiter may have gone away
+
+
+class _KeepsNothing(TTLCache[K, V]):
+    """A ``TTLCache`` that stores nothing: every look-up misses (naive mode)."""
+
+    def __setitem__(self, key: K, value: V) -> None:
+        return None
+
+
+def ttl_cache(
+    *, maxsize: int, ttl_s: float, clock: Callable[[], float], naive: bool = False
+) -> TTLCache[K, V]:
+    """Records kept ``ttl_s`` by key; with ``naive`` a cache that keeps nothing."""
+    kind: type[TTLCache[K, V]] = _KeepsNothing if naive else TTLCache
+    return kind(maxsize=maxsize, ttl=ttl_s, timer=clock)

@@ -5,6 +5,8 @@ with a batch endpoint is asked once for all of them. Only what was found is stor
 Stale-if-error: the last value of each key is kept for ``stale_if_error_s``; when a fetch
 fails with a department failure and every key it was asked for has such a value, those are
 served instead and a ``StaleServe`` is recorded for the caller.
+Naive mode (``naive=True``, the benchmark baseline): nothing is kept or shared; every call
+fetches all of its keys.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ class KeyedCache(Generic[V]):
         clock: Callable[[], float],
         stale_if_error_s: float = 0.0,
         observe: Callable[[str], None] | None = None,
+        naive: bool = False,
     ) -> None:
+        self._naive = naive
         self._fresh: TTLCache[str, V] = TTLCache(maxsize=maxsize, ttl=ttl_s, timer=clock)
         self._last: LRUCache[str, tuple[V, float]] = LRUCache(maxsize=maxsize)
         self._inflight: dict[str, asyncio.Task[Mapping[str, V]]] = {}
@@ -46,6 +50,12 @@ class KeyedCache(Generic[V]):
         fetch: Callable[[list[str]], Awaitable[Mapping[str, V]]],
     ) -> dict[str, V]:
         """The values of ``keys`` that exist, fetching only those neither fresh nor in flight."""
+        if self._naive:
+            wanted = list(dict.fromkeys(keys))
+            for _ in wanted:
+                self._observe("miss")
+            answer = await fetch(wanted) if wanted else {}
+            return {key: answer[key] for key in wanted if key in answer}
         found: dict[str, V] = {}
         waits: dict[asyncio.Task[Mapping[str, V]], list[str]] = {}
         missing: list[str] = []

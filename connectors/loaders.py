@@ -7,13 +7,17 @@
 
 A failure is returned for its own keys only, and failed keys are not remembered, so a later
 load in the same request tries again.
+
+Naive mode (``naive=True``, from ``DepartmentPolicy.naive``; the benchmark baseline): batches
+of one key and no memo, so every ``load`` is its own connector call, as resolvers that each
+fetched their own record would make.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from aiodataloader import DataLoader
 
@@ -21,11 +25,17 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
+def _naive_options(naive: bool) -> dict[str, Any]:
+    """What turns a loader naive: a batch of one per ``load``, nothing remembered."""
+    return {"max_batch_size": 1, "cache": False} if naive else {}
+
+
 class FanOutLoader(DataLoader[K, V], Generic[K, V]):
     """One call per key, concurrently; per-key failures stay per key."""
 
-    def __init__(self, load_one: Callable[[K], Awaitable[V]]) -> None:
-        super().__init__()
+    def __init__(self, load_one: Callable[[K], Awaitable[V]], *, naive: bool = False) -> None:
+        super().__init__(**_naive_options(naive))
+        self.naive = naive
         self._load_one = load_one
 
     # aiodataloader raises an exception returned for a key (its stub says values only)
@@ -47,8 +57,10 @@ class BatchLoader(DataLoader[K, V | None], Generic[K, V]):
         load_many: Callable[[Sequence[K]], Awaitable[Mapping[K, V]]],
         *,
         max_batch_size: int | None = None,
+        naive: bool = False,
     ) -> None:
-        super().__init__(max_batch_size=max_batch_size)
+        super().__init__(**{"max_batch_size": max_batch_size, **_naive_options(naive)})
+        self.naive = naive
         self._load_many = load_many
 
     async def batch_load_fn(self, keys: Sequence[K]) -> list[V | BaseException | None]:  # type: ignore[override]

@@ -37,6 +37,9 @@ class DepartmentPolicy:
     """How long a call waits for a place when ``max_concurrency`` calls are in flight."""
     stale_if_error_s: float = 300.0
     """How old a cached answer may be and still stand in for one the department failed."""
+    naive: bool = False
+    """Benchmark baseline only (``HUB_NAIVE``): no caches, no batching, no coalescing of
+    concurrent identical calls, so their effect can be measured side by side."""
 
     def __post_init__(self) -> None:
         if not 0 < self.breaker_error_rate <= 1:

@@ -2,11 +2,13 @@
 
 Every value has a dev default, so a fresh checkout runs with no configuration. Per-department
 policy is data keyed by department name (``HUB_<DEPT>_URL``, ``HUB_<DEPT>_TIMEOUT_S``,
-``HUB_<DEPT>_CACHE_TTL_S``, ``HUB_<DEPT>_MAX_CONCURRENCY``).
+``HUB_<DEPT>_CACHE_TTL_S``, ``HUB_<DEPT>_MAX_CONCURRENCY``). ``HUB_NAIVE=true`` is a
+benchmark baseline only, never for production: no caches, batching or coalescing anywhere.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -17,6 +19,8 @@ from connectors.base import DepartmentPolicy
 from hub.ratelimit import DEFAULT_POLICIES, BucketPolicy
 from schema.context import CallerKind
 from schema.limits import CostMode, QueryLimits
+
+logger = logging.getLogger("ihub")
 
 # Dev defaults: the mocks' ports and credentials (departments.md). Real deployments set
 # HUB_<DEPT>_URL and HUB_<DEPT>_<CREDENTIAL> (e.g. HUB_LIBRARY_SECRET, HUB_YOUTH_API_KEY).
@@ -152,6 +156,16 @@ class Settings:
     max_cost: int = _LIMITS.max_cost
     cost_mode: CostMode = _LIMITS.cost_mode
     introspection: tuple[CallerKind, ...] = (CallerKind.ANONYMOUS, CallerKind.RESIDENT)
+    # benchmark baseline only (HUB_NAIVE), never in production: no caches of department data,
+    # no batching, no coalescing. Hub-wide: every department's policy follows this one flag.
+    naive: bool = False
+
+    def __post_init__(self) -> None:
+        if any(policy.naive != self.naive for policy in self.departments.values()):
+            departments = {
+                name: replace(policy, naive=self.naive) for name, policy in self.departments.items()
+            }
+            object.__setattr__(self, "departments", departments)
 
     @property
     def keys_dir(self) -> Path:
@@ -170,6 +184,12 @@ class Settings:
         env = os.environ if env is None else env
         var_dir = Path(env.get("HUB_VAR_DIR", "var"))
         hub_env = env.get("HUB_ENV", "dev")
+        naive = _flag(env, "HUB_NAIVE", False)
+        if naive:
+            logger.warning(
+                "HUB_NAIVE=true: naive mode, a benchmark baseline only, never for production: "
+                "no caches, no batching and no coalescing of department calls"
+            )
         return cls(
             env=hub_env,
             host=env.get("HUB_HOST", "127.0.0.1"),
@@ -209,6 +229,7 @@ class Settings:
             max_cost=int(_number(env, "HUB_MAX_COST", _LIMITS.max_cost)),
             cost_mode=_cost_mode(env.get("HUB_COST_MODE") or _LIMITS.cost_mode),
             introspection=_caller_kinds(env, "HUB_INTROSPECTION", ("anonymous", "resident")),
+            naive=naive,
         )
 
 
@@ -227,6 +248,7 @@ def department_policy(
     ``_RETRY_CAP_S``, ``_BREAKER_WINDOW_S``, ``_BREAKER_MIN_CALLS``, ``_BREAKER_ERROR_RATE``,
     ``_BREAKER_OPEN_S``, ``_BREAKER_HALF_OPEN_PROBES``, ``_MAX_CONCURRENCY``,
     ``_MAX_QUEUE_WAIT_S``, ``_CACHE_TTL_S``, ``_CACHE_SIZE``, ``_STALE_IF_ERROR_S``.
+    ``naive`` is not a per-department setting: ``Settings.naive`` (``HUB_NAIVE``) sets it.
     """
     prefix = f"HUB_{name.upper()}_"
     dev_url, dev_credentials = DEV_DEPARTMENTS[name]
@@ -236,7 +258,7 @@ def department_policy(
     )
     numbers: dict[str, Any] = {}
     for spec in fields(DepartmentPolicy):
-        if spec.name in ("base_url", "credentials"):
+        if spec.name in ("base_url", "credentials", "naive"):
             continue
         default = getattr(defaults, spec.name)
         value = _number(env, prefix + spec.name.upper(), default)

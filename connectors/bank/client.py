@@ -73,15 +73,20 @@ class BankConnector(Connector):
         self.wall_clock = wall_clock
         self._keys: signing.AppKeys | None = None
         size, ttl, stale = policy.cache_size, policy.cache_ttl_s, policy.stale_if_error_s
-        observe = self.observe_cache
+        observe, naive = self.observe_cache, policy.naive
         self.branch_cache: RevalidatingCache[tuple[Branch, ...]] = RevalidatingCache(
-            maxsize=1, ttl_s=ttl, clock=clock, stale_if_error_s=stale, observe=observe
+            maxsize=1, ttl_s=ttl, clock=clock, stale_if_error_s=stale, observe=observe, naive=naive
         )
         self.item_cache: RevalidatingCache[tuple[GovItem, ...]] = RevalidatingCache(
-            maxsize=1, ttl_s=ttl, clock=clock, stale_if_error_s=stale, observe=observe
+            maxsize=1, ttl_s=ttl, clock=clock, stale_if_error_s=stale, observe=observe, naive=naive
         )
         self.queue_cache: KeyedCache[Queue] = KeyedCache(
-            maxsize=size, ttl_s=QUEUE_TTL_S, clock=clock, stale_if_error_s=stale, observe=observe
+            maxsize=size,
+            ttl_s=QUEUE_TTL_S,
+            clock=clock,
+            stale_if_error_s=stale,
+            observe=observe,
+            naive=naive,
         )
 
     # -- the verbs -------------------------------------------------------------------------

@@ -24,9 +24,10 @@ class BankLoaders:
         if connector.department != self.department:
             raise ValueError(f"{type(self).__name__} needs the {self.department} connector")
         self.connector = connector
-        self.queue_by_branch: BatchLoader[str, Queue] = BatchLoader(connector.queues)
+        naive = connector.policy.naive
+        self.queue_by_branch: BatchLoader[str, Queue] = BatchLoader(connector.queues, naive=naive)
         self.appointment_by_number: BatchLoader[str, Appointment] = BatchLoader(
-            connector.appointments
+            connector.appointments, naive=naive
         )
 
 

@@ -56,6 +56,7 @@ class GarbageConnector(Connector):
             clock=self.clock,
             stale_if_error_s=self.policy.stale_if_error_s,
             observe=self.observe_cache,
+            naive=self.policy.naive,
         )
 
     async def categories(self) -> tuple[Category, ...]:

@@ -19,10 +19,13 @@ class GarbageLoaders:
 
     def __init__(self, connector: GarbageConnector) -> None:
         self.connector = connector
+        naive = connector.policy.naive
         self.classification_by_query: FanOutLoader[str, Classification] = FanOutLoader(
-            connector.classify
+            connector.classify, naive=naive
         )
-        self.article_by_id: FanOutLoader[str, Article | None] = FanOutLoader(connector.article)
+        self.article_by_id: FanOutLoader[str, Article | None] = FanOutLoader(
+            connector.article, naive=naive
+        )
         self.collection_points_by_community: FanOutLoader[str, tuple[CollectionPoint, ...]] = (
-            FanOutLoader(connector.collection_points)
+            FanOutLoader(connector.collection_points, naive=naive)
         )

@@ -21,6 +21,7 @@ import aiohttp
 from cachetools import TTLCache
 
 from connectors.base import Clock, Connector, DepartmentPolicy
+from connectors.cache import ttl_cache
 from connectors.errors import UpstreamNotFound, UpstreamPayloadError, UpstreamRejected
 from connectors.library import envelope, mapping
 from connectors.library.envelope import Envelope
@@ -78,8 +79,8 @@ class LibraryConnector(Connector):
     ) -> None:
         super().__init__(session, policy, clock=clock, observer=observer)
         self.tokens = TokenKeeper(self._grant, clock=clock)
-        self.books_cache: TTLCache[str, Book] = TTLCache(
-            maxsize=policy.cache_size, ttl=policy.cache_ttl_s, timer=clock
+        self.books_cache: TTLCache[str, Book] = ttl_cache(
+            maxsize=policy.cache_size, ttl_s=policy.cache_ttl_s, clock=clock, naive=policy.naive
         )
 
     # -- readers ---------------------------------------------------------------------------

@@ -20,8 +20,17 @@ class LibraryLoaders:
 
     def __init__(self, connector: LibraryConnector) -> None:
         self.connector = connector
-        self.reader_by_card: FanOutLoader[str, Reader | None] = FanOutLoader(connector.reader)
-        self.loans_by_card: FanOutLoader[str, tuple[Loan, ...]] = FanOutLoader(connector.loans)
-        self.holds_by_card: FanOutLoader[str, tuple[Hold, ...]] = FanOutLoader(connector.holds)
-        self.item_by_barcode: BatchLoader[str, Item] = BatchLoader(connector.items_by_barcodes)
-        self.book_by_id: BatchLoader[str, Book] = BatchLoader(connector.books_by_ids)
+        naive = connector.policy.naive
+        self.reader_by_card: FanOutLoader[str, Reader | None] = FanOutLoader(
+            connector.reader, naive=naive
+        )
+        self.loans_by_card: FanOutLoader[str, tuple[Loan, ...]] = FanOutLoader(
+            connector.loans, naive=naive
+        )
+        self.holds_by_card: FanOutLoader[str, tuple[Hold, ...]] = FanOutLoader(
+            connector.holds, naive=naive
+        )
+        self.item_by_barcode: BatchLoader[str, Item] = BatchLoader(
+            connector.items_by_barcodes, naive=naive
+        )
+        self.book_by_id: BatchLoader[str, Book] = BatchLoader(connector.books_by_ids, naive=naive)

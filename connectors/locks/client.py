@@ -24,6 +24,7 @@ import aiohttp
 from cachetools import TTLCache
 
 from connectors.base import Clock, Connector, DepartmentPolicy
+from connectors.cache import ttl_cache
 from connectors.errors import (
     ConnectorError,
     UpstreamNotFound,
@@ -74,8 +75,8 @@ class LocksConnector(Connector):
         self.wall_clock = wall_clock
         self.key_page_size = KEY_PAGE_SIZE
         self.tokens = TokenKeeper(self._password_grant, self._refresh_grant, clock=clock)
-        self.locks_cache: TTLCache[int, Lock] = TTLCache(
-            maxsize=policy.cache_size, ttl=policy.cache_ttl_s, timer=clock
+        self.locks_cache: TTLCache[int, Lock] = ttl_cache(
+            maxsize=policy.cache_size, ttl_s=policy.cache_ttl_s, clock=clock, naive=policy.naive
         )
 
     # -- reads -----------------------------------------------------------------------------

@@ -20,8 +20,11 @@ class LocksLoaders:
 
     def __init__(self, connector: LocksConnector) -> None:
         self.connector = connector
-        self.keys_by_uid: FanOutLoader[str, tuple[LockKey, ...]] = FanOutLoader(connector.keys)
-        self.lock_by_id: BatchLoader[int, Lock] = BatchLoader(connector.locks_by_ids)
+        naive = connector.policy.naive
+        self.keys_by_uid: FanOutLoader[str, tuple[LockKey, ...]] = FanOutLoader(
+            connector.keys, naive=naive
+        )
+        self.lock_by_id: BatchLoader[int, Lock] = BatchLoader(connector.locks_by_ids, naive=naive)
         self.gateways_by_lock: FanOutLoader[int, tuple[Gateway, ...]] = FanOutLoader(
-            connector.gateways
+            connector.gateways, naive=naive
         )

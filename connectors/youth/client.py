@@ -73,6 +73,7 @@ class YouthConnector(Connector):
             clock=self.clock,
             stale_if_error_s=policy.stale_if_error_s,
             observe=self.observe_cache,
+            naive=policy.naive,
         )
 
     async def courses(self, filter: CourseFilter, *, page: int, page_size: int) -> CoursePage:

@@ -19,8 +19,13 @@ class YouthLoaders:
 
     def __init__(self, connector: YouthConnector) -> None:
         self.connector = connector
-        self.course_by_id: FanOutLoader[str, Course | None] = FanOutLoader(connector.course)
-        self.member_by_no: FanOutLoader[str, Member | None] = FanOutLoader(connector.member)
+        naive = connector.policy.naive
+        self.course_by_id: FanOutLoader[str, Course | None] = FanOutLoader(
+            connector.course, naive=naive
+        )
+        self.member_by_no: FanOutLoader[str, Member | None] = FanOutLoader(
+            connector.member, naive=naive
+        )
         self.applications_by_member: FanOutLoader[str, tuple[Application, ...]] = FanOutLoader(
-            connector.applications
+            connector.applications, naive=naive
         )
