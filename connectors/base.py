@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import aiohttp
 import orjson
@@ -37,7 +37,9 @@ from connectors.resilience import (
     RetryPolicy,
     retry_after_s,
 )
+from connectors.singleflight import InFlight
 
+T = TypeVar("T")
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -109,6 +111,10 @@ class Connector:
             on_change=self._breaker_changed,
         )
         self.health = Health(breaker=self.breaker)
+        self.reads_in_flight = InFlight(
+            enabled=not policy.naive, observe=lambda event: self.observe_cache(event)
+        )
+        """Identical GETs at the same moment share one call; every other method forgets them."""
 
     async def _request(
         self,
@@ -121,6 +127,7 @@ class Connector:
         json: object = None,
         retry: bool | None = None,
         endpoint: str | None = None,
+        read: bool | None = None,
     ) -> UpstreamResponse:
         """Send one call; 5xx and transport failures raise, other statuses are returned.
 
@@ -130,7 +137,35 @@ class Connector:
         a connector passes when the write carries an idempotency key. A 429 still there after
         the retries is returned for the connector to map. ``endpoint`` names the route for
         metrics (default: the path with its ids replaced).
+
+        Identical reads (GET or HEAD without a body) in flight at the same moment share one
+        call (``connectors.singleflight``). A write (any other method, unless ``read=True``
+        says it only reads) first makes later reads start afresh: nothing read after a write
+        can be older than the write.
         """
+        safe = method.upper() in SAFE_METHODS
+        if not (safe if read is None else read):
+            self.reads_in_flight.forget()
+        elif safe and retry is None and data is None and json is None:
+            key = (method.upper(), path, _items(params), _items(headers), endpoint)
+            return await self.reads_in_flight.run(
+                key,
+                lambda: self._upstream(method, path, params, headers, None, None, None, endpoint),
+            )
+        return await self._upstream(method, path, params, headers, data, json, retry, endpoint)
+
+    async def _upstream(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        data: Mapping[str, str] | None,
+        json: object,
+        retry: bool | None,
+        endpoint: str | None,
+    ) -> UpstreamResponse:
+        """One call with the department's policy applied: see ``_request``."""
         repeatable = method.upper() in SAFE_METHODS if retry is None else retry
         name = endpoint or f"{method} {route_of(path)}"
         deadline = self.monotonic() + self.policy.timeout_s
@@ -256,6 +291,11 @@ class Connector:
         self._failed(error)
         return error
 
+    async def share_read(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
+        """``read()``, shared with an identical read already in flight (same ``key``): for
+        reads that ``_request`` cannot match by their HTTP form (signed, time-stamped)."""
+        return await self.reads_in_flight.run(key, read)
+
     def record_batch(self, endpoint: str, size: int) -> None:
         """Report one batch call of ``size`` keys (for the batch-size metrics)."""
         self.observer.batch(self.department, endpoint, size)
@@ -264,3 +304,7 @@ class Connector:
         """Report an event (``hit``, ``miss``, ``stale`` …) of one of the department's caches."""
         if count:
             self.observer.cache(self.department, event, count)
+
+
+def _items(mapping: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(mapping.items())) if mapping else ()

@@ -122,7 +122,10 @@ class BankConnector(Connector):
     async def appointments(self, numbers: Sequence[str]) -> dict[str, Appointment]:
         """Appointments by number, as the bank has them now; unknown numbers are absent."""
         wanted = protocol.distinct(numbers)
-        return await self._fetch_appointments(wanted) if wanted else {}
+        if not wanted:
+            return {}
+        key = ("appointments", tuple(sorted(wanted)))
+        return await self.share_read(key, lambda: self._fetch_appointments(wanted))
 
     async def cancel(self, number: str, *, msg_id: str) -> Appointment:
         """Cancel a BOOKED appointment before its slot; ``Refused`` with ``CANNOT_CANCEL`` or
@@ -174,7 +177,9 @@ class BankConnector(Connector):
             key=keys.app_private,
         )
         # a read under a fresh msg_id, a write under the caller's: repeating either is safe
-        response = await self._request("POST", protocol.path_of(method), data=form, retry=True)
+        path = protocol.path_of(method)
+        # every call is a signed POST: reads (under a fresh msg_id) say so, writes forget reads
+        response = await self._request("POST", path, data=form, retry=True, read=msg_id is None)
         if response.status != 200:
             message = f"{method}: HTTP {response.status}"
             raise UpstreamRejected(self.department, message, code=f"http_{response.status}")

@@ -167,6 +167,11 @@ class LocksConnector(Connector):
     # -- plumbing --------------------------------------------------------------------------
 
     async def _read(self, path: str, params: Mapping[str, str]) -> Envelope:
+        # every call is time-stamped, so identical reads are matched here, not by their URL
+        key = (path, tuple(sorted(params.items())))
+        return await self.share_read(key, lambda: self._read_now(path, params))
+
+    async def _read_now(self, path: str, params: Mapping[str, str]) -> Envelope:
         token = await self.tokens.current()
         answer = await self._send("GET", path, params, token)
         if answer.token_invalid:
