@@ -6,6 +6,7 @@ import json
 from contextvars import ContextVar
 from typing import Any
 
+import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -158,8 +159,9 @@ class HubGraphQLView(GraphQL[HubContext, None]):
             response.status_code = 400
         return response
 
-    def encode_json(self, data: Any) -> str:
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    def encode_json(self, data: Any) -> bytes:
+        # orjson: UTF-8 as is, no spaces; several times cheaper than json.dumps on big answers
+        return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
 
 
 async def _document_id(request: AsyncHTTPRequestAdapter) -> str | None:
