@@ -7,10 +7,11 @@ mutations, ``MUTATION_MODULES``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 import strawberry
+from cachetools import LRUCache
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import ExecutionContext
@@ -19,6 +20,7 @@ from schema.audit import AuditTrailExtension
 from schema.bank import BankQuery
 from schema.bank_appointments import BankMutation
 from schema.context import CallerKind
+from schema.cost import OperationMeasures
 from schema.errors import is_unexpected
 from schema.extensions import Degradation, ErrorVocabulary, OperationOutcome
 from schema.garbage import GarbageQuery
@@ -76,6 +78,7 @@ def build_schema(
     """The hub's schema. ``limits`` default to ``QueryLimits()``; ``introspection`` says which
     caller kinds may introspect (default: anonymous callers and residents, not partners)."""
     limits = limits or QueryLimits()
+    measured: LRUCache[Hashable, OperationMeasures | None] = LRUCache(DOCUMENT_CACHE_SIZE)
     allowed = DEFAULT_INTROSPECTION if introspection is None else introspection
     query = strawberry.type(
         type("Query", QUERY_MODULES, {}),
@@ -91,7 +94,7 @@ def build_schema(
         extensions=[
             ErrorVocabulary,
             # early: a refusal at the start of execution enters no later extension's hook
-            lambda: QueryLimiter(limits),
+            lambda: QueryLimiter(limits, measured),
             lambda: IntrospectionPolicy(allowed),
             lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
             lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),

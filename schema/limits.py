@@ -16,10 +16,11 @@ is not enforced but reported on every executed operation as ``extensions.cost``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import orjson
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError, GraphQLSyntaxError, Lexer, Source, TokenKind
 from strawberry.extensions import SchemaExtension
@@ -65,9 +66,15 @@ def _limit_key(key: str) -> str:
 class QueryLimiter(SchemaExtension):
     """Apply ``QueryLimits`` to every operation (pass as a factory, one instance a request)."""
 
-    def __init__(self, limits: QueryLimits | None = None) -> None:
+    def __init__(
+        self,
+        limits: QueryLimits | None = None,
+        measured: MutableMapping[Hashable, OperationMeasures | None] | None = None,
+    ) -> None:
         self.limits = limits or QueryLimits()
         self._cost: int | None = None
+        # shared across requests (one per schema): a document is measured once per variables
+        self._measured = measured if measured is not None else {}
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context
@@ -87,12 +94,18 @@ class QueryLimiter(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         assert context.graphql_document is not None
-        measures = measure_operation(
-            context.schema._schema,
-            context.graphql_document,
-            context.operation_name,
-            context.variables,
-        )
+        key = _measure_key(context.query, context.operation_name, context.variables)
+        if key is not None and key in self._measured:
+            measures = self._measured[key]
+        else:
+            measures = measure_operation(
+                context.schema._schema,
+                context.graphql_document,
+                context.operation_name,
+                context.variables,
+            )
+            if key is not None:
+                self._measured[key] = measures
         if measures is not None:
             if exceeded := self._exceeded(measures):
                 # a result set here means graphql-core's execute() is never called, and every
@@ -146,3 +159,16 @@ def count_tokens(query: str, cap: int) -> int:
 
 
 __all__ = ["CostMode", "QueryLimiter", "QueryLimits", "count_tokens", "too_complex"]
+
+
+def _measure_key(
+    query: str | None, operation_name: str | None, variables: Mapping[str, Any] | None
+) -> Hashable | None:
+    """What a measurement depends on (the schema aside), or ``None`` when it cannot be keyed."""
+    if query is None:
+        return None
+    try:
+        encoded = orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return None
+    return (query, operation_name, encoded)

@@ -101,6 +101,29 @@ def test_cost_takes_first_from_a_variable_and_is_enforced(
     assert garbage.total() > 0
 
 
+def test_a_document_is_measured_once_per_variables(
+    start_hub: Callable[..., LiveHub], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import schema.limits
+
+    measured: list[Any] = []
+    measure = schema.limits.measure_operation
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        measured.append(args[3])
+        return measure(*args, **kwargs)
+
+    monkeypatch.setattr(schema.limits, "measure_operation", counting)
+    hub = start_hub(max_cost=30)
+    outcomes = []
+    for n in (5, 40, 5, 40):
+        body = hub.graphql(ITEMS, {"n": n}).json()
+        outcomes.append(body["errors"][0]["extensions"]["code"] if "errors" in body else "ok")
+    # the cost depends on the variables: the kept measurement is per variables, never mixed
+    assert outcomes == ["ok", "QUERY_TOO_COMPLEX", "ok", "QUERY_TOO_COMPLEX"]
+    assert measured == [{"n": 5}, {"n": 40}]
+
+
 def test_measure_mode_reports_the_cost_and_runs_the_operation(
     start_hub: Callable[..., LiveHub], garbage: MockAdmin
 ) -> None:
