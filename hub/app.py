@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from connectors.base import Connector
+from hub.admission import Admission, AdmissionMiddleware
 from hub.audit import SqlAuditLog
 from hub.auth import (
     PARTNER_SUBJECT,
@@ -63,6 +65,7 @@ class HubState:
     sessions: list[aiohttp.ClientSession] = field(default_factory=list)
     connectors: dict[str, Connector] = field(default_factory=dict)
     observer: HubObserver = field(default_factory=HubObserver)
+    admission: Admission | None = None
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -167,6 +170,10 @@ def create_app(settings: Settings) -> Starlette:
             fetching = asyncio.create_task(_fetch_graphiql(graphiql))
         if jwks is not None:
             await jwks.start()
+        if settings.gc_freeze:
+            # what start-up built lives as long as the process: later collections skip it
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
@@ -180,6 +187,9 @@ def create_app(settings: Settings) -> Starlette:
             state.connectors.clear()
             engine.dispose()
 
+    admission = state.admission = Admission(
+        settings.max_in_flight, settings.max_waiting, settings.admission_wait_s
+    )
     routes = [
         Route("/graphql", view, methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),
@@ -195,6 +205,11 @@ def create_app(settings: Settings) -> Starlette:
             Middleware(RequestIdMiddleware),
             Middleware(OperationMetrics, observer=state.observer),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+            Middleware(
+                AdmissionMiddleware,
+                admission=admission,
+                on_refused=state.observer.overloaded,
+            ),
         ],
         lifespan=lifespan,
     )

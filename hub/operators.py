@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter as Tally
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -90,21 +90,35 @@ class HubObserver:
             ["caller"],
             registry=registry,
         )
+        self.overload_refusals = Counter(
+            "ihub_overload_refusals",
+            "GraphQL requests answered 503 because too many were executing and waiting.",
+            registry=registry,
+        )
         self.cache_tallies: dict[str, Tally[str]] = {}
         self._names: set[str] = set()
+        # labelled children, looked up once: ``labels()`` takes a lock and checks every value
+        self._children: dict[tuple[object, ...], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     # -- connectors.observer.Observer ------------------------------------------------------
 
     def call_finished(self, department: str, endpoint: str, outcome: str, seconds: float) -> None:
-        self.upstream_calls.labels(department, endpoint, outcome).inc()
+        self._child(self.upstream_calls, department, endpoint, outcome).inc()
         if outcome not in ("breaker_open", "bulkhead_full"):
-            self.upstream_seconds.labels(department, endpoint).observe(seconds)
+            self._child(self.upstream_seconds, department, endpoint).observe(seconds)
 
     def batch(self, department: str, endpoint: str, size: int) -> None:
-        self.batch_sizes.labels(department, endpoint).observe(size)
+        self._child(self.batch_sizes, department, endpoint).observe(size)
 
     def cache(self, department: str, event: str, count: int = 1) -> None:
-        self.cache_events.labels(department, event).inc(count)
+        self._child(self.cache_events, department, event).inc(count)
         self.cache_tallies.setdefault(department, Tally())[event] += count
 
     def breaker(self, department: str, state: str) -> None:
@@ -114,11 +128,15 @@ class HubObserver:
 
     def operation(self, name: str | None, outcome: str) -> None:
         """One GraphQL operation finished (``schema.extensions.OperationSink``)."""
-        self.operations.labels(self._label(name), outcome).inc()
+        self._child(self.operations, self._label(name), outcome).inc()
 
     def rate_limited(self, caller: str) -> None:
         """A request refused by a rate limit (``caller``: anonymous, resident, partner)."""
         self.rate_limit_refusals.labels(caller).inc()
+
+    def overloaded(self) -> None:
+        """A request refused by admission control (``hub.admission``)."""
+        self.overload_refusals.inc()
 
     def _label(self, name: str | None) -> str:
         if name is None:

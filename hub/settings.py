@@ -159,6 +159,14 @@ class Settings:
     # benchmark baseline only (HUB_NAIVE), never in production: no caches of department data,
     # no batching, no coalescing. Hub-wide: every department's policy follows this one flag.
     naive: bool = False
+    # admission control (hub.admission): executions at once per process, how many may wait
+    # for a place and for how long before a 503 RATE_LIMITED
+    max_in_flight: int = 64
+    max_waiting: int = 1000
+    admission_wait_s: float = 10.0
+    # after start-up, move everything alive to the GC's permanent generation: the full
+    # collections that follow no longer walk the libraries' and the schema's objects
+    gc_freeze: bool = True
 
     def __post_init__(self) -> None:
         if any(policy.naive != self.naive for policy in self.departments.values()):
@@ -230,6 +238,10 @@ class Settings:
             cost_mode=_cost_mode(env.get("HUB_COST_MODE") or _LIMITS.cost_mode),
             introspection=_caller_kinds(env, "HUB_INTROSPECTION", ("anonymous", "resident")),
             naive=naive,
+            max_in_flight=int(_number(env, "HUB_MAX_IN_FLIGHT", 64)),
+            max_waiting=int(_number(env, "HUB_MAX_WAITING", 1000)),
+            admission_wait_s=_number(env, "HUB_ADMISSION_WAIT_S", 10.0),
+            gc_freeze=_flag(env, "HUB_GC_FREEZE", True),
         )
 
 

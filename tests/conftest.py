@@ -64,6 +64,8 @@ def make_settings(mocks: BackgroundMocks, var_dir: Path) -> Callable[..., Settin
             # generous: the suite makes thousands of requests; tests of the limits set their own
             rate_limits={kind: BucketPolicy(kind.value, 100_000, 10_000.0) for kind in CallerKind},
             departments={name: department_policy(environment, name) for name in DEV_DEPARTMENTS},
+            # one test process starts many hubs: freezing each one's garbage would keep it
+            gc_freeze=False,
         )
         return settings.with_changes(**overrides)
 
