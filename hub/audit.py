@@ -7,8 +7,12 @@ Appends are serialised so the chain stays linear with concurrent requests and re
 - PostgreSQL: one transaction that takes the head row ``SELECT … FOR UPDATE``; a replica's
   append waits for the one before it to commit, then links to it.
 - SQLite: one writer at a time anyway; ``BEGIN IMMEDIATE`` takes the write lock before the
-  head is read (so another process cannot read the same head), and an in-process lock keeps
-  this process's appends from spinning on each other's busy lock.
+  head is read (so another process cannot read the same head).
+
+Within a process, appends are committed in groups (``SqlAuditLog``): each request queues its
+record and waits; one writer at a time takes everything queued and appends it in one
+transaction, each record linked to the one before it, so concurrent requests share one
+transaction (and one lock wait) instead of queueing for one each.
 
 ``verify_chain`` recomputes everything and names the first broken record.
 """
@@ -18,13 +22,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
+from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy import select as sql_select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 
 from hub.db import Database
 from hub.models import AuditChainHead, AuditRecord, AuditSubject
@@ -33,14 +41,20 @@ from schema.context import AuditEntry, LoggedAccess
 CHAIN = "audit"
 GENESIS = "0" * 64
 """The ``prev_hash`` of the first record."""
+BATCH = 256
+"""The most records one transaction appends."""
+
+_RECORDS = SQLModel.metadata.tables[AuditRecord.__tablename__]
+_SUBJECTS = SQLModel.metadata.tables[AuditSubject.__tablename__]
+_HEADS = SQLModel.metadata.tables[AuditChainHead.__tablename__]
 
 
 def canonical(record: AuditRecord) -> str:
     """The record's fields (all but ``hash`` and ``prev_hash``) as canonical JSON."""
-    return json.dumps(
+    return _canonical_json(
         {
             "seq": record.seq,
-            "at": _utc(record.at).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "at": record.at,
             "request_id": record.request_id,
             "principal_kind": record.principal_kind,
             "principal": record.principal,
@@ -50,57 +64,90 @@ def canonical(record: AuditRecord) -> str:
             "departments": json.loads(record.departments),
             "fields": json.loads(record.fields),
             "outcome": record.outcome,
-        },
+        }
+    )
+
+
+def record_hash(record: AuditRecord) -> str:
+    return _digest(canonical(record), record.prev_hash)
+
+
+def _canonical_json(fields: dict[str, Any]) -> str:
+    """``fields`` (the lists as lists, ``at`` a datetime) as the canonical JSON that is hashed."""
+    return json.dumps(
+        {**fields, "at": _utc(fields["at"]).strftime("%Y-%m-%dT%H:%M:%S.%fZ")},
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
     )
 
 
-def record_hash(record: AuditRecord) -> str:
-    return hashlib.sha256((canonical(record) + record.prev_hash).encode()).hexdigest()
+def _digest(canonical_json: str, prev_hash: str) -> str:
+    return hashlib.sha256((canonical_json + prev_hash).encode()).hexdigest()
 
 
 def append_record(session: Session, entry: AuditEntry) -> int:
     """Append ``entry`` to the chain in one transaction; its ``seq``. Blocking."""
-    head = _locked_head(session)
-    record = AuditRecord(
-        seq=head.seq + 1,
-        at=datetime.now(UTC),  # taken under the lock: chain order is time order
-        request_id=entry.request_id,
-        principal_kind=entry.principal_kind,
-        principal=entry.principal,
-        subjects=_json_list(entry.subjects),
-        operation_name=entry.operation_name,
-        document_hash=entry.document_hash,
-        departments=_json_list(entry.departments),
-        fields=_json_list(entry.fields),
-        outcome=entry.outcome,
-        prev_hash=head.hash,
-        hash="",
-    )
-    record.hash = record_hash(record)
-    session.add(record)
-    session.add_all(AuditSubject(resident_id=s, seq=record.seq) for s in set(entry.subjects))
-    head.seq, head.hash = record.seq, record.hash
-    session.add(head)
+    return append_records(session, [entry])[0]
+
+
+def append_records(session: Session, entries: Sequence[AuditEntry]) -> list[int]:
+    """Append ``entries`` to the chain, in order, in one transaction; their ``seq``s.
+    Blocking. On failure nothing is appended (the transaction rolls back)."""
+    seq, prev_hash = _locked_head(session)
+    records: list[dict[str, Any]] = []
+    subjects: list[dict[str, Any]] = []
+    for entry in entries:
+        seq += 1
+        lists = {
+            "subjects": sorted(set(entry.subjects)),
+            "departments": sorted(set(entry.departments)),
+            "fields": sorted(set(entry.fields)),
+        }
+        record: dict[str, Any] = {
+            "seq": seq,
+            "at": datetime.now(UTC),  # taken under the lock: chain order is time order
+            "request_id": entry.request_id,
+            "principal_kind": entry.principal_kind,
+            "principal": entry.principal,
+            "operation_name": entry.operation_name,
+            "document_hash": entry.document_hash,
+            "outcome": entry.outcome,
+        }
+        digest = _digest(_canonical_json({**record, **lists}), prev_hash)
+        for name, values in lists.items():
+            record[name] = _json(values)
+        record["prev_hash"], record["hash"] = prev_hash, digest
+        records.append(record)
+        subjects.extend({"resident_id": s, "seq": seq} for s in lists["subjects"])
+        prev_hash = digest
+    if records:
+        connection = session.connection()
+        connection.execute(_RECORDS.insert(), records)
+        if subjects:
+            connection.execute(_SUBJECTS.insert(), subjects)
+        connection.execute(
+            _HEADS.update().where(_HEADS.c.chain == CHAIN).values(seq=seq, hash=prev_hash)
+        )
     session.commit()
-    return record.seq
+    return [record["seq"] for record in records]
 
 
-def _locked_head(session: Session) -> AuditChainHead:
-    """The chain head, locked for this transaction (created on the very first append)."""
+def _locked_head(session: Session) -> tuple[int, str]:
+    """The chain head's ``seq`` and ``hash``, locked for this transaction (the head row is
+    created on the very first append)."""
     sqlite = session.get_bind().dialect.name == "sqlite"
+    query = sql_select(_HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.chain == CHAIN)
     for _ in range(2):
+        connection = session.connection()
         if sqlite:
             # the write lock first, so no other writer reads this head before we commit
-            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
-            head = session.get(AuditChainHead, CHAIN)
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            head = connection.execute(query).first()
         else:
-            query = select(AuditChainHead).where(AuditChainHead.chain == CHAIN).with_for_update()
-            head = session.exec(query).first()
+            head = connection.execute(query.with_for_update()).first()
         if head is not None:
-            return head
+            return int(head.seq), str(head.hash)
         session.rollback()
         session.add(AuditChainHead(chain=CHAIN, seq=0, hash=GENESIS))
         try:
@@ -111,15 +158,56 @@ def _locked_head(session: Session) -> AuditChainHead:
 
 
 class SqlAuditLog:
-    """The audit log in the hub's database (SQLite or PostgreSQL)."""
+    """The audit log in the hub's database (SQLite or PostgreSQL).
+
+    ``append`` queues its record and waits for it to be committed; a writer task, started by
+    the append that finds none running, commits what is queued, up to ``BATCH`` records a
+    transaction, until the queue is empty. A failed transaction fails every append in it (the
+    caller withholds the data); the writer carries on with the next. An append whose caller
+    is cancelled while it waits is still written: only the waiting is cancelled.
+    """
 
     def __init__(self, database: Database) -> None:
         self._database = database
-        self._appending = asyncio.Lock()
+        self._queue: deque[tuple[AuditEntry, asyncio.Future[int]]] = deque()
+        self._writer: asyncio.Task[None] | None = None
 
     async def append(self, entry: AuditEntry) -> None:
-        async with self._appending:
-            await self._database.run(lambda session: append_record(session, entry))
+        written = asyncio.get_running_loop().create_future()
+        self._queue.append((entry, written))
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write(), name="audit-writer")
+        try:
+            await asyncio.shield(written)  # a cancelled caller leaves its record queued
+        except asyncio.CancelledError:
+            written.add_done_callback(_retrieved)  # nobody waits for its outcome any more
+            raise
+
+    async def _write(self) -> None:
+        queue = self._queue
+        try:
+            while queue:
+                batch = [queue.popleft() for _ in range(min(len(queue), BATCH))]
+                work = partial(append_records, entries=[entry for entry, _ in batch])
+                try:
+                    seqs = await self._database.run(work)
+                except Exception as exc:
+                    for _, written in batch:
+                        if not written.done():
+                            written.set_exception(exc)
+                    continue
+                except BaseException:  # the writer itself cancelled (shutdown): fail them all
+                    stopped = RuntimeError("the audit writer stopped")
+                    for _, written in [*batch, *queue]:
+                        if not written.done():
+                            written.set_exception(stopped)
+                    queue.clear()
+                    raise
+                for (_, written), seq in zip(batch, seqs, strict=True):
+                    if not written.done():
+                        written.set_result(seq)
+        finally:
+            self._writer = None  # no await since the queue was last seen empty
 
     async def accesses_to(
         self, resident_id: str, *, first: int, before_seq: int | None = None
@@ -136,6 +224,11 @@ class SqlAuditLog:
             return [LoggedAccess(row.seq, _utc(row.at), _entry(row)) for row in rows]
 
         return await self._database.run(read)
+
+
+def _retrieved(written: asyncio.Future[int]) -> None:
+    if not written.cancelled():
+        written.exception()  # marks it retrieved: no "exception never retrieved" warning
 
 
 @dataclass(frozen=True)
@@ -193,8 +286,8 @@ def _entry(row: AuditRecord) -> AuditEntry:
     )
 
 
-def _json_list(values: Sequence[str]) -> str:
-    return json.dumps(sorted(set(values)), separators=(",", ":"), ensure_ascii=False)
+def _json(values: list[str]) -> str:
+    return json.dumps(values, separators=(",", ":"), ensure_ascii=False)
 
 
 def _utc(moment: datetime) -> datetime:

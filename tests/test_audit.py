@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import json
@@ -11,15 +12,17 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from hub.audit import append_record, verify_chain
+from hub.audit import SqlAuditLog, append_record, verify_chain
 from hub.cli import main
-from hub.db import create_tables, drop_tables, make_engine
+from hub.db import Database, create_tables, drop_tables, make_engine
 from hub.models import AuditRecord
+from schema import build_schema
 from schema.context import AuditEntry
 from tests.support import LiveHub
 from tests.test_partners import ICBC, operations, token
@@ -34,6 +37,10 @@ RENEW = """mutation Renew($barcode: String!) {
 ACCESS_LOG = """query Log($after: String) { me { dataAccessLog(first: 2, after: $after) {
   edges { cursor node { at principalKind principal operationName departments fields outcome } }
   pageInfo { hasNextPage hasPreviousPage endCursor } } } }"""
+FRAGMENTS = """query Mine($skip: Boolean!) { ...Me garbageSorting { categories { code } } }
+fragment Me on Query { who: me { __typename ... on Me { n: name }
+  library @skip(if: $skip) { loans { dueDate } } } }"""
+BORROW = """mutation Borrow($input: BarcodeInput!) { borrowBook(input: $input) { userErrors { code } } }"""
 BOOK = """mutation Book($input: BookWindowAppointmentInput!) {
   bookWindowAppointment(input: $input) { appointment { number } userErrors { code } } }"""
 
@@ -125,6 +132,58 @@ def test_aliases_do_not_hide_a_personal_field(
     hub.graphql("{ who: me { n: name } }", token=token_for("R000002"))
     [record] = records(sqlite_url)
     assert json.loads(record.fields) == ["me", "me.name"]
+
+
+def test_fragments_and_skipped_fields_are_followed(
+    start_hub: Callable[..., LiveHub], token_for: Callable[..., str], sqlite_url: str
+) -> None:
+    hub = start_hub(database_url=sqlite_url)
+    resident = token_for("R000001")
+    # a named fragment, an inline one, an alias, __typename, and a field skipped
+    hub.graphql(FRAGMENTS, {"skip": True}, token=resident)
+    # the same operation with the field included: its list and what each item returned
+    hub.graphql(FRAGMENTS, {"skip": False}, token=resident)
+    skipped, included = records(sqlite_url)
+    assert json.loads(skipped.fields) == ["me", "me.name"]
+    assert json.loads(included.fields) == [
+        "me",
+        "me.library",
+        "me.library.loans",
+        "me.library.loans.dueDate",
+        "me.name",
+    ]
+    assert json.loads(included.subjects) == ["R000001"]
+
+
+def test_a_mutation_that_failed_is_logged_as_attempted(
+    start_hub: Callable[..., LiveHub], token_for: Callable[..., str], sqlite_url: str
+) -> None:
+    # given a hub with an empty log
+    hub = start_hub(database_url=sqlite_url)
+    # when a resident's borrow fails in its resolver (a bad idempotency key: no data at all)
+    body = hub.graphql(
+        BORROW, {"input": {"barcode": "044000100001", "idempotencyKey": "short"}},
+        token=token_for("R000214"),
+    ).json()  # fmt: skip
+    assert body["data"] is None and body["errors"][0]["path"] == ["borrowBook"]
+    # then it is logged for the resident, as an error that returned nothing
+    [record] = records(sqlite_url)
+    assert json.loads(record.subjects) == ["R000214"]
+    assert (record.operation_name, record.outcome, record.fields) == ("Borrow", "error", "[]")
+    # and a mutation refused before it ran (validation) is not
+    refused = hub.graphql(
+        "mutation { borrowBook(input: {}) { userErrors { code } } }", token=token_for("R000214")
+    ).json()
+    assert refused["errors"] and len(records(sqlite_url)) == 1
+
+
+def test_no_extension_wraps_every_resolver() -> None:
+    # a ``resolve`` hook makes strawberry wrap every resolver of every operation in it
+    schema = build_schema()
+    extensions = schema.get_extensions()
+    assert extensions
+    assert [type(e).__name__ for e in extensions if e._implements_resolve()] == []
+    assert schema._get_middleware_manager(extensions)._middleware_resolvers is None
 
 
 def test_public_queries_append_nothing(
@@ -265,6 +324,91 @@ def test_appends_from_many_threads_stay_linear(database_url: str) -> None:
             seqs = list(pool.map(append, range(40)))
         assert sorted(seqs) == list(range(1, 41))
         assert verify_chain(engine) == (40, None)
+    finally:
+        engine.dispose()
+
+
+T = TypeVar("T")
+
+
+class CountingDatabase(Database):
+    """Counts the transactions the audit log runs (one ``run`` each)."""
+
+    runs = 0
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        self.runs += 1
+        return await super().run(work)
+
+
+def test_concurrent_appends_share_transactions_and_stay_one_chain(database_url: str) -> None:
+    engine = make_engine(database_url)
+    create_tables(engine)
+    database = CountingDatabase(engine)
+    log = SqlAuditLog(database)
+    residents = [f"R{n:06d}" for n in range(100, 150)]
+
+    async def append_all() -> None:
+        await asyncio.gather(*(log.append(_entry(r)) for r in residents))
+
+    try:
+        # when 50 requests append at once
+        asyncio.run(append_all())
+        # then all 50 are linked in one chain, committed in fewer transactions than records
+        assert verify_chain(engine) == (50, None)
+        assert [r.principal for r in records(database_url)] == residents  # in arrival order
+        assert 1 <= database.runs < 50
+        # and the next append links to them
+        asyncio.run(log.append(_entry("R000200")))
+        assert verify_chain(engine) == (51, None)
+    finally:
+        engine.dispose()
+
+
+def test_a_failed_transaction_fails_every_append_in_it(database_url: str) -> None:
+    engine = make_engine(database_url)
+    create_tables(engine)
+    database = CountingDatabase(engine)
+    log = SqlAuditLog(database)
+    # given a log whose subject index is gone (the transaction fails at the database)
+    execute(database_url, "DROP TABLE audit_subject")
+
+    async def append_five() -> list[BaseException | None]:
+        entries = [_entry(f"R{n:06d}") for n in range(300, 305)]
+        return await asyncio.gather(*(log.append(e) for e in entries), return_exceptions=True)
+
+    try:
+        # when five requests append at once, then every one of them fails
+        outcomes = asyncio.run(append_five())
+        assert all(isinstance(outcome, Exception) for outcome in outcomes)
+        assert database.runs == 1
+        assert verify_chain(engine) == (0, None)  # nothing of the batch was kept
+        # and once the table is back, the next append succeeds, first in the chain
+        create_tables(engine)
+        asyncio.run(log.append(_entry("R000305")))
+        assert verify_chain(engine) == (1, None)
+        assert [r.principal for r in records(database_url)] == ["R000305"]
+    finally:
+        engine.dispose()
+
+
+def test_a_cancelled_append_is_still_written(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    create_tables(engine)
+    log = SqlAuditLog(Database(engine))
+
+    async def cancel_one() -> None:
+        waiting = asyncio.create_task(log.append(_entry("R000400")))
+        await asyncio.sleep(0)  # it has queued its record and is waiting
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        await log.append(_entry("R000401"))  # written after the cancelled one's
+
+    try:
+        asyncio.run(cancel_one())
+        assert verify_chain(engine) == (2, None)
+        assert [r.principal for r in records(sqlite_url)] == ["R000400", "R000401"]
     finally:
         engine.dispose()
 
