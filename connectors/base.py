@@ -145,8 +145,15 @@ class Connector:
         """
         safe = method.upper() in SAFE_METHODS
         if not (safe if read is None else read):
+            # before and after: no read begun before the write answered is joined after it
             self.reads_in_flight.forget()
-        elif safe and retry is None and data is None and json is None:
+            try:
+                return await self._upstream(
+                    method, path, params, headers, data, json, retry, endpoint
+                )
+            finally:
+                self.reads_in_flight.forget()
+        if safe and retry is None and data is None and json is None:
             key = (method.upper(), path, _items(params), _items(headers), endpoint)
             return await self.reads_in_flight.run(
                 key,
