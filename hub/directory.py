@@ -6,9 +6,12 @@ minute's delay is acceptable). Authorisation reads account ids from here, never 
 
 from __future__ import annotations
 
+from functools import partial
+
 from cachetools import TTLCache
 from sqlmodel import Session, select
 
+from connectors.singleflight import InFlight
 from hub.db import Database
 from hub.models import AccountLink, Community, HouseholdChild, Resident
 from schema.context import Accounts, CommunityProfile, Person, ResidentProfile
@@ -21,18 +24,28 @@ class SqlResidentDirectory:
         self._database = database
         self._profiles: TTLCache[str, ResidentProfile | None] = TTLCache(maxsize, ttl_s)
         self._communities: TTLCache[str, CommunityProfile | None] = TTLCache(1_000, ttl_s)
+        self._loading = InFlight()  # a burst of one resident's requests: one load
 
     async def community(self, community_id: str) -> CommunityProfile | None:
         if community_id in self._communities:
             return self._communities[community_id]
-        found = await self._database.run(lambda session: session.get(Community, community_id))
-        profile = _community(found) if found else None
-        self._communities[community_id] = profile
-        return profile
+        return await self._loading.run(
+            ("community", community_id), partial(self._community, community_id)
+        )
 
     async def profile(self, resident_id: str) -> ResidentProfile | None:
         if resident_id in self._profiles:
             return self._profiles[resident_id]
+        return await self._loading.run(
+            ("profile", resident_id), partial(self._profile, resident_id)
+        )
+
+    async def _community(self, community_id: str) -> CommunityProfile | None:
+        found = await self._database.run(lambda session: session.get(Community, community_id))
+        profile = self._communities[community_id] = _community(found) if found else None
+        return profile
+
+    async def _profile(self, resident_id: str) -> ResidentProfile | None:
         profile = await self._database.run(lambda session: load_profile(session, resident_id))
         self._profiles[resident_id] = profile
         return profile

@@ -6,10 +6,12 @@ import hashlib
 import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from connectors.singleflight import InFlight
 from hub.db import Database
 from hub.models import DoorAttempt, WindowAppointment
 from hub.settings import Settings
@@ -25,6 +27,8 @@ class SqlHubRecords:
         self._database = database
         self._applicant_key = applicant_key
         self._door_attempts_per_minute = door_attempts_per_minute
+        # a resident's identical reads at the same moment share one query; a link forgets them
+        self._reading = InFlight()
 
     def applicant_ref(self, resident_id: str) -> str:
         digest = hmac.new(self._applicant_key, resident_id.encode(), hashlib.sha256)
@@ -40,7 +44,10 @@ class SqlHubRecords:
                 )
                 session.commit()
 
-        await self._database.run(write)
+        try:
+            await self._database.run(write)
+        finally:
+            self._reading.forget()  # reads begun before the link committed are not joined
 
     async def appointments_of(self, resident_id: str) -> list[LinkedAppointment]:
         def read(session: Session) -> list[LinkedAppointment]:
@@ -51,7 +58,7 @@ class SqlHubRecords:
             ).all()
             return [LinkedAppointment(row.bank, row.number) for row in rows]
 
-        return await self._database.run(read)
+        return await self._reading.run(("of", resident_id), partial(self._database.run, read))
 
     async def appointments_at(self, bank: str) -> list[tuple[str, LinkedAppointment]]:
         def read(session: Session) -> list[tuple[str, LinkedAppointment]]:

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
-from hub.db import Database, make_engine
+from sqlmodel import Session
+
+from hub.db import Database, create_tables, make_engine
+from hub.directory import SqlResidentDirectory
 from hub.records import SqlHubRecords, applicant_key
+from hub.seed import seed_database
 from hub.settings import Settings
+from schema.context import LinkedAppointment
+
+T = TypeVar("T")
 
 
 def test_applicant_reference_is_keyed_opaque_and_stable(tmp_path: Path) -> None:
@@ -29,3 +39,36 @@ def test_a_configured_key_wins(tmp_path: Path) -> None:
     settings = Settings(var_dir=tmp_path, applicant_ref_key="00" * 32)
     assert applicant_key(settings) == bytes(32)
     assert not (tmp_path / "keys" / "applicant-ref.key").exists()
+
+
+class CountingDatabase(Database):
+    """Counts the queries run (one ``run`` each)."""
+
+    runs = 0
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        self.runs += 1
+        return await super().run(work)
+
+
+async def test_a_burst_of_one_residents_requests_reads_the_database_once(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'hub.db'}")
+    create_tables(engine)
+    seed_database(engine)
+    database = CountingDatabase(engine)
+    directory = SqlResidentDirectory(database)
+    records = SqlHubRecords(database, applicant_key=b"k" * 32)
+    # twenty requests of one resident at the same moment: one profile load, one appointments read
+    profiles = await asyncio.gather(*(directory.profile("R000001") for _ in range(20)))
+    linked = await asyncio.gather(*(records.appointments_of("R000001") for _ in range(20)))
+    assert database.runs == 2
+    assert all(p == profiles[0] for p in profiles) and profiles[0] is not None
+    assert linked == [[]] * 20
+    # profiles are then cached; appointments are read again (live), and a link is seen at once
+    await directory.profile("R000001")
+    reading = asyncio.ensure_future(records.appointments_of("R000001"))
+    await records.link_appointment("R000001", "icbc", "A1")
+    after = await records.appointments_of("R000001")
+    assert after == [LinkedAppointment("icbc", "A1")]
+    await reading
+    assert database.runs == 2 + 3
