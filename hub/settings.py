@@ -161,7 +161,7 @@ class Settings:
     naive: bool = False
     # admission control (hub.admission): executions at once per process, how many may wait
     # for a place and for how long before a 503 RATE_LIMITED
-    max_in_flight: int = 64
+    max_in_flight: int = 128
     max_waiting: int = 1000
     admission_wait_s: float = 10.0
     # after start-up, move everything alive to the GC's permanent generation: the full
@@ -238,7 +238,7 @@ class Settings:
             cost_mode=_cost_mode(env.get("HUB_COST_MODE") or _LIMITS.cost_mode),
             introspection=_caller_kinds(env, "HUB_INTROSPECTION", ("anonymous", "resident")),
             naive=naive,
-            max_in_flight=int(_number(env, "HUB_MAX_IN_FLIGHT", 64)),
+            max_in_flight=int(_number(env, "HUB_MAX_IN_FLIGHT", 128)),
             max_waiting=int(_number(env, "HUB_MAX_WAITING", 1000)),
             admission_wait_s=_number(env, "HUB_ADMISSION_WAIT_S", 10.0),
             gc_freeze=_flag(env, "HUB_GC_FREEZE", True),
