@@ -52,6 +52,11 @@ PARTNER = {"client_id": "icbc-window-dev", "client_secret": "dev-icbc-partner-se
 HERD = 100
 CONNECTIONS = 1000
 SOAK_RESIDENTS = 200
+LOAD_RESIDENTS = [f"R{n:06d}" for n in range(1, 65)]
+"""Whose personal operations the load phases send, in turn: concurrent requests of a real hub
+come from different residents, and identical concurrent reads of one resident share their
+upstream calls (``connectors.singleflight``), which one resident alone would flatter. The
+sequential phase (calls per request against the minimum) and the herd stay with R000001."""
 
 
 @dataclass(frozen=True)
@@ -295,7 +300,7 @@ class Bench:
             "mode": "closed",
             "concurrency": clients,
             "duration_s": 15,
-            "max_requests": 10 * clients,
+            "max_requests": max(10 * clients, 2 * len(requests)),  # every resident's, twice
         }
         result = self.loadgen.run({**spec, "url": hub.url}, timeout_s=120)
         return {
@@ -503,7 +508,11 @@ def session(bench: Bench, results: dict[str, Any], hub: Hub, phases: tuple[str, 
             persisted = True
             if op.partner:
                 persisted = bench.persisted_works(hub, op, partner_token)["persisted"]
-            requests = bench.requests(op, partner_token=partner_token, persisted=persisted)
+            one = bench.requests(op, partner_token=partner_token, persisted=persisted)
+            rotate = LOAD_RESIDENTS if op.auth == "resident" else None
+            requests = bench.requests(
+                op, partner_token=partner_token, persisted=persisted, residents=rotate
+            )
             view = results["operations"][op.name].setdefault("sessions", {}).setdefault(label, {})
             view["warm_up"] = bench.warm(hub, requests)
             throughput = None
@@ -514,7 +523,11 @@ def session(bench: Bench, results: dict[str, Any], hub: Hub, phases: tuple[str, 
                 spec: dict[str, Any] = {"requests": requests}
                 if phase == "seq":
                     spec.update(
-                        mode="closed", concurrency=1, duration_s=30, max_requests=plan.seq_requests
+                        requests=one,
+                        mode="closed",
+                        concurrency=1,
+                        duration_s=30,
+                        max_requests=plan.seq_requests,
                     )
                 elif phase.startswith("c"):
                     spec.update(mode="closed", concurrency=int(phase[1:]), duration_s=plan.phase_s)
@@ -543,7 +556,8 @@ def session(bench: Bench, results: dict[str, Any], hub: Hub, phases: tuple[str, 
 def connections(bench: Bench, hub: Hub) -> dict[str, Any]:
     """Peak RSS with 1,000 concurrent connections, each with a home screen in flight."""
     op = next((o for o in bench.ops if o.name == bench.plan.connections_op), bench.ops[0])
-    requests = bench.requests(op, partner_token=None, persisted=False)
+    rotate = LOAD_RESIDENTS if op.auth == "resident" else None
+    requests = bench.requests(op, partner_token=None, persisted=False, residents=rotate)
     spec = {
         "requests": requests,
         "mode": "closed",
@@ -627,7 +641,7 @@ def run(plan: Plan, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     try:
         bench.mocks.faults(latency_ms=LATENCY_MS, jitter_ms=JITTER_MS)
         results["department_quotas_lifted"] = bench.mocks.lift_quotas()
-        bench.issue_tokens(["R000001"])
+        bench.issue_tokens(LOAD_RESIDENTS)
         hubs = probes(bench, results)
         session(bench, results, hubs["1w"], plan.one_worker)
         session(bench, results, hubs["2w"], plan.two_workers)

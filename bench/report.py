@@ -80,8 +80,8 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "## Upstream calls per request against the minimum",
         "",
-        "| operation | min steady | measured (sequential) | ratio | under load (c=64) "
-        "| min cold | measured cold | how sent |",
+        "| operation | min steady | measured (sequential) | ratio "
+        "| under load (c=64, 64 residents) | min cold | measured cold | how sent |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name, op in ops.items():
