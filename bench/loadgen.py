@@ -167,14 +167,16 @@ async def _closed(
     deadline = time.perf_counter() + duration_s
     issued = 0
 
-    async def client(offset: int) -> None:
+    async def client() -> None:
         nonlocal issued
         while issued < max_requests and time.perf_counter() < deadline:
-            request = requests[(issued + offset) % len(requests)]
+            # one shared sequence: the requests in flight at once are consecutive, so distinct
+            # whenever there are at least as many requests as clients
+            request = requests[issued % len(requests)]
             issued += 1
             await _send(session, base, request, tally, time.perf_counter())
 
-    await asyncio.gather(*(client(n) for n in range(concurrency)))
+    await asyncio.gather(*(client() for _ in range(concurrency)))
 
 
 async def _open(

@@ -22,7 +22,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from bench.harness import LATENCY_MS, QUICK, Bench
+from bench.harness import LATENCY_MS, LOAD_RESIDENTS, QUICK, Bench
 from bench.ops import load
 
 AREAS = (
@@ -117,11 +117,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         bench.mocks.faults(latency_ms=args.latency_ms, jitter_ms=args.latency_ms / 4)
         bench.mocks.lift_quotas()
-        bench.issue_tokens(["R000001"])
+        bench.issue_tokens(LOAD_RESIDENTS)
         hub = bench.ready(bench.launch_hub("profile", 1))
         op = ops[0]
         token = bench.partner_token(hub)
-        requests = bench.requests(op, partner_token=token, persisted=bool(op.partner))
+        rotate = LOAD_RESIDENTS if op.auth == "resident" else None
+        requests = bench.requests(
+            op, partner_token=token, persisted=bool(op.partner), residents=rotate
+        )
         bench.warm(hub, requests)
         pid = str(hub.worker_pids()[0])
         raw, svg = args.out / f"{op.name}.txt", args.out / f"{op.name}.svg"
