@@ -8,7 +8,8 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
 from connectors.singleflight import InFlight
@@ -16,6 +17,12 @@ from hub.db import Database
 from hub.models import DoorAttempt, WindowAppointment
 from hub.settings import Settings
 from schema.context import LinkedAppointment
+
+_APPOINTMENTS_OF = (
+    sa_select(WindowAppointment.bank, WindowAppointment.number)  # type: ignore[call-overload]
+    .where(WindowAppointment.resident_id == bindparam("resident"))
+    .order_by(WindowAppointment.created_at.desc())  # type: ignore[attr-defined]
+)
 
 
 class SqlHubRecords:
@@ -51,12 +58,9 @@ class SqlHubRecords:
 
     async def appointments_of(self, resident_id: str) -> list[LinkedAppointment]:
         def read(session: Session) -> list[LinkedAppointment]:
-            rows = session.exec(
-                select(WindowAppointment)
-                .where(WindowAppointment.resident_id == resident_id)
-                .order_by(WindowAppointment.created_at.desc())  # type: ignore[attr-defined]
-            ).all()
-            return [LinkedAppointment(row.bank, row.number) for row in rows]
+            # on every home screen: two columns through Core, no ORM objects
+            rows = session.connection().execute(_APPOINTMENTS_OF, {"resident": resident_id})
+            return [LinkedAppointment(bank, number) for bank, number in rows]
 
         return await self._reading.run(("of", resident_id), partial(self._database.run, read))
 
