@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import resource
 import sys
 import time
@@ -34,11 +35,18 @@ from typing import Any
 import aiohttp
 
 ERROR_SAMPLES = 5
+_UPSTREAM = re.compile(r"\bupstream;dur=([0-9.]+)")
+_DATABASE = re.compile(r"\bdb;dur=([0-9.]+)")
+"""The hub's ``Server-Timing`` entries: waits for departments and for its database (ms)."""
 
 
 @dataclass
 class Tally:
     latencies: list[float] = field(default_factory=list)
+    overheads: list[float] = field(default_factory=list)
+    """Per request: latency minus the time the hub reports waiting for departments."""
+    database: list[float] = field(default_factory=list)
+    """Per request: the time the hub reports waiting for its own database."""
     ok: int = 0
     errors: int = 0
     dropped: int = 0
@@ -84,10 +92,17 @@ async def _send(
         ) as response:
             body = await response.read()
             status = response.status
+            timing = response.headers.get("Server-Timing", "")
     except (aiohttp.ClientError, TimeoutError) as exc:
         tally.error(f"{type(exc).__name__}: {exc}")
         return
-    tally.latencies.append((time.perf_counter() - started) * 1000)
+    latency = (time.perf_counter() - started) * 1000
+    tally.latencies.append(latency)
+    upstream, database = _UPSTREAM.search(timing), _DATABASE.search(timing)
+    if upstream is not None:
+        tally.overheads.append(latency - float(upstream.group(1)))
+    if database is not None:
+        tally.database.append(float(database.group(1)))
     found = body.find(b'"errors"')
     if status != 200 or found >= 0:
         excerpt = body[max(found, 0) : max(found, 0) + 300].decode(errors="replace")
@@ -151,6 +166,8 @@ async def run(spec: Mapping[str, Any]) -> dict[str, Any]:
         "elapsed_s": round(elapsed, 3),
         "throughput_rps": round(done / elapsed, 1) if elapsed > 0 else None,
         "latency_ms": summary(tally.latencies),
+        "overhead_ms": summary(tally.overheads),
+        "database_wait_ms": summary(tally.database),
         "loadgen_cpu_s": round(cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime, 3),
     }
 

@@ -143,6 +143,23 @@ class Connector:
         says it only reads) first makes later reads start afresh: nothing read after a write
         can be older than the write.
         """
+        with tracing.waiting_upstream():
+            return await self._policed(
+                method, path, params, headers, data, json, retry, endpoint, read
+            )
+
+    async def _policed(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        data: Mapping[str, str] | None,
+        json: object,
+        retry: bool | None,
+        endpoint: str | None,
+        read: bool | None,
+    ) -> UpstreamResponse:
         safe = method.upper() in SAFE_METHODS
         if not (safe if read is None else read):
             # before and after: no read begun before the write answered is joined after it
@@ -301,7 +318,8 @@ class Connector:
     async def share_read(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
         """``read()``, shared with an identical read already in flight (same ``key``): for
         reads that ``_request`` cannot match by their HTTP form (signed, time-stamped)."""
-        return await self.reads_in_flight.run(key, read)
+        with tracing.waiting_upstream():
+            return await self.reads_in_flight.run(key, read)
 
     def record_batch(self, endpoint: str, size: int) -> None:
         """Report one batch call of ``size`` keys (for the batch-size metrics)."""

@@ -26,6 +26,7 @@ from typing import Generic, TypeVar
 
 from cachetools import LRUCache, TTLCache
 
+from connectors import tracing
 from connectors.degradation import StaleServe, may_serve_stale, record_stale
 from connectors.errors import ConnectorError
 
@@ -121,7 +122,8 @@ class RevalidatingCache(Generic[T]):
             self.coalesced += 1
             self._observe("coalesced")
         # shield: one caller giving up must not cancel the call others are waiting for
-        served = await asyncio.shield(task)
+        with tracing.waiting_upstream():  # the call may be another request's
+            served = await asyncio.shield(task)
         if served.stale is not None:
             # recorded by each caller, in its own context: coalesced callers are other requests
             self.stale += 1

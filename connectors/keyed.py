@@ -17,6 +17,7 @@ from typing import Generic, TypeVar
 
 from cachetools import LRUCache, TTLCache
 
+from connectors import tracing
 from connectors.degradation import StaleServe, may_serve_stale, record_stale
 from connectors.errors import ConnectorError
 
@@ -77,7 +78,8 @@ class KeyedCache(Generic[V]):
         for task, wanted in waits.items():
             try:
                 # shield: one caller giving up must not cancel the call others are waiting for
-                answer = await asyncio.shield(task)
+                with tracing.waiting_upstream():  # the call may be another request's
+                    answer = await asyncio.shield(task)
             except ConnectorError as exc:
                 answer = self._stale(wanted, exc)
             found.update((key, answer[key]) for key in wanted if key in answer)

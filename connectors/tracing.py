@@ -1,13 +1,61 @@
-"""The id of the request being served, passed on to departments as ``X-Request-Id``.
+"""What the hub tells departments and operators about the request being served.
 
-The hub sets ``REQUEST_ID`` per request (``hub.middleware.RequestIdMiddleware``); tasks
-started while serving it inherit the value, so ``Connector._request`` can send it upstream
-and a department's logs can be joined with the hub's. Unset outside a request.
+- ``REQUEST_ID``: the request's id, passed on to departments as ``X-Request-Id``. The hub
+  sets it per request (``hub.middleware.RequestIdMiddleware``); tasks started while serving
+  it inherit the value, so ``Connector._request`` can send it upstream and a department's
+  logs can be joined with the hub's.
+- ``UPSTREAM``: the moments the request spent waiting for a department. Every connector call
+  (and every wait for a call another request started) is one interval; their union is the
+  time some department held the request up, and the rest of its time is the hub's own
+  (reported as ``Server-Timing``, ``hub.middleware.ServerTimingMiddleware``).
+
+Both are unset outside a request.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("ihub_request_id", default=None)
 HEADER = "X-Request-Id"
+
+
+class Waits:
+    """The intervals (``time.perf_counter()`` seconds) a request waited for something."""
+
+    def __init__(self) -> None:
+        self.intervals: list[tuple[float, float]] = []
+
+    def union_s(self) -> float:
+        """Seconds during which at least one wait was going on (overlaps counted once)."""
+        total, reached = 0.0, float("-inf")
+        for start, end in sorted(self.intervals):
+            if end > reached:
+                total += end - max(start, reached)
+                reached = end
+        return total
+
+
+UPSTREAM: ContextVar[Waits | None] = ContextVar("ihub_upstream_waits", default=None)
+
+
+def waiting_upstream() -> AbstractContextManager[None]:
+    """Count the block as time the current request waits for a department."""
+    return waiting(UPSTREAM)
+
+
+@contextmanager
+def waiting(kind: ContextVar[Waits | None]) -> Iterator[None]:
+    """Count the block as time the current request waits for ``kind`` (when it is counted)."""
+    waits = kind.get()
+    if waits is None:
+        yield
+        return
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        waits.intervals.append((started, time.perf_counter()))

@@ -37,7 +37,7 @@ from hub.directory import SqlResidentDirectory
 from hub.graphiql import GraphiQL
 from hub.idempotency import SqlIdempotencyStore
 from hub.jwks import JwksKeySet
-from hub.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from hub.middleware import BodyLimitMiddleware, RequestIdMiddleware, ServerTimingMiddleware
 from hub.oauth import HUB_ISSUER, token_endpoint
 from hub.operators import HubObserver, OperationMetrics, operator_routes
 from hub.partners import PARTNER_AUDIENCE, PartnerRegistry, seed_dev_partners
@@ -203,6 +203,7 @@ def create_app(settings: Settings) -> Starlette:
         routes=routes,
         middleware=[
             Middleware(RequestIdMiddleware),
+            Middleware(ServerTimingMiddleware),
             Middleware(OperationMetrics, observer=state.observer),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
             Middleware(

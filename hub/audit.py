@@ -34,7 +34,8 @@ from sqlalchemy import select as sql_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, select
 
-from hub.db import Database
+from connectors.tracing import waiting
+from hub.db import DATABASE, Database
 from hub.models import AuditChainHead, AuditRecord, AuditSubject
 from schema.context import AuditEntry, LoggedAccess
 
@@ -178,7 +179,8 @@ class SqlAuditLog:
         if self._writer is None:
             self._writer = asyncio.create_task(self._write(), name="audit-writer")
         try:
-            await asyncio.shield(written)  # a cancelled caller leaves its record queued
+            with waiting(DATABASE):
+                await asyncio.shield(written)  # a cancelled caller leaves its record queued
         except asyncio.CancelledError:
             written.add_done_callback(_retrieved)  # nobody waits for its outcome any more
             raise

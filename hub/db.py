@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import Engine, event, text
 from sqlmodel import Session, SQLModel, create_engine
 
+from connectors.tracing import Waits, waiting
 from hub import models  # noqa: F401  (registers the tables)
 
 T = TypeVar("T")
@@ -50,6 +52,10 @@ def ping(engine: Engine) -> None:
         connection.execute(text("SELECT 1"))
 
 
+DATABASE: ContextVar[Waits | None] = ContextVar("ihub_database_waits", default=None)
+"""The moments the request being served waited for the hub's own database (Server-Timing)."""
+
+
 class Database:
     """The engine plus a way to run blocking sessions off the event loop."""
 
@@ -61,7 +67,8 @@ class Database:
             with Session(self.engine) as session:
                 return work(session)
 
-        return await asyncio.to_thread(in_thread)
+        with waiting(DATABASE):
+            return await asyncio.to_thread(in_thread)
 
     async def ping(self) -> None:
         await asyncio.to_thread(ping, self.engine)
