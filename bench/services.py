@@ -204,7 +204,7 @@ class Hub:
             "--timeout-graceful-shutdown",
             "3",
         ]
-        hub_env = {**env, **var_env(var_dir)}
+        hub_env = {**env, **var_env(var_dir), "HUB_WORKERS": str(workers)}
         self.child = spawn(f"hub-{label}", argv, env=hub_env, log_dir=work)
         self._launched = time.monotonic()
         self.start_s: float | None = None

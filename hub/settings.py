@@ -233,7 +233,10 @@ class Settings:
             manifest_public_key=Path(env["HUB_MANIFEST_PUBLIC_KEY"])
             if env.get("HUB_MANIFEST_PUBLIC_KEY")
             else None,
-            departments={name: department_policy(env, name, var_dir) for name in DEV_DEPARTMENTS},
+            departments={
+                name: department_policy(env, name, var_dir, workers_of(env))
+                for name in DEV_DEPARTMENTS
+            },
             max_depth=int(_number(env, "HUB_MAX_DEPTH", _LIMITS.max_depth)),
             max_aliases=int(_number(env, "HUB_MAX_ALIASES", _LIMITS.max_aliases)),
             max_tokens=int(_number(env, "HUB_MAX_TOKENS", _LIMITS.max_tokens)),
@@ -250,12 +253,23 @@ class Settings:
         )
 
 
-# Policy defaults that differ by department: CCB refuses an app's 11th call in flight.
+# Policy defaults that differ by department: CCB refuses an app's 11th call in flight, so the
+# hub's workers share 8 (headroom for the bank's own retries); HUB_CCB_MAX_CONCURRENCY, when
+# set, is per worker as for every department.
 DEFAULT_MAX_CONCURRENCY: Mapping[str, int] = {"ccb": 8}
 
 
+def workers_of(env: Mapping[str, str]) -> int:
+    """How many worker processes share this host's department quotas: ``HUB_WORKERS``, else
+    uvicorn's ``WEB_CONCURRENCY``, else 1."""
+    raw = env.get("HUB_WORKERS") or env.get("WEB_CONCURRENCY") or "1"
+    if not raw.isdigit() or int(raw) < 1:
+        raise SettingsError("HUB_WORKERS (or WEB_CONCURRENCY) must be a whole number ≥ 1")
+    return int(raw)
+
+
 def department_policy(
-    env: Mapping[str, str], name: str, var_dir: Path = Path("var")
+    env: Mapping[str, str], name: str, var_dir: Path = Path("var"), workers: int = 1
 ) -> DepartmentPolicy:
     """Department ``name``'s policy from ``HUB_<NAME>_*`` variables, dev defaults otherwise.
 
@@ -266,13 +280,15 @@ def department_policy(
     ``_BREAKER_OPEN_S``, ``_BREAKER_HALF_OPEN_PROBES``, ``_MAX_CONCURRENCY``,
     ``_MAX_QUEUE_WAIT_S``, ``_CACHE_TTL_S``, ``_CACHE_SIZE``, ``_STALE_IF_ERROR_S``.
     ``naive`` is not a per-department setting: ``Settings.naive`` (``HUB_NAIVE``) sets it.
+    A department whose limit is per app (``DEFAULT_MAX_CONCURRENCY``) has it shared among
+    ``workers`` by default.
     """
     prefix = f"HUB_{name.upper()}_"
     dev_url, dev_credentials = DEV_DEPARTMENTS[name]
     defaults = DepartmentPolicy(base_url=dev_url)
-    defaults = replace(
-        defaults, max_concurrency=DEFAULT_MAX_CONCURRENCY.get(name, defaults.max_concurrency)
-    )
+    if name in DEFAULT_MAX_CONCURRENCY:
+        shared = max(1, DEFAULT_MAX_CONCURRENCY[name] // workers)
+        defaults = replace(defaults, max_concurrency=shared)
     numbers: dict[str, Any] = {}
     for spec in fields(DepartmentPolicy):
         if spec.name in ("base_url", "credentials", "naive"):

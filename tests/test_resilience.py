@@ -31,7 +31,7 @@ from connectors.resilience import (
 )
 from connectors.youth import YouthConnector
 from connectors.youth.models import PaymentChannel
-from hub.settings import SettingsError, department_policy
+from hub.settings import Settings, SettingsError, department_policy
 from tests.support import BackgroundMocks, MockAdmin
 
 CATEGORIES = "GET /api/categories"
@@ -274,6 +274,19 @@ def test_every_policy_field_is_read_from_its_environment_variable() -> None:
     assert (policy.breaker_half_open_probes, policy.max_queue_wait_s) == (2, 0.2)
     assert policy.stale_if_error_s == 900
     assert department_policy({}, "ccb").max_concurrency == 8, "department defaults still hold"
+
+
+def test_workers_share_a_limit_the_department_counts_per_app() -> None:
+    # CCB refuses an app's 11th call in flight: two workers get 4 each, three get 2 each
+    two = Settings.from_env({"HUB_WORKERS": "2"})
+    assert two.departments["ccb"].max_concurrency == 4
+    assert Settings.from_env({"WEB_CONCURRENCY": "3"}).departments["ccb"].max_concurrency == 2
+    assert two.departments["library"].max_concurrency == 32, "a per-worker limit is kept"
+    # set explicitly, the limit is per worker
+    explicit = Settings.from_env({"HUB_WORKERS": "2", "HUB_CCB_MAX_CONCURRENCY": "5"})
+    assert explicit.departments["ccb"].max_concurrency == 5
+    with pytest.raises(SettingsError):
+        Settings.from_env({"HUB_WORKERS": "0"})
 
 
 @pytest.mark.parametrize(
