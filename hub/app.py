@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -171,8 +170,6 @@ def create_app(settings: Settings) -> Starlette:
             fetching = asyncio.create_task(_fetch_graphiql(graphiql))
         if jwks is not None:
             await jwks.start()
-        if settings.gil_switch_interval_ms > 0:
-            sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
         if settings.gc_freeze:
             # what start-up built lives as long as the process: later collections skip it
             gc.collect()

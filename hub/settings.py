@@ -167,10 +167,6 @@ class Settings:
     # after start-up, move everything alive to the GC's permanent generation: the full
     # collections that follow no longer walk the libraries' and the schema's objects
     gc_freeze: bool = True
-    # how long a thread may hold the GIL while another waits (CPython's default is 5 ms): the
-    # database threads re-take it after every statement, and at 5 ms each an audit write
-    # waited ~10 ms behind a busy event loop (bench, loans at 300/s). 0: leave the default.
-    gil_switch_interval_ms: float = 0.5
 
     def __post_init__(self) -> None:
         if any(policy.naive != self.naive for policy in self.departments.values()):
@@ -249,7 +245,6 @@ class Settings:
             max_waiting=int(_number(env, "HUB_MAX_WAITING", 1000)),
             admission_wait_s=_number(env, "HUB_ADMISSION_WAIT_S", 10.0),
             gc_freeze=_flag(env, "HUB_GC_FREEZE", True),
-            gil_switch_interval_ms=_number(env, "HUB_GIL_SWITCH_INTERVAL_MS", 0.5),
         )
 
 
