@@ -45,6 +45,15 @@ class KeyedCache(Generic[V]):
         self._stale_if_error_s = stale_if_error_s
         self._observe = observe or (lambda event: None)
 
+    def fresh(self, key: str) -> V | None:
+        """The value of ``key`` if it is fresh, without waiting for anything; else ``None``."""
+        if self._naive:
+            return None
+        value = self._fresh.get(key)
+        if value is not None:
+            self._observe("hit")
+        return value
+
     async def get_many(
         self,
         keys: Sequence[str],

@@ -12,6 +12,7 @@ import strawberry
 
 from connectors.bank import BankLoaders, CcbLoaders, IcbcLoaders
 from connectors.bank import models as m
+from schema.common import in_place
 from schema.context import HubInfo
 from schema.errors import BadUserInput, report_partial_failure
 from schema.pagination import PageInfo, check_first, decode_cursor, encode_cursor, page_info
@@ -71,20 +72,27 @@ class BankBranch:
     item_codes: strawberry.Private[tuple[str, ...]]
 
     @strawberry.field(description="The queue now (refreshed at most every 30 seconds).")
-    async def queue(self, info: HubInfo) -> BankQueue | None:
-        found = await bank_loaders(info, self.bank).queue_by_branch.load(str(self.id))
-        if found is None:
-            return None
-        return BankQueue(
-            waiting=found.waiting,
-            estimated_wait_minutes=found.estimated_wait_minutes,
-            updated_at=found.updated_at,
-        )
+    def queue(self, info: HubInfo) -> BankQueue | None:
+        loaders = bank_loaders(info, self.bank)
+        fresh = loaders.connector.fresh_queue(str(self.id))
+        return in_place(fresh, _queue_of, lambda: self._load_queue(loaders))
+
+    async def _load_queue(self, loaders: BankLoaders) -> BankQueue | None:
+        found = await loaders.queue_by_branch.load(str(self.id))
+        return None if found is None else _queue_of(found)
 
     @strawberry.field(description="The government items this branch's window handles.")
     async def items(self, info: HubInfo) -> list[GovItem] | None:
         known = {i.code: i for i in await bank_loaders(info, self.bank).connector.items()}
         return [item_of(known[c], [self.bank]) for c in self.item_codes if c in known]
+
+
+def _queue_of(queue: m.Queue) -> BankQueue:
+    return BankQueue(
+        waiting=queue.waiting,
+        estimated_wait_minutes=queue.estimated_wait_minutes,
+        updated_at=queue.updated_at,
+    )
 
 
 def branch_of(branch: m.Branch, near: Location | None) -> BankBranch:

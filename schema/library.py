@@ -9,7 +9,7 @@ import strawberry
 
 from connectors.library import LibraryLoaders
 from connectors.library import models as m
-from schema.common import Money
+from schema.common import Money, in_place
 from schema.context import HubInfo
 from schema.errors import BadUserInput
 from schema.pagination import PageInfo, check_first, decode_cursor, encode_cursor, page_info
@@ -144,14 +144,24 @@ class Loan:
         return self.renew_count < self.renew_limit and not self.overdue
 
     @strawberry.field(description="The catalogue record of the borrowed title.")
-    async def book(self, info: HubInfo) -> Book | None:
-        found = await info.context.loaders.get(LibraryLoaders).book_by_id.load(self.book_id)
-        return book_of(found) if found else None
+    def book(self, info: HubInfo) -> Book | None:
+        return book_in_place(info, self.book_id)
 
     @strawberry.field(description="The borrowed copy (call number, home library).")
     async def copy(self, info: HubInfo) -> Copy | None:
         found = await info.context.loaders.get(LibraryLoaders).item_by_barcode.load(self.barcode)
         return copy_of(found) if found else None
+
+
+def book_in_place(info: HubInfo, book_id: str) -> Book | None:
+    """The record from the catalogue cache when fresh, else through the request's batch."""
+    loaders = info.context.loaders.get(LibraryLoaders)
+
+    async def load() -> Book | None:
+        found = await loaders.book_by_id.load(book_id)
+        return book_of(found) if found else None
+
+    return in_place(loaders.connector.fresh_book(book_id), book_of, load)
 
 
 def loan_of(loan: m.Loan) -> Loan:
@@ -176,9 +186,8 @@ class Hold:
     book_id: strawberry.Private[str]
 
     @strawberry.field(description="The catalogue record of the reserved title.")
-    async def book(self, info: HubInfo) -> Book | None:
-        found = await info.context.loaders.get(LibraryLoaders).book_by_id.load(self.book_id)
-        return book_of(found) if found else None
+    def book(self, info: HubInfo) -> Book | None:
+        return book_in_place(info, self.book_id)
 
 
 @strawberry.type(description="The resident's library account: card, loans and holds.")

@@ -16,7 +16,14 @@ import strawberry
 from connectors.errors import Refused, UpstreamTimeout
 from connectors.locks import LocksConnector, LocksLoaders
 from connectors.locks import models as m
-from schema.common import IDEMPOTENCY_KEY_HELP, UserError, current_resident, idempotent, user_errors
+from schema.common import (
+    IDEMPOTENCY_KEY_HELP,
+    UserError,
+    current_resident,
+    idempotent,
+    in_place,
+    user_errors,
+)
 from schema.community import Community, community_of
 from schema.context import HubInfo, ResidentProfile
 
@@ -84,9 +91,14 @@ class Key:
     lock_id: strawberry.Private[int]
 
     @strawberry.field(description="The lock this key opens.")
-    async def lock(self, info: HubInfo) -> Lock | None:
-        found = await info.context.loaders.get(LocksLoaders).lock_by_id.load(self.lock_id)
-        return lock_of(found) if found else None
+    def lock(self, info: HubInfo) -> Lock | None:
+        loaders = info.context.loaders.get(LocksLoaders)
+
+        async def load() -> Lock | None:
+            found = await loaders.lock_by_id.load(self.lock_id)
+            return lock_of(found) if found else None
+
+        return in_place(loaders.connector.fresh_lock(self.lock_id), lock_of, load)
 
 
 def usable(key: m.LockKey, now: dt.datetime) -> bool:

@@ -103,6 +103,10 @@ class BankConnector(Connector):
         """Live queues by branch id (30 s old at most); unknown branches are absent."""
         return await self.queue_cache.get_many(protocol.distinct(branch_ids), self._fetch_queues)
 
+    def fresh_queue(self, branch_id: str) -> Queue | None:
+        """The branch's queue if the hub has a fresh one (no call, no waiting), else ``None``."""
+        return self.queue_cache.fresh(branch_id)
+
     async def book(
         self,
         *,

@@ -109,6 +109,13 @@ class LibraryConnector(Connector):
         """Copies by barcode; unknown barcodes are absent."""
         return await self._batch(ITEM_BATCH, "barcodes", barcodes, _items_by_barcode)
 
+    def fresh_book(self, book_id: str) -> Book | None:
+        """The catalogue record if the hub has it fresh (no call, no waiting), else ``None``."""
+        found = self.books_cache.get(book_id)
+        if found is not None:
+            self.observe_cache("hit")
+        return found
+
     async def books_by_ids(self, book_ids: Sequence[str]) -> dict[str, Book]:
         """Catalogue records by id, from the cache where fresh; unknown ids are absent."""
         found: dict[str, Book] = {}

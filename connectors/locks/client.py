@@ -95,6 +95,13 @@ class LocksConnector(Connector):
             found.update((key.key_id, key) for key in each.keys)
         return tuple(key for key in found.values() if key.status is not KeyStatus.DELETED)
 
+    def fresh_lock(self, lock_id: int) -> Lock | None:
+        """The lock's details if the hub has them fresh (no call, no waiting), else ``None``."""
+        found = self.locks_cache.get(lock_id)
+        if found is not None:
+            self.observe_cache("hit")
+        return found
+
     async def locks_by_ids(self, lock_ids: Sequence[int]) -> dict[int, Lock]:
         """Locks by id, from the cache where fresh; at most 20 ids a call; unknown ids absent."""
         found: dict[int, Lock] = {}
