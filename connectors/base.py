@@ -140,43 +140,29 @@ class Connector:
 
         Identical reads (GET or HEAD without a body) in flight at the same moment share one
         call (``connectors.singleflight``). A write (any other method, unless ``read=True``
-        says it only reads) first makes later reads start afresh: nothing read after a write
-        can be older than the write.
+        says it only reads) makes later reads start afresh, as it goes out and again once it
+        has answered: nothing read after a write can be older than the write.
         """
-        with tracing.waiting_upstream():
-            return await self._policed(
-                method, path, params, headers, data, json, retry, endpoint, read
-            )
-
-    async def _policed(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, str] | None,
-        headers: Mapping[str, str] | None,
-        data: Mapping[str, str] | None,
-        json: object,
-        retry: bool | None,
-        endpoint: str | None,
-        read: bool | None,
-    ) -> UpstreamResponse:
         safe = method.upper() in SAFE_METHODS
-        if not (safe if read is None else read):
-            # before and after: no read begun before the write answered is joined after it
-            self.reads_in_flight.forget()
-            try:
-                return await self._upstream(
-                    method, path, params, headers, data, json, retry, endpoint
-                )
-            finally:
+        with tracing.waiting_upstream():
+            if not (safe if read is None else read):
+                # before and after: no read begun before the write answered is joined after it
                 self.reads_in_flight.forget()
-        if safe and retry is None and data is None and json is None:
-            key = (method.upper(), path, _items(params), _items(headers), endpoint)
-            return await self.reads_in_flight.run(
-                key,
-                lambda: self._upstream(method, path, params, headers, None, None, None, endpoint),
-            )
-        return await self._upstream(method, path, params, headers, data, json, retry, endpoint)
+                try:
+                    return await self._upstream(
+                        method, path, params, headers, data, json, retry, endpoint
+                    )
+                finally:
+                    self.reads_in_flight.forget()
+            if safe and retry is None and data is None and json is None:
+                key = (method.upper(), path, _items(params), _items(headers), endpoint)
+                return await self.reads_in_flight.run(
+                    key,
+                    lambda: self._upstream(
+                        method, path, params, headers, None, None, None, endpoint
+                    ),
+                )
+            return await self._upstream(method, path, params, headers, data, json, retry, endpoint)
 
     async def _upstream(
         self,
