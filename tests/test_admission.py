@@ -16,19 +16,11 @@ import httpx
 import pytest
 
 from hub.admission import Admission
-from tests.support import LiveHub, MockAdmin
+from tests.support import LiveHub, MockAdmin, until
 
 CLASSIFY = (
     "query ($item: String!) { garbageSorting { classify(item: $item) { category { code } } } }"
 )
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    for _ in range(10_000):
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("condition never held")
 
 
 async def test_places_are_taken_released_and_waited_for_in_order() -> None:

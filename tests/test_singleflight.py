@@ -22,7 +22,7 @@ from connectors.library import LibraryConnector
 from connectors.locks import LocksConnector
 from connectors.singleflight import InFlight
 from connectors.youth import YouthConnector
-from tests.support import BackgroundMocks, MockAdmin
+from tests.support import BackgroundMocks, MockAdmin, until
 
 LOANS = "GET /openlib/service/barcode/rdloanlist"
 GATEWAYS = "GET /v3/gateway/listByLock"
@@ -34,15 +34,6 @@ LOCKS = {
     "username": "luohu-property-platform",
     "password": "dev-lock-password",
 }
-
-
-async def until(condition: Any) -> None:
-    """Let other tasks run until ``condition()`` holds (bounded: never a timed sleep)."""
-    for _ in range(10_000):
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("condition never held")
 
 
 # -- InFlight ------------------------------------------------------------------------------
