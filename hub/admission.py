@@ -17,10 +17,9 @@ import logging
 import math
 from collections.abc import Callable
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from hub.middleware import request_id_of
+from hub.http import error_response
 
 logger = logging.getLogger("ihub.admission")
 
@@ -93,14 +92,7 @@ class AdmissionMiddleware:
             self.admission.leave()
 
     async def _busy(self, scope: Scope, receive: Receive, send: Send) -> None:
-        retry_after = max(1, math.ceil(self.admission.max_wait_s))
-        body = {
-            "errors": [
-                {
-                    "message": "The hub is busy: try again shortly.",
-                    "extensions": {"code": "RATE_LIMITED"},
-                }
-            ]
-        }
-        headers = {"Retry-After": str(retry_after), "X-Request-Id": request_id_of(scope)}
-        await JSONResponse(body, status_code=503, headers=headers)(scope, receive, send)
+        message = "The hub is busy: try again shortly."
+        response = error_response(message, "RATE_LIMITED", 503, scope)
+        response.headers["Retry-After"] = str(max(1, math.ceil(self.admission.max_wait_s)))
+        await response(scope, receive, send)

@@ -12,6 +12,10 @@
 from __future__ import annotations
 
 from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Scope
+
+from hub.middleware import request_id_of
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -62,3 +66,14 @@ def needs_preflight(request: Request) -> bool:
     if request.method != "GET" or any(h in request.headers for h in PREFLIGHT_HEADERS):
         return False
     return "query" in request.query_params
+
+
+def error_response(
+    message: str, code: str, status: int, scope: Scope, media: str = JSON
+) -> Response:
+    """One error in the vocabulary, as a complete GraphQL-over-HTTP answer (no ``data``)."""
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    headers = {"Allow": "POST"} if status == 405 else None
+    response = JSONResponse(body, status_code=status, headers=headers, media_type=media)
+    response.headers["X-Request-Id"] = request_id_of(scope)
+    return response

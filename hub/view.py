@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -23,6 +23,7 @@ from hub.graphiql import GraphiQL
 from hub.http import (
     GRAPHQL_RESPONSE,
     JSON,
+    error_response,
     needs_preflight,
     response_media_type,
     unsupported_body,
@@ -66,25 +67,29 @@ class HubGraphQLView(GraphQL[HubContext, None]):
         )
         if not decision.allowed:
             self._services.on_rate_limited(principal.kind.value)
-            response = _errors("Too many requests: slow down.", "RATE_LIMITED", 429, scope, media)
+            response = error_response(
+                "Too many requests: slow down.", "RATE_LIMITED", 429, scope, media
+            )
             response.headers["Retry-After"] = str(decision.retry_after_s)
         elif unsupported_body(request):
             message = "Send the request body as application/json."
-            response = _errors(message, "BAD_USER_INPUT", 415, scope, media)
+            response = error_response(message, "BAD_USER_INPUT", 415, scope, media)
         elif needs_preflight(request):
             message = (
                 "A GET with a query needs a GraphQL-Require-Preflight header "
                 "(protection against cross-site requests)."
             )
-            response = _errors(message, "BAD_USER_INPUT", 400, scope, media)
+            response = error_response(message, "BAD_USER_INPUT", 400, scope, media)
         else:
             try:
                 response = await self.run(request)
             except PersistedQueryError as exc:
-                response = _errors(exc.message, exc.code, exc.status, scope, media)
+                response = error_response(exc.message, exc.code, exc.status, scope, media)
             except HTTPException as exc:
                 # strawberry answers these in plain text; clients expect a GraphQL error body
-                response = _errors(exc.reason, "BAD_USER_INPUT", exc.status_code, scope, media)
+                response = error_response(
+                    exc.reason, "BAD_USER_INPUT", exc.status_code, scope, media
+                )
         response.headers.update(decision.headers())
         await response(scope, receive, send)
 
@@ -175,14 +180,6 @@ async def _document_id(request: AsyncHTTPRequestAdapter) -> str | None:
             return None
         found = body.get("documentId") if isinstance(body, dict) else None
     return found if isinstance(found, str) else None
-
-
-def _errors(message: str, code: str, status: int, scope: Scope, media: str = JSON) -> Response:
-    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
-    headers = {"Allow": "POST"} if status == 405 else None
-    response = JSONResponse(body, status_code=status, headers=headers, media_type=media)
-    response.headers["X-Request-Id"] = request_id_of(scope)
-    return response
 
 
 def _is_request_error(result: ExecutionResult) -> bool:
