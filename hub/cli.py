@@ -1,6 +1,6 @@
 """``ihub``: run the hub with its mocks, print dev tokens, export the schema.
 
-ihub serve            mocks on their dev ports + the hub on 127.0.0.1:8000
+ihub serve            mocks on HUB_MOCKS_BASE_PORT+1… (8101…) + the hub on 127.0.0.1:8000
 ihub serve --no-mocks the hub alone (departments configured by HUB_<DEPT>_URL)
 ihub mocks            only the mocks
 ihub token R000001    a dev resident token
@@ -17,7 +17,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import logging
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,15 +39,44 @@ def _mock_specs() -> Any:
     return MOCKS
 
 
-async def _start_mocks(settings: Settings) -> Any:
-    from mocks.common.launcher import MockConfig, start_mocks
+class PortBusy(Exception):
+    """A port ``ihub`` must listen on is taken; the message names it and the setting to change."""
 
-    running = await start_mocks(
-        _mock_specs(), config=MockConfig(state_dir=settings.var_dir / "mocks")
-    )
+
+async def _start_mocks(settings: Settings) -> Any:
+    from mocks.common.launcher import MockConfig, PortInUse, start_mocks
+
+    try:
+        running = await start_mocks(
+            _mock_specs(),
+            config=MockConfig(state_dir=settings.var_dir / "mocks"),
+            base_port=settings.mocks_base_port,
+        )
+    except PortInUse as exc:
+        raise PortBusy(
+            f"{exc.strerror}: set HUB_MOCKS_BASE_PORT to another base "
+            f"(now {settings.mocks_base_port}; the mocks listen on base+1…base+6)"
+        ) from exc
     for name, url in running.urls.items():
         print(f"  mock {name:<10} {url}")
     return running
+
+
+def _bind(settings: Settings) -> socket.socket:
+    """The hub's listening socket, bound before anything is started or announced."""
+    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortBusy(
+                f"port {settings.port} (the hub) is already in use: "
+                "set HUB_PORT (or --port) to another port"
+            ) from exc
+        raise
+    return sock
 
 
 async def _serve(settings: Settings, *, with_mocks: bool) -> None:
@@ -53,8 +84,10 @@ async def _serve(settings: Settings, *, with_mocks: bool) -> None:
 
     from hub.app import create_app
 
-    running = await _start_mocks(settings) if with_mocks else None
+    sock = _bind(settings)
+    running = None
     try:
+        running = await _start_mocks(settings) if with_mocks else None
         if settings.graphiql:
             await asyncio.to_thread(_fetch_graphiql, settings, quiet=True)
         # log_config=None: uvicorn's loggers propagate to the root's JSON lines (hub.logs)
@@ -65,9 +98,10 @@ async def _serve(settings: Settings, *, with_mocks: bool) -> None:
             log_level="info",
             log_config=None,
         )
-        print(f"i罗湖 Hub on http://{settings.host}:{settings.port}/graphql")
-        await uvicorn.Server(config).serve()
+        print(f"i罗湖 Hub on http://{settings.host}:{settings.port}/graphql", flush=True)
+        await uvicorn.Server(config).serve(sockets=[sock])
     finally:
+        sock.close()
         if running is not None:
             await running.stop()
 
@@ -78,6 +112,16 @@ async def _mocks_forever(settings: Settings) -> None:
         await asyncio.Event().wait()
     finally:
         await running.stop()
+
+
+def _run_until_interrupted(coroutine: Any) -> int:
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(coroutine)
+    except PortBusy as exc:
+        print(f"ihub: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _fetch_graphiql(settings: Settings, *, quiet: bool = False) -> int:
@@ -145,13 +189,9 @@ def main(argv: list[str] | None = None) -> int:
             settings = settings.with_changes(
                 host=args.host or settings.host, port=args.port or settings.port
             )
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_serve(settings, with_mocks=not args.no_mocks))
-        return 0
+        return _run_until_interrupted(_serve(settings, with_mocks=not args.no_mocks))
     if args.command == "mocks":
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_mocks_forever(settings))
-        return 0
+        return _run_until_interrupted(_mocks_forever(settings))
     if args.command == "token":
         keys = DevKeys.load_or_create(settings.keys_dir)
         try:

@@ -22,14 +22,16 @@ from schema.limits import CostMode, QueryLimits
 
 logger = logging.getLogger("ihub")
 
-# Dev defaults: the mocks' ports and credentials (departments.md). Real deployments set
-# HUB_<DEPT>_URL and HUB_<DEPT>_<CREDENTIAL> (e.g. HUB_LIBRARY_SECRET, HUB_YOUTH_API_KEY).
+# Dev defaults: each mock's port offset from HUB_MOCKS_BASE_PORT (the same offsets as
+# mocks/registry.py; a test compares) and its credentials (departments.md). Real deployments
+# set HUB_<DEPT>_URL and HUB_<DEPT>_<CREDENTIAL> (e.g. HUB_LIBRARY_SECRET, HUB_YOUTH_API_KEY).
 # "{var}" stands for the var directory, where the bank mocks write the keys they issue.
-DEV_DEPARTMENTS: Mapping[str, tuple[str, Mapping[str, str]]] = {
-    "youth": ("http://127.0.0.1:8101", {"api_key": "dev-youth-key"}),
-    "library": ("http://127.0.0.1:8102", {"appid": "ihub-dev", "secret": "dev-library-secret"}),
+DEV_MOCKS_BASE_PORT = 8100
+DEV_DEPARTMENTS: Mapping[str, tuple[int, Mapping[str, str]]] = {
+    "youth": (1, {"api_key": "dev-youth-key"}),
+    "library": (2, {"appid": "ihub-dev", "secret": "dev-library-secret"}),
     "icbc": (
-        "http://127.0.0.1:8103",
+        3,
         {
             "app_id": "ihub-icbc-dev",
             "app_private_key": "{var}/mocks/bank/icbc/app-private.pem",
@@ -37,7 +39,7 @@ DEV_DEPARTMENTS: Mapping[str, tuple[str, Mapping[str, str]]] = {
         },
     ),
     "ccb": (
-        "http://127.0.0.1:8104",
+        4,
         {
             "app_id": "ihub-ccb-dev",
             "app_private_key": "{var}/mocks/bank/ccb/app-private.pem",
@@ -45,7 +47,7 @@ DEV_DEPARTMENTS: Mapping[str, tuple[str, Mapping[str, str]]] = {
         },
     ),
     "locks": (
-        "http://127.0.0.1:8105",
+        5,
         {
             "client_id": "ihub-dev-client",
             "client_secret": "dev-lock-secret",
@@ -53,7 +55,7 @@ DEV_DEPARTMENTS: Mapping[str, tuple[str, Mapping[str, str]]] = {
             "password": "dev-lock-password",
         },
     ),
-    "garbage": ("http://127.0.0.1:8106", {}),
+    "garbage": (6, {}),
 }
 
 
@@ -83,6 +85,13 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     if value < 0:
         raise SettingsError(f"{name} must not be negative")
     return value
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _number(env, name, default)
+    if value != int(value) or not 0 < value < 65536:
+        raise SettingsError(f"{name} must be a TCP port number, not {env.get(name)!r}")
+    return int(value)
 
 
 def _names(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -124,6 +133,8 @@ class Settings:
     env: str = "dev"
     host: str = "127.0.0.1"
     port: int = 8000
+    # the dev mocks listen on this port plus their offset (DEV_DEPARTMENTS), 8101…8106 by default
+    mocks_base_port: int = DEV_MOCKS_BASE_PORT
     var_dir: Path = Path("var")
     graphiql_dir: Path = Path("var/graphiql")
     database_url: str = "sqlite:///var/hub.db"
@@ -198,10 +209,12 @@ class Settings:
                 "HUB_NAIVE=true: naive mode, a benchmark baseline only, never for production: "
                 "no caches, no batching and no coalescing of department calls"
             )
+        mocks_base_port = _port(env, "HUB_MOCKS_BASE_PORT", DEV_MOCKS_BASE_PORT)
         return cls(
             env=hub_env,
             host=env.get("HUB_HOST", "127.0.0.1"),
-            port=int(_number(env, "HUB_PORT", 8000)),
+            port=_port(env, "HUB_PORT", 8000),
+            mocks_base_port=mocks_base_port,
             var_dir=var_dir,
             database_url=env.get("HUB_DATABASE_URL", f"sqlite:///{var_dir / 'hub.db'}"),
             seed_database=_flag(env, "HUB_SEED_DATABASE", hub_env == "dev"),
@@ -230,7 +243,7 @@ class Settings:
             if env.get("HUB_MANIFEST_PUBLIC_KEY")
             else None,
             departments={
-                name: department_policy(env, name, var_dir, workers_of(env))
+                name: department_policy(env, name, var_dir, workers_of(env), mocks_base_port)
                 for name in DEV_DEPARTMENTS
             },
             max_depth=int(_number(env, "HUB_MAX_DEPTH", _LIMITS.max_depth)),
@@ -263,24 +276,35 @@ def workers_of(env: Mapping[str, str]) -> int:
     return int(raw)
 
 
+def dev_url(name: str, mocks_base_port: int = DEV_MOCKS_BASE_PORT) -> str:
+    """Where ``ihub serve`` / ``ihub mocks`` start department ``name``'s mock."""
+    return f"http://127.0.0.1:{mocks_base_port + DEV_DEPARTMENTS[name][0]}"
+
+
 def department_policy(
-    env: Mapping[str, str], name: str, var_dir: Path = Path("var"), workers: int = 1
+    env: Mapping[str, str],
+    name: str,
+    var_dir: Path = Path("var"),
+    workers: int = 1,
+    mocks_base_port: int = DEV_MOCKS_BASE_PORT,
 ) -> DepartmentPolicy:
     """Department ``name``'s policy from ``HUB_<NAME>_*`` variables, dev defaults otherwise.
 
-    ``HUB_<NAME>_URL`` and one credential per key (``HUB_LIBRARY_SECRET``), then every number
-    of ``DepartmentPolicy`` by its field name: ``_TIMEOUT_S`` (the budget of one call, retries
-    included), ``_CONNECT_TIMEOUT_S``, ``_READ_TIMEOUT_S``, ``_MAX_RETRIES``, ``_RETRY_BASE_S``,
-    ``_RETRY_CAP_S``, ``_BREAKER_WINDOW_S``, ``_BREAKER_MIN_CALLS``, ``_BREAKER_ERROR_RATE``,
-    ``_BREAKER_OPEN_S``, ``_BREAKER_HALF_OPEN_PROBES``, ``_MAX_CONCURRENCY``,
-    ``_MAX_QUEUE_WAIT_S``, ``_CACHE_TTL_S``, ``_CACHE_SIZE``, ``_STALE_IF_ERROR_S``.
+    ``HUB_<NAME>_URL`` (default: the dev mock at ``mocks_base_port`` + its offset, so it
+    follows ``HUB_MOCKS_BASE_PORT``) and one credential per key (``HUB_LIBRARY_SECRET``), then
+    every number of ``DepartmentPolicy`` by its field name: ``_TIMEOUT_S`` (the budget of one
+    call, retries included), ``_CONNECT_TIMEOUT_S``, ``_READ_TIMEOUT_S``, ``_MAX_RETRIES``,
+    ``_RETRY_BASE_S``, ``_RETRY_CAP_S``, ``_BREAKER_WINDOW_S``, ``_BREAKER_MIN_CALLS``,
+    ``_BREAKER_ERROR_RATE``, ``_BREAKER_OPEN_S``, ``_BREAKER_HALF_OPEN_PROBES``,
+    ``_MAX_CONCURRENCY``, ``_MAX_QUEUE_WAIT_S``, ``_CACHE_TTL_S``, ``_CACHE_SIZE``,
+    ``_STALE_IF_ERROR_S``.
     ``naive`` is not a per-department setting: ``Settings.naive`` (``HUB_NAIVE``) sets it.
     A department whose limit is per app (``DEFAULT_MAX_CONCURRENCY``) has it shared among
     ``workers`` by default.
     """
     prefix = f"HUB_{name.upper()}_"
-    dev_url, dev_credentials = DEV_DEPARTMENTS[name]
-    defaults = DepartmentPolicy(base_url=dev_url)
+    default_url, dev_credentials = dev_url(name, mocks_base_port), DEV_DEPARTMENTS[name][1]
+    defaults = DepartmentPolicy(base_url=default_url)
     if name in DEFAULT_MAX_CONCURRENCY:
         shared = max(1, DEFAULT_MAX_CONCURRENCY[name] // workers)
         defaults = replace(defaults, max_concurrency=shared)
@@ -296,7 +320,7 @@ def department_policy(
     try:
         return replace(
             defaults,
-            base_url=env.get(prefix + "URL", dev_url),
+            base_url=env.get(prefix + "URL", default_url),
             credentials={
                 key: env.get(prefix + key.upper(), value.replace("{var}", str(var_dir)))
                 for key, value in dev_credentials.items()

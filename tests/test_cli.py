@@ -13,6 +13,7 @@ import httpx
 import jwt
 
 from hub.auth import DevKeys
+from tests.serving import MOCK_COUNT, free_ports
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -46,10 +47,12 @@ def test_token_refuses_a_malformed_resident(tmp_path: Path) -> None:
 
 def test_serve_starts_mocks_and_hub_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     # given free ports for the hub and every mock
+    base = free_ports(MOCK_COUNT + 1)
     env = {
         **os.environ,
         "HUB_VAR_DIR": str(tmp_path),
-        "HUB_PORT": "18000",
+        "HUB_PORT": str(base),
+        "HUB_MOCKS_BASE_PORT": str(base),
         "HUB_GRAPHIQL": "false",
     }
     process = subprocess.Popen(
@@ -64,7 +67,7 @@ def test_serve_starts_mocks_and_hub_and_stops_cleanly_on_ctrl_c(tmp_path: Path) 
         # when it is up (the transport retries refused connections with backoff, ~30 s)
         with httpx.Client(transport=httpx.HTTPTransport(retries=6), timeout=30) as client:
             answer = client.post(
-                "http://127.0.0.1:18000/graphql",
+                f"http://127.0.0.1:{base}/graphql",
                 json={
                     "query": '{ garbageSorting { classify(item: "电池") { category { name } } } }'
                 },

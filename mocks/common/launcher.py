@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,13 +19,28 @@ class MockConfig:
     state_dir: Path = Path("var/mocks")
 
 
+DEV_BASE_PORT = 8100
+
+
+class PortInUse(OSError):
+    """A mock's port is taken by another process (often a second stack on the same base)."""
+
+    def __init__(self, name: str, port: int) -> None:
+        super().__init__(errno.EADDRINUSE, f"port {port} (mock {name}) is already in use")
+        self.name = name
+        self.port = port
+
+
 @dataclass(frozen=True)
 class MockSpec:
-    """One department system: its name, dev port and ``module:function`` factory."""
+    """One department system: its name, port offset from the base and ``module:function``."""
 
     name: str
-    port: int
+    offset: int
     factory: str
+
+    def port(self, base: int = DEV_BASE_PORT) -> int:
+        return base + self.offset
 
     def build(self, config: MockConfig) -> web.Application:
         module_name, _, attr = self.factory.partition(":")
@@ -53,8 +69,10 @@ async def start_mocks(
     config: MockConfig | None = None,
     host: str = "127.0.0.1",
     ports: Mapping[str, int] | None = None,
+    base_port: int = DEV_BASE_PORT,
 ) -> RunningMocks:
-    """Start each mock; a port of 0 in ``ports`` picks a free one (tests)."""
+    """Start each mock at ``base_port`` + its offset; a port of 0 in ``ports`` picks a free one
+    (tests). A port already taken raises ``PortInUse``, after stopping the mocks started."""
     config = config or MockConfig()
     running = RunningMocks()
     try:
@@ -62,9 +80,15 @@ async def start_mocks(
             runner = web.AppRunner(spec.build(config), access_log=None)
             await runner.setup()
             running.runners.append(runner)
-            port = spec.port if ports is None else ports.get(spec.name, spec.port)
+            port = spec.port(base_port)
+            port = port if ports is None else ports.get(spec.name, port)
             site = web.TCPSite(runner, host, port)
-            await site.start()
+            try:
+                await site.start()
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise PortInUse(spec.name, port) from exc
+                raise
             sockets = getattr(site._server, "sockets", None)
             bound = sockets[0].getsockname()[1] if sockets else port
             running.urls[spec.name] = f"http://{host}:{bound}"

@@ -1,0 +1,90 @@
+"""``ihub serve``'s ports: all settable, two stacks side by side, a busy port in one clear line."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from hub.settings import DEV_DEPARTMENTS, Settings
+from mocks.registry import MOCKS
+from tests.serving import MOCK_COUNT, Serve, free_ports
+
+CLASSIFY = '{ garbageSorting { classify(item: "电池") { category { name } } } }'
+
+
+@contextmanager
+def occupied(port: int) -> Iterator[None]:
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        yield
+
+
+def test_the_hub_and_the_registry_agree_on_each_mocks_offset() -> None:
+    assert {spec.name: spec.offset for spec in MOCKS} == {
+        name: offset for name, (offset, _) in DEV_DEPARTMENTS.items()
+    }
+    assert len(MOCKS) == MOCK_COUNT
+
+
+def test_department_urls_follow_the_mocks_base_port() -> None:
+    settings = Settings.from_env({"HUB_MOCKS_BASE_PORT": "8300"})
+    assert settings.departments["youth"].base_url == "http://127.0.0.1:8301"
+    assert settings.departments["garbage"].base_url == "http://127.0.0.1:8306"
+    explicit = Settings.from_env({"HUB_MOCKS_BASE_PORT": "8300", "HUB_GARBAGE_URL": "http://x"})
+    assert explicit.departments["garbage"].base_url == "http://x", "an explicit URL still wins"
+
+
+def test_two_stacks_run_side_by_side_each_hub_on_its_own_mocks(tmp_path: Path) -> None:
+    # given two stacks on distinct free ports, started at once
+    ports = free_ports(2 * (MOCK_COUNT + 1))
+    a = Serve(tmp_path / "a", port=ports, mocks_base_port=ports)  # hub at base, mocks base+1…
+    b_base = ports + MOCK_COUNT + 1
+    b = Serve(tmp_path / "b", port=b_base, mocks_base_port=b_base)
+    try:
+        a.wait_ready()
+        b.wait_ready()
+        # when only hub A answers a garbage question
+        answer = httpx.post(f"{a.url}/graphql", json={"query": CLASSIFY}, timeout=30).json()
+        # then it answers, from A's garbage mock, and B's garbage mock saw nothing
+        assert answer["data"]["garbageSorting"]["classify"]["category"]["name"] == "有害垃圾"
+        stats = [httpx.get(f"{s.mock_url(6)}/__admin/stats").json()["total"] for s in (a, b)]
+        assert stats[0] > 0 and stats[1] == 0, stats
+        answer = httpx.post(f"{b.url}/graphql", json={"query": CLASSIFY}, timeout=30).json()
+        assert answer["data"]["garbageSorting"]["classify"]["category"]["name"] == "有害垃圾"
+    finally:
+        results = [a.stop(), b.stop()]
+    for code, out, err in results:
+        assert code == 0, out + err
+        assert "Traceback" not in err
+
+
+def test_a_busy_mock_port_ends_in_one_line_naming_the_port_and_the_setting(
+    tmp_path: Path,
+) -> None:
+    base = free_ports(MOCK_COUNT + 2)
+    with occupied(base + 2):  # the library mock's port
+        code, out, err = Serve(tmp_path, port=base + MOCK_COUNT + 1, mocks_base_port=base).finish()
+    assert code != 0
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert f"port {base + 2}" in last and "library" in last and "HUB_MOCKS_BASE_PORT" in last
+    assert [line for line in err.splitlines() if line.startswith("ihub:")] == [last]
+    assert "Hub on" not in out, "nothing claims the hub started"
+
+
+def test_a_busy_hub_port_ends_in_one_line_before_anything_claims_success(tmp_path: Path) -> None:
+    base = free_ports(MOCK_COUNT + 2)
+    with occupied(base):
+        code, out, err = Serve(tmp_path, port=base, mocks_base_port=base).finish()
+    assert code != 0
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (
+        f"ihub: port {base} (the hub) is already in use: set HUB_PORT (or --port) to another port"
+    )
+    assert "Hub on" not in out and "mock " not in out, "nothing was started or announced"
