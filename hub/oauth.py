@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from hub.partners import PartnerRegistry
 
 HUB_ISSUER = "ihub"
+FORM = "application/x-www-form-urlencoded"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -37,12 +38,15 @@ def _basic(header: str | None) -> tuple[str, str] | None:
     return client_id, secret
 
 
+def _media_type(header: str | None) -> str:
+    """The type/subtype of a ``Content-Type``, lower-cased: media types are case-insensitive
+    (RFC 9110 §8.3.1) and parameters such as ``; charset=UTF-8`` do not change it."""
+    return (header or "").split(";", 1)[0].strip().lower()
+
+
 def token_endpoint(partners: PartnerRegistry) -> Callable[[Request], Awaitable[Response]]:
     async def token(request: Request) -> Response:
-        if (
-            request.headers.get("content-type", "").split(";")[0]
-            != "application/x-www-form-urlencoded"
-        ):
+        if _media_type(request.headers.get("content-type")) != FORM:
             return _error("invalid_request", 400, "Send application/x-www-form-urlencoded.")
         form = await request.form()
         if form.get("grant_type") != "client_credentials":

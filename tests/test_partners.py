@@ -66,6 +66,30 @@ def test_client_credentials(hub: LiveHub) -> None:
     assert (grant.status_code, grant.json()["error"]) == (400, "unsupported_grant_type")
 
 
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "Application/X-WWW-Form-Urlencoded",
+        "application/x-www-form-urlencoded; charset=UTF-8",
+        "APPLICATION/X-WWW-FORM-URLENCODED ;charset=utf-8",
+    ],
+)
+def test_the_form_media_type_is_case_insensitive_and_takes_parameters(
+    hub: LiveHub, content_type: str
+) -> None:
+    body = "grant_type=client_credentials&client_id={client_id}&client_secret={client_secret}"
+    response = hub.client.post(
+        "/oauth/token", content=body.format(**ICBC), headers={"Content-Type": content_type}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["token_type"] == "Bearer"
+
+
+def test_a_body_that_is_not_a_form_is_an_invalid_request(hub: LiveHub) -> None:
+    response = hub.client.post("/oauth/token", json={"grant_type": "client_credentials", **ICBC})
+    assert (response.status_code, response.json()["error"]) == (400, "invalid_request")
+
+
 def test_a_bank_runs_its_operations_by_id(hub: LiveHub) -> None:
     bearer, ops = token(hub, ICBC), operations("icbc")
     items = run(hub, bearer, documentId=f"sha256:{ops['GovItems']}")
