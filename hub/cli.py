@@ -24,8 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hub import cli_audit, cli_partners
-from hub.auth import DevKeys, issue_token
+from hub import cli_audit, cli_partners, cli_token
 from hub.logs import configure_json_logging
 from hub.settings import Settings
 
@@ -166,9 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     commands.add_parser("mocks", help="run only the department mocks")
-    token = commands.add_parser("token", help="print a dev token for a seeded resident")
-    token.add_argument("resident_id")
-    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    cli_token.add_arguments(commands)
     schema = commands.add_parser("schema", help="print the schema SDL")
     schema.add_argument("--check", action="store_true", help="compare with schema.graphql")
     graphiql = commands.add_parser("graphiql", help="manage GraphiQL's offline assets")
@@ -193,20 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "mocks":
         return _run_until_interrupted(_mocks_forever(settings))
     if args.command == "token":
-        keys = DevKeys.load_or_create(settings.keys_dir)
-        try:
-            print(
-                issue_token(
-                    keys,
-                    args.resident_id,
-                    issuer=settings.jwt_issuer,
-                    audience=settings.jwt_audience,
-                    ttl_s=args.ttl,
-                )
-            )
-        except ValueError as exc:
-            parser.error(str(exc))
-        return 0
+        return cli_token.run(args, settings)
     if args.command == "schema":
         return _schema(args.check)
     if args.command in ("partner", "manifest"):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import jwt
+import pytest
 
 from hub.auth import DevKeys
 from tests.serving import MOCK_COUNT, free_ports
@@ -18,12 +19,14 @@ from tests.serving import MOCK_COUNT, free_ports
 REPO = Path(__file__).resolve().parent.parent
 
 
-def ihub(*args: str, var: Path, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HUB_VAR_DIR": str(var)}
+def ihub(
+    *args: str, var: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "HUB_VAR_DIR": str(var), **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "hub.cli", *args],
         cwd=REPO,
-        env=env,
+        env=environment,
         capture_output=True,
         text=True,
         timeout=60,
@@ -43,6 +46,32 @@ def test_token_refuses_a_malformed_resident(tmp_path: Path) -> None:
     done = ihub("token", "admin", var=tmp_path)
     assert done.returncode == 2
     assert "R followed by 6 digits" in done.stderr
+
+
+def test_token_refuses_a_resident_the_hub_does_not_know(
+    tmp_path: Path, database_urls: list[str]
+) -> None:
+    for url in database_urls:  # SQLite and PostgreSQL
+        env = {"HUB_DATABASE_URL": url}
+        assert ihub("token", "R001000", var=tmp_path, env=env).returncode == 0, url
+        done = ihub("token", "R999999", var=tmp_path, env=env)
+        assert (done.returncode, done.stdout) == (1, ""), url
+        assert "no resident R999999 in the hub's database" in done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_token_checks_the_hubs_database_not_only_the_seed(tmp_path: Path) -> None:
+    # given a database without dev data, as in a deployment that does not seed
+    env = {"HUB_SEED_DATABASE": "false"}
+    done = ihub("token", "R000001", var=tmp_path, env=env)
+    assert done.returncode == 1 and "no resident R000001" in done.stderr
+
+
+@pytest.mark.parametrize("ttl", ["0", "-60"])
+def test_token_refuses_a_lifetime_that_is_not_positive(tmp_path: Path, ttl: str) -> None:
+    done = ihub("token", "R000001", "--ttl", ttl, var=tmp_path)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert f"--ttl must be a positive number of seconds, not {ttl}" in done.stderr
 
 
 def test_serve_starts_mocks_and_hub_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
