@@ -29,7 +29,8 @@ class LatencyWindow:
         clock: Clock = time.monotonic,
     ) -> None:
         self._samples: deque[tuple[float, float]] = deque(maxlen=size)
-        self._horizon_s = horizon_s
+        self.size = size
+        self.horizon_s = horizon_s
         self._clock = clock
 
     def add(self, seconds: float) -> None:
@@ -37,7 +38,7 @@ class LatencyWindow:
 
     def percentile(self, q: float) -> float | None:
         """The ``q``-quantile (0 < q ≤ 1, nearest rank) in seconds; ``None`` with no calls."""
-        since = self._clock() - self._horizon_s
+        since = self._clock() - self.horizon_s
         recent = sorted(seconds for at, seconds in self._samples if at >= since)
         if not recent:
             return None
@@ -66,6 +67,9 @@ class Health:
         return "failing" if self.consecutive_failures else "ok"
 
     def as_json(self) -> dict[str, object]:
+        """The record; each windowed figure names its window: ``errorRate`` and ``calls`` are
+        the breaker's (``breakerWindowSeconds``), ``p50Ms``/``p99Ms`` the last
+        ``latencyMaxSamples`` calls within ``latencyWindowSeconds``."""
         breaker = self.breaker
         return {
             "status": self.status,
@@ -76,6 +80,9 @@ class Health:
             "breaker": breaker.state.value if breaker is not None else None,
             "errorRate": round(breaker.error_rate, 4) if breaker is not None else None,
             "calls": breaker.calls if breaker is not None else None,
+            "breakerWindowSeconds": breaker.window_s if breaker is not None else None,
             "p50Ms": _ms(self.latency.percentile(0.50)),
             "p99Ms": _ms(self.latency.percentile(0.99)),
+            "latencyWindowSeconds": self.latency.horizon_s,
+            "latencyMaxSamples": self.latency.size,
         }

@@ -72,9 +72,10 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-async def readyz(request: Request) -> JSONResponse:
-    state: HubState = request.app.state.hub
-    departments = {name: c.health.as_json() for name, c in state.connectors.items()}
+async def readiness(state: HubState) -> dict[str, object]:
+    """``status`` (``ready`` / ``not ready``) and ``database``, for ``/readyz`` and ``/status``.
+
+    Ready means the database answers (public data needs no database, personal data does)."""
     try:
         await state.database.ping()
         if not state.database_initialised:
@@ -83,14 +84,16 @@ async def readyz(request: Request) -> JSONResponse:
     except Exception as exc:
         logger.warning("readiness: database unreachable: %s", type(exc).__name__)
         database = {"status": "unreachable"}
-    ready = database["status"] == "ok"
+    return {"status": "ready" if database["status"] == "ok" else "not ready", "database": database}
+
+
+async def readyz(request: Request) -> JSONResponse:
+    state: HubState = request.app.state.hub
+    ready = await readiness(state)
+    departments = {name: c.health.as_json() for name, c in state.connectors.items()}
     return JSONResponse(
-        {
-            "status": "ready" if ready else "not ready",
-            "database": database,
-            "departments": departments,
-        },
-        status_code=200 if ready else 503,
+        {**ready, "departments": departments},
+        status_code=200 if ready["status"] == "ready" else 503,
     )
 
 
@@ -195,7 +198,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/oauth/token", token_endpoint(partners), methods=["POST"]),
-        *operator_routes(state),
+        *operator_routes(state, readiness=lambda: readiness(state)),
     ]
     if graphiql is not None:
         routes.append(Route("/graphiql/assets/{name}", graphiql.serve_asset, methods=["GET"]))

@@ -6,6 +6,12 @@ has its own ``CollectorRegistry`` (never the global default one), so several hub
 one process, as the tests do. GraphQL operations are counted through
 ``schema.extensions.operation_sink``, set per request by ``OperationMetrics``.
 
+``/status`` carries ``/readyz``'s ``status`` and ``database`` entries, then each department's
+record; every windowed figure names its window (``breakerWindowSeconds`` for ``errorRate`` and
+``calls``, ``latencyWindowSeconds`` / ``latencyMaxSamples`` for ``p50Ms`` / ``p99Ms``), and the
+``cache`` counts are since the hub started (``cacheCountsSince``). It always answers 200: it is
+for reading, ``/readyz`` is for load balancers.
+
 Both endpoints belong on a network only operators reach, like ``/readyz``.
 """
 
@@ -13,7 +19,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter as Tally
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from prometheus_client import (
@@ -96,6 +103,8 @@ class HubObserver:
             registry=registry,
         )
         self.cache_tallies: dict[str, Tally[str]] = {}
+        # when the counts kept here (cache tallies) began: an ISO 8601 UTC time
+        self.started_at = datetime.now(UTC).isoformat(timespec="seconds")
         self._names: set[str] = set()
         # labelled children, looked up once: ``labels()`` takes a lock and checks every value
         self._children: dict[tuple[object, ...], Any] = {}
@@ -182,16 +191,22 @@ def department_status(connector: Connector, tallies: Mapping[str, int]) -> dict[
     return {**connector.health.as_json(), "cache": dict(sorted(tallies.items()))}
 
 
-def operator_routes(state: OperatedHub) -> list[Route]:
-    """``/status`` and ``/metrics`` over ``state``'s connectors and observer."""
+def operator_routes(
+    state: OperatedHub, *, readiness: Callable[[], Awaitable[Mapping[str, object]]]
+) -> list[Route]:
+    """``/status`` and ``/metrics`` over ``state``'s connectors and observer; ``readiness``
+    gives ``/readyz``'s ``status`` and ``database`` entries."""
 
     async def status(request: Request) -> JSONResponse:
+        ready = await readiness()
         tallies = state.observer.cache_tallies
         departments = {
             name: department_status(connector, tallies.get(name, Tally()))
             for name, connector in state.connectors.items()
         }
-        return JSONResponse({"departments": departments})
+        return JSONResponse(
+            {**ready, "cacheCountsSince": state.observer.started_at, "departments": departments}
+        )
 
     async def metrics(request: Request) -> Response:
         # the breaker opens and half-opens with time as well as with calls: read it now

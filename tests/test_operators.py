@@ -8,12 +8,15 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from threading import Event
 from typing import Any
 
 import pytest
 from aiohttp import web
 
+from connectors.base import DepartmentPolicy
+from connectors.health import LATENCY_HORIZON_S, LATENCY_SAMPLES
 from connectors.tracing import REQUEST_ID
 from hub.logs import JsonFormatter
 from hub.settings import Settings
@@ -49,6 +52,40 @@ def test_status_reports_each_departments_breaker_latency_and_cache(
     assert departments["garbage"]["cache"]["hit"] >= 1, "the second home screen hit the cache"
     ready = hub.client.get("/readyz").json()["departments"]["locks"]
     assert {"breaker", "errorRate", "p50Ms", "p99Ms", "lastSuccess"} <= set(ready)
+
+
+def test_status_has_readyz_entries_and_names_the_window_of_each_figure(
+    start_hub: Callable[..., LiveHub], token_for: Callable[..., str]
+) -> None:
+    hub = start_hub()
+    hub.graphql(HOME, token=token_for("R000001"))
+    status = hub.client.get("/status").json()
+    ready = hub.client.get("/readyz").json()
+    assert (status["status"], status["database"]) == ("ready", {"status": "ok"})
+    assert (status["status"], status["database"]) == (ready["status"], ready["database"])
+    assert datetime.fromisoformat(status["cacheCountsSince"]).tzinfo is not None
+    for name, department in status["departments"].items():
+        breaker_window = DepartmentPolicy(base_url="http://x").breaker_window_s
+        assert department["breakerWindowSeconds"] == breaker_window, name
+        assert department["latencyWindowSeconds"] == LATENCY_HORIZON_S, name
+        assert department["latencyMaxSamples"] == LATENCY_SAMPLES, name
+        assert department["breakerWindowSeconds"] != department["latencyWindowSeconds"]
+    assert ready["departments"]["youth"]["breakerWindowSeconds"] == breaker_window
+
+
+def test_status_says_not_ready_when_the_database_is_unreachable(
+    start_hub: Callable[..., LiveHub],
+) -> None:
+    hub = start_hub(
+        database_url="postgresql+psycopg://nobody@127.0.0.1:1/none", seed_database=False
+    )
+    status = hub.client.get("/status")
+    assert status.status_code == 200, "/status is for reading; /readyz answers 503"
+    assert (status.json()["status"], status.json()["database"]) == (
+        "not ready",
+        {"status": "unreachable"},
+    )
+    assert set(status.json()["departments"]) == DEPARTMENTS
 
 
 def test_metrics_count_calls_by_route_pattern_operations_and_batches(
