@@ -41,8 +41,13 @@ class BucketPolicy:
         return policy
 
 
+# Anonymous callers only read public data, which the hub caches, and one IP is often many
+# people (a carrier-grade NAT, the app's own gateway): 1000 at once and 20 a second per IP
+# (1200 a minute) keeps a single abusive client in check without refusing a crowd; admission
+# control (hub.admission) protects the process as a whole. Residents and partners are one
+# principal each, so their buckets are per person / per bank system.
 DEFAULT_POLICIES: Mapping[CallerKind, BucketPolicy] = {
-    CallerKind.ANONYMOUS: BucketPolicy("anonymous", 60, 1.0),
+    CallerKind.ANONYMOUS: BucketPolicy("anonymous", 1000, 20.0),
     CallerKind.RESIDENT: BucketPolicy("resident", 120, 2.0),
     CallerKind.PARTNER: BucketPolicy("partner", 600, 10.0),
 }
