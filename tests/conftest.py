@@ -43,9 +43,8 @@ def var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("var")
 
 
-@pytest.fixture(scope="session")
-def make_settings(mocks: BackgroundMocks, var_dir: Path) -> Callable[..., Settings]:
-    """Settings for a hub wired to the running mocks; keyword arguments override."""
+def settings_for(mocks: BackgroundMocks, var_dir: Path) -> Callable[..., Settings]:
+    """Settings for hubs wired to ``mocks``, each with its own SQLite file in ``var_dir``."""
     counter = iter(range(1_000_000))
 
     def build(*, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -70,6 +69,12 @@ def make_settings(mocks: BackgroundMocks, var_dir: Path) -> Callable[..., Settin
         return settings.with_changes(**overrides)
 
     return build
+
+
+@pytest.fixture(scope="session")
+def make_settings(mocks: BackgroundMocks, var_dir: Path) -> Callable[..., Settings]:
+    """Settings for a hub wired to the running mocks; keyword arguments override."""
+    return settings_for(mocks, var_dir)
 
 
 @pytest.fixture(scope="session")
