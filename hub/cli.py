@@ -26,7 +26,7 @@ from typing import Any
 
 from hub import cli_audit, cli_partners, cli_token
 from hub.logs import configure_json_logging
-from hub.settings import Settings
+from hub.settings import Settings, SettingsError
 
 SCHEMA_FILE = Path("schema.graphql")
 
@@ -180,7 +180,11 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
         )
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"ihub: {exc}", file=sys.stderr)
+        return 2
     if args.command == "serve":
         if args.host or args.port:
             settings = settings.with_changes(

@@ -88,3 +88,11 @@ def test_a_busy_hub_port_ends_in_one_line_before_anything_claims_success(tmp_pat
         f"ihub: port {base} (the hub) is already in use: set HUB_PORT (or --port) to another port"
     )
     assert "Hub on" not in out and "mock " not in out, "nothing was started or announced"
+
+
+def test_a_port_setting_that_is_not_a_port_is_one_line_too(tmp_path: Path) -> None:
+    base = free_ports(MOCK_COUNT + 1)
+    serve = Serve(tmp_path, port=base, mocks_base_port=base, HUB_MOCKS_BASE_PORT="eighty")
+    code, out, err = serve.finish()
+    assert (code, out) == (2, "")
+    assert err.strip() == "ihub: HUB_MOCKS_BASE_PORT must be a number, not 'eighty'"
