@@ -11,4 +11,5 @@ MOCKS: tuple[MockSpec, ...] = (
     MockSpec("ccb", 8104, "mocks.bank:create_ccb_app"),
     MockSpec("locks", 8105, "mocks.locks:create_app"),
     MockSpec("garbage", 8106, "mocks.garbage:create_app"),
+    MockSpec("catalogue", 8107, "mocks.catalogue:create_app"),
 )
