@@ -54,6 +54,7 @@ DEV_DEPARTMENTS: Mapping[str, tuple[str, Mapping[str, str]]] = {
         },
     ),
     "garbage": ("http://127.0.0.1:8106", {}),
+    "catalogue": ("http://127.0.0.1:8107", {"api_key": "dev-catalogue-key"}),
 }
 
 
