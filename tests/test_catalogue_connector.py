@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -14,7 +15,7 @@ import pytest
 from connectors.base import DepartmentPolicy
 from connectors.catalogue import CatalogueConnector
 from connectors.catalogue.models import Channel, MaterialKind
-from connectors.errors import UpstreamPayloadError, UpstreamRejected
+from connectors.errors import UpstreamPayloadError, UpstreamRejected, UpstreamUnavailable
 from hub.settings import DEV_DEPARTMENTS
 from mocks.common.launcher import MockConfig, MockSpec
 from tests.support import BackgroundMocks, MockAdmin
@@ -176,3 +177,12 @@ async def test_concurrent_identical_page_reads_share_one_call(
     pages = await asyncio.gather(*(connector.items_page(5, 100) for _ in range(10)))
     assert len({page.items for page in pages}) == 1
     assert catalogue.calls(PAGES) == 1
+
+
+async def test_a_catalogue_that_is_down_is_unavailable(catalogue: MockAdmin) -> None:
+    catalogue.faults(down=True)
+    async with aiohttp.ClientSession() as session:
+        connector = CatalogueConnector(session, replace(policy(catalogue.url), max_retries=0))
+        with pytest.raises(UpstreamUnavailable):
+            await connector.all_items()
+    assert catalogue.calls(PAGES) == 1, "no page after the first when the first failed"

@@ -238,7 +238,7 @@ def build_disclosures() -> list[Record]:
                     "id": entry_id,
                     "category": code,
                     "category_name": name,
-                    "title": f"罗湖区2026年{name}第{n}号",
+                    "title": f"罗湖区{published.year}年{name}第{n}号",
                     "url": f"{SITE}/xxgk/{code}/{entry_id}.html",
                     "published_at": published.strftime(TIME_FORMAT),
                 }

@@ -25,7 +25,7 @@ INSTANT_ITEMS = 111
 LOCAL_ITEMS = 214  # street or community
 ALWAYS_INSTANT = ("高龄津贴申领", "应届毕业生落户")
 TIME_FORMAT = "%Y%m%d%H%M%S"
-SEED_EPOCH = datetime(2026, 1, 5, 9, 0, 0)
+SEED_EPOCH = datetime(2025, 1, 6, 9, 0, 0)
 
 TYPES = ("行政许可", "行政给付", "行政确认", "公共服务", "其他行政权力")
 LIFE_STAGES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -62,9 +62,9 @@ def item_type(name: str) -> str:
     return TYPES[3]
 
 
-def _basic(rows: list[tuple[Dept, str, str, tuple[str, ...]]]) -> list[Record]:
+def _basic(seed: int, rows: list[tuple[Dept, str, str, tuple[str, ...]]]) -> list[Record]:
     """Codes, department and the fields every item has, one record per row."""
-    rng = random.Random("catalogue:items")
+    rng = random.Random(f"{seed}:catalogue-items")
     records: list[Record] = []
     serials: dict[int, int] = {}
     for index, (dept, local_code, name, materials) in enumerate(rows):
@@ -124,7 +124,7 @@ def _rows(seed: int) -> list[tuple[Dept, str, str, tuple[str, ...]]]:
         for gov in bank.build_items(seed)
     ]
     bank_materials = {d.prefix: d.materials for d in bank.DEPARTMENTS}
-    rng = random.Random("catalogue:materials")
+    rng = random.Random(f"{seed}:catalogue-materials")
     for dept in DEPTS:
         pool = dept.materials or bank_materials[dept.prefix]
         for s, subject in enumerate(dept.subjects):
@@ -165,9 +165,9 @@ def _assign_life_stages(records: list[Record]) -> None:
 
 def build_items(seed: int) -> list[Record]:
     """Every item, in catalogue order (the banks' first), as the API serves it."""
-    records = _basic(_rows(seed))
+    records = _basic(seed, _rows(seed))
     rng = random.Random(f"{seed}:catalogue")
-    for record in records[: len(bank.build_items(seed))]:
+    for record in records[: bank.TOTAL_ITEMS]:
         record["channels"] = ["hall", "bank"]
     _assign_life_stages(records)
     forced = [i for i, r in enumerate(records) if r["name"] in ALWAYS_INSTANT]

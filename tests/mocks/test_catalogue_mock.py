@@ -15,6 +15,7 @@ import pytest
 from mocks.bank.catalogue import build_items as bank_items
 from mocks.bank.data import split_items
 from mocks.catalogue import API_KEY
+from mocks.catalogue.items import build_items
 from mocks.common.launcher import MockConfig, MockSpec, start_mocks
 
 SPEC = MockSpec("catalogue", 0, "mocks.catalogue:create_app")
@@ -240,3 +241,16 @@ async def test_public_services_and_disclosures(catalogue: Catalogue) -> None:
     assert len({e["url"] for e in entries}) == len(entries)  # stable, one per entry
     status, _ = await catalogue.get("/api/disclosures?category=nope")
     assert status == 400
+
+
+@pytest.mark.parametrize("seed", [1, 7, 20261127, 424242])
+def test_the_counts_hold_for_any_seed(seed: int) -> None:
+    items = build_items(seed)
+    assert len(items) == 1201
+    assert sum(1 for i in items if i["life_stages"]) == 116
+    assert sum(1 for i in items if i["instant"]) == 111
+    assert sum(1 for i in items if "bank" in i["channels"]) == 340
+    assert sum(1 for i in items if {"street", "community"} & set(i["channels"])) == 214
+    assert {i["local_code"] for i in items if "bank" in i["channels"]} == {
+        gov.code for gov in bank_items(seed)
+    }
