@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from connectors.bank import CcbConnector, IcbcConnector
 from connectors.base import Connector
+from connectors.catalogue import CatalogueConnector
 from connectors.garbage import GarbageConnector
 from connectors.library import LibraryConnector
 from connectors.locks import LocksConnector
@@ -31,4 +32,5 @@ DEPARTMENTS: tuple[Department, ...] = (
     Department("ccb", CcbConnector),
     Department("locks", LocksConnector),
     Department("garbage", GarbageConnector),
+    Department("catalogue", CatalogueConnector),
 )

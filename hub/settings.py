@@ -56,6 +56,7 @@ DEV_DEPARTMENTS: Mapping[str, tuple[int, Mapping[str, str]]] = {
         },
     ),
     "garbage": (6, {}),
+    "catalogue": (7, {"api_key": "dev-catalogue-key"}),
 }
 
 
@@ -133,7 +134,7 @@ class Settings:
     env: str = "dev"
     host: str = "127.0.0.1"
     port: int = 8000
-    # the dev mocks listen on this port plus their offset (DEV_DEPARTMENTS), 8101…8106 by default
+    # the dev mocks listen on this port plus their offset (DEV_DEPARTMENTS), 8101…8107 by default
     mocks_base_port: int = DEV_MOCKS_BASE_PORT
     var_dir: Path = Path("var")
     graphiql_dir: Path = Path("var/graphiql")

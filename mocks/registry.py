@@ -11,4 +11,5 @@ MOCKS: tuple[MockSpec, ...] = (
     MockSpec("ccb", 4, "mocks.bank:create_ccb_app"),
     MockSpec("locks", 5, "mocks.locks:create_app"),
     MockSpec("garbage", 6, "mocks.garbage:create_app"),
+    MockSpec("catalogue", 7, "mocks.catalogue:create_app"),
 )
