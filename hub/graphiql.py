@@ -1,5 +1,8 @@
 """Self-hosted GraphiQL: strawberry's page with its pinned CDN assets served by the hub.
 
+The page itself is the hub's explorer (``hub.explorer``). While the assets are missing,
+``/graphql`` shows a browser how to fetch them; a fetch is bounded by a timeout.
+
 The assets come from ``npm pack`` of the exact versions the page pins (so the machine's
 configured registry is used) and are kept only if they match the page's integrity hashes.
 """
@@ -13,6 +16,8 @@ import os
 import subprocess
 import tarfile
 import tempfile
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -27,6 +32,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from strawberry.http.ides import get_graphql_ide_html
 
+from hub.explorer import Example, explorer_page, unavailable_page
+
 DEFAULT_DIRECTORY = Path("var/graphiql")
 ASSET_PREFIX = "/graphiql/assets/"
 TITLE = "i罗湖 Hub GraphiQL"
@@ -35,6 +42,11 @@ _HASHES = frozenset({"sha256", "sha384", "sha512"})
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 _MEDIA_TYPES = {".js": "application/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 _CACHE_HEADERS = {"Cache-Control": "public, max-age=31536000, immutable"}
+DEFAULT_TIMEOUT_S = 60.0
+"""The whole fetch, every package: a registry that does not answer must not hold anyone up."""
+# npm's defaults retry an unreachable registry for over a minute per package
+_NPM_FLAGS = ("--ignore-scripts", "--fetch-retries=1", "--fetch-retry-maxtimeout=5000")
+_POLL_S = 0.1
 
 
 class GraphiQLAssetsError(RuntimeError):
@@ -138,17 +150,41 @@ def _verified(data: bytes, integrity: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
-def _npm_pack(npm: str, spec: str, destination: Path, timeout: float) -> Path:
-    command = [npm, "pack", spec, "--pack-destination", str(destination), "--ignore-scripts"]
-    try:  # fixed argv, spec validated by _parse_asset, no shell
-        done = subprocess.run(  # noqa: S603
-            command, cwd=destination, capture_output=True, text=True, timeout=timeout
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise GraphiQLAssetsError(f"npm pack {spec} failed: {exc}") from exc
-    if done.returncode != 0:
-        detail = (done.stderr or done.stdout).strip()[-500:]
-        raise GraphiQLAssetsError(f"npm pack {spec} exited {done.returncode}: {detail}")
+def _wait(process: subprocess.Popen[str], spec: str, timeout: float, stop: threading.Event) -> None:
+    # polled, not one long wait: a hub shutting down stops a fetch at once
+    deadline = time.monotonic() + timeout
+    while process.poll() is None:
+        if stop.is_set():
+            raise GraphiQLAssetsError(f"npm pack {spec} stopped")
+        if time.monotonic() >= deadline:
+            raise GraphiQLAssetsError(
+                f"npm pack {spec} timed out after {timeout:.0f} s (is the registry reachable?)"
+            )
+        stop.wait(_POLL_S)
+
+
+def _npm_pack(
+    npm: str, spec: str, destination: Path, timeout: float, stop: threading.Event
+) -> Path:
+    command = [npm, "pack", spec, "--pack-destination", str(destination), *_NPM_FLAGS]
+    # output to a file, not a pipe: npm lists every packed file, more than a pipe holds
+    with tempfile.TemporaryFile(mode="w+", dir=destination) as output:
+        try:  # fixed argv, spec validated by _parse_asset, no shell
+            process = subprocess.Popen(  # noqa: S603
+                command, cwd=destination, stdout=output, stderr=subprocess.STDOUT, text=True
+            )
+        except OSError as exc:
+            raise GraphiQLAssetsError(f"npm pack {spec} failed: {exc}") from exc
+        try:
+            _wait(process, spec, timeout, stop)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        output.seek(0)
+        detail = output.read()[-500:].strip()
+    if process.returncode != 0:
+        raise GraphiQLAssetsError(f"npm pack {spec} exited {process.returncode}: {detail}")
     tarballs = sorted(destination.glob("*.tgz"))
     if len(tarballs) != 1:
         raise GraphiQLAssetsError(f"npm pack {spec} produced {len(tarballs)} tarballs")
@@ -194,18 +230,29 @@ def _present(directory: Path, asset: Asset) -> bool:
 
 
 def ensure_assets(
-    directory: Path, assets: Sequence[Asset], *, npm: str = "npm", timeout: float = 120
+    directory: Path,
+    assets: Sequence[Asset],
+    *,
+    npm: str = "npm",
+    timeout: float = DEFAULT_TIMEOUT_S,
+    stop: threading.Event | None = None,
 ) -> None:
-    """Make every asset present and verified in ``directory``; pack each package once."""
+    """Make every asset present and verified in ``directory``; pack each package once.
+
+    ``timeout`` bounds the whole fetch, every package included; ``stop`` ends it early.
+    """
     directory.mkdir(parents=True, exist_ok=True)
+    stop = stop or threading.Event()
+    deadline = time.monotonic() + timeout
     wanted: dict[str, list[Asset]] = {}
     for asset in assets:
         if not _present(directory, asset):
             (directory / asset.local_name).unlink(missing_ok=True)  # never keep a bad file
             wanted.setdefault(asset.spec, []).append(asset)
     for spec, group in wanted.items():
+        remaining = max(deadline - time.monotonic(), 0.0)
         with tempfile.TemporaryDirectory(prefix="graphiql-npm-") as temp:
-            tarball = _npm_pack(npm, spec, Path(temp), timeout)
+            tarball = _npm_pack(npm, spec, Path(temp), remaining, stop)
             verified = [(asset, _read_member(tarball, asset)) for asset in group]
         for asset, data in verified:  # all of a package's files verify before any is written
             if not _verified(data, asset.integrity):
@@ -215,22 +262,30 @@ def ensure_assets(
 
 
 class GraphiQL:
-    """Strawberry's GraphiQL page served entirely by the hub."""
+    """Strawberry's GraphiQL page, made the hub's explorer, served entirely by the hub."""
 
     def __init__(
         self,
         directory: Path | str = DEFAULT_DIRECTORY,
         *,
         npm: str = "npm",
-        timeout: float = 120,
+        timeout: float = DEFAULT_TIMEOUT_S,
         source_html: str | None = None,
         prefix: str = ASSET_PREFIX,
+        examples: Sequence[Example] = (),
+        dev_token_url: str | None = None,
     ) -> None:
         self.directory = Path(directory)
         self.npm = npm
         self.timeout = timeout
         self.prefix = prefix
         self.source_html = source_html or get_graphql_ide_html("graphiql")
+        self.examples = list(examples)
+        self.dev_token_url = dev_token_url
+        self.problem: str | None = None
+        """Why the last fetch failed (shown on the page while the assets are missing)."""
+        self._stop = threading.Event()
+        self._ready = False
 
     @cached_property
     def assets(self) -> list[Asset]:
@@ -242,15 +297,35 @@ class GraphiQL:
 
     @cached_property
     def html(self) -> str:
-        return local_page(self.source_html, self.assets, self.prefix)
+        page = explorer_page(self.source_html, self.examples, dev_token_url=self.dev_token_url)
+        return local_page(page, self.assets, self.prefix)
 
     @property
     def ready(self) -> bool:
-        """All asset files present and matching their hashes (re-checked on each call)."""
-        return all(_present(self.directory, asset) for asset in self.assets)
+        """All asset files present and matching their hashes (re-checked until they are)."""
+        if not self._ready:
+            self._ready = all(_present(self.directory, asset) for asset in self.assets)
+        return self._ready
+
+    def page(self) -> tuple[str, int]:
+        """The explorer once the assets are here; until then a page saying how to get them."""
+        if self.ready:
+            return self.html, 200
+        return unavailable_page(self.directory, self.problem), 503
 
     def fetch(self) -> None:
-        ensure_assets(self.directory, self.assets, npm=self.npm, timeout=self.timeout)
+        """Fetch the missing assets (bounded by ``timeout``); ``stop()`` ends it early."""
+        try:
+            ensure_assets(
+                self.directory, self.assets, npm=self.npm, timeout=self.timeout, stop=self._stop
+            )
+        except GraphiQLAssetsError as exc:
+            self.problem = str(exc)
+            raise
+        self.problem = None
+
+    def stop(self) -> None:
+        self._stop.set()
 
     async def serve_asset(self, request: Request) -> Response:
         asset = self._by_name.get(str(request.path_params.get("name", "")))

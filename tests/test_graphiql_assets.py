@@ -131,6 +131,7 @@ PAGE = (
     '<script src="https://cdn.example/fake-pkg@1.0.0/dist/x.js" integrity="{js}"></script>'
     '<link rel="stylesheet" href="https://cdn.example/fake-pkg@1.0.0/dist/x.css" '
     'integrity="{css}">'
+    "<script>render(GraphiQL)</script>"  # the inline script the explorer replaces
 )
 
 
