@@ -26,8 +26,8 @@ WELCOME = """\
 #
 # Residents: queries under `me` need a resident token in Headers,
 #   {"Authorization": "Bearer <token>"}
-# In dev, the key button in the toolbar fetches one for a seeded resident (R000001 …)
-# and fills Headers; from a terminal, `ihub token R000001` prints one.
+# In dev, the 令牌 (token) button in the toolbar fetches one for a seeded resident
+# (R000001 …) and fills Headers; from a terminal, `ihub token R000001` prints one.
 #
 # Partners (ICBC, CCB, …) get a token from POST /oauth/token (client credentials) and
 # may only run the operations their manifest registers, sent by hash with no document:
