@@ -166,3 +166,26 @@ def test_dev_token_exists_only_in_dev(
         assert page_config(page.text)["devTokenUrl"] is None
     finally:
         live.close()
+
+
+# --- the Docs pane --------------------------------------------------------------------------
+
+
+def test_root_types_and_fields_are_described_in_chinese_and_english() -> None:
+    schema = build_schema()._schema
+    roots = [schema.query_type, schema.mutation_type]
+    described = [(root.name, root.description) for root in roots if root is not None]
+    for root in roots:
+        assert root is not None
+        for name, field in root.fields.items():
+            described.append((f"{root.name}.{name}", field.description))
+            named = field.type
+            while hasattr(named, "of_type"):
+                named = named.of_type
+            if root is schema.query_type:  # the namespace types the Docs pane opens on
+                described.append((str(named), getattr(named, "description", None)))
+    for where, description in described:
+        assert description, where
+        chinese, sep, english = description.partition(" · ")
+        assert sep and english, f"{where}: {description!r} is not '中文 · English'"
+        assert any("\u4e00" <= char <= "\u9fff" for char in chinese), where
