@@ -45,7 +45,12 @@ _CACHE_HEADERS = {"Cache-Control": "public, max-age=31536000, immutable"}
 DEFAULT_TIMEOUT_S = 60.0
 """The whole fetch, every package: a registry that does not answer must not hold anyone up."""
 # npm's defaults retry an unreachable registry for over a minute per package
-_NPM_FLAGS = ("--ignore-scripts", "--fetch-retries=1", "--fetch-retry-maxtimeout=5000")
+_NPM_FLAGS = (
+    "--ignore-scripts",
+    "--fetch-retries=1",
+    "--fetch-retry-mintimeout=1000",
+    "--fetch-retry-maxtimeout=5000",
+)
 _POLL_S = 0.1
 
 

@@ -228,6 +228,10 @@ def test_explorer_example_tab_with_the_dev_token_button(
             result = page.locator(".graphiql-response .result-window")
             expect(result).to_contain_text(expected_name, timeout=TIMEOUT_MS)
             answered = json.loads(_editor_value(context, ".graphiql-response .CodeMirror"))
+            page.get_by_label("Show Documentation Explorer").click()
+            docs = page.locator(".graphiql-doc-explorer")
+            docs.get_by_role("link", name="Query", exact=True).click()
+            expect(docs).to_contain_text("垃圾分类 · Garbage sorting", timeout=TIMEOUT_MS)
             page.screenshot(path=str(screenshot), full_page=True)
         except (Error, AssertionError) as exc:
             pytest.fail(f"page errors: {page_errors}\nbrowser step failed: {exc}")

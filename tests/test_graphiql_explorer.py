@@ -189,3 +189,14 @@ def test_root_types_and_fields_are_described_in_chinese_and_english() -> None:
         chinese, sep, english = description.partition(" · ")
         assert sep and english, f"{where}: {description!r} is not '中文 · English'"
         assert any("\u4e00" <= char <= "\u9fff" for char in chinese), where
+
+
+def test_assets_missing_page_says_how_to_fetch_and_escapes_the_failure(tmp_path: Path) -> None:
+    from hub.graphiql import GraphiQL
+
+    graphiql = GraphiQL(tmp_path / "empty")
+    html, status = graphiql.page()
+    assert status == 503 and "ihub graphiql fetch" in html and "in the background" in html
+    graphiql.problem = "npm said <script>alert(1)</script>"
+    html, _ = graphiql.page()
+    assert "<script>" not in html and "&lt;script&gt;alert(1)" in html
