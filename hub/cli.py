@@ -81,7 +81,8 @@ async def _mocks_forever(settings: Settings) -> None:
 
 
 def _fetch_graphiql(settings: Settings) -> int:
-    from hub.graphiql import GraphiQL, GraphiQLAssetsError
+    from hub.graphiql import GraphiQL
+    from hub.graphiql_assets import GraphiQLAssetsError
 
     graphiql = GraphiQL(settings.graphiql_dir)
     if graphiql.ready:

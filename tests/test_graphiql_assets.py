@@ -18,14 +18,8 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 from strawberry.http.ides import get_graphql_ide_html
 
-from hub.graphiql import (
-    Asset,
-    GraphiQL,
-    GraphiQLAssetsError,
-    ensure_assets,
-    local_page,
-    page_assets,
-)
+from hub.graphiql import GraphiQL, local_page, page_assets
+from hub.graphiql_assets import Asset, GraphiQLAssetsError, ensure_assets
 
 STRAWBERRY_PAGE = get_graphql_ide_html("graphiql")
 
