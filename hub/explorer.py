@@ -22,18 +22,19 @@ WELCOME = """\
 # i罗湖 Hub explorer · 罗湖区民生服务 GraphQL 网关
 #
 # The tabs above are example operations (from examples/ in the repository); run one with
-# Ctrl-Enter or ▶. The Docs pane (top left) describes every field in 中文 and English.
+# Ctrl-Enter or ▶. The Docs pane (top left) names the root fields in 中文 and English.
 #
 # Residents: queries under `me` need a resident token in Headers,
 #   {"Authorization": "Bearer <token>"}
 # In dev, the 令牌 (token) button in the toolbar fetches one for a seeded resident
 # (R000001 …) and fills Headers; from a terminal, `ihub token R000001` prints one.
 #
-# Partners (ICBC, CCB, …) get a token from POST /oauth/token (client credentials) and
-# may only run the operations their manifest registers, sent by hash with no document:
-#   {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "<sha256 of the document>"}}}
-# Automatic persisted queries (APQ), for residents' apps: send the hash alone; on
-# PERSISTED_QUERY_NOT_FOUND send hash and document once, the hub keeps it for the next time.
+# Partners (ICBC, CCB, …) get a 10-minute token from POST /oauth/token
+# (grant_type=client_credentials) and run only their manifest's operations
+# (partners/*.manifest.json), by id with no document: {"documentId": "sha256:<id>"}.
+# Front-ends use automatic persisted queries (APQ): send only the hash,
+#   {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "<sha256 of the query>"}}}
+# and on PERSISTED_QUERY_NOT_FOUND resend it with the query; the hub keeps it for next time.
 #
 # A public query to start with · 公开查询，无需令牌:
 query Welcome {
