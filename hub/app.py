@@ -33,7 +33,9 @@ from hub.auth import (
 from hub.context import Services
 from hub.db import Database, create_tables, make_engine
 from hub.departments import DEPARTMENTS
+from hub.devtoken import dev_token_endpoint
 from hub.directory import SqlResidentDirectory
+from hub.explorer import load_examples
 from hub.graphiql import GraphiQL
 from hub.idempotency import SqlIdempotencyStore
 from hub.jwks import JwksKeySet
@@ -51,6 +53,7 @@ from schema import build_schema
 from schema.context import CallerKind
 from schema.limits import QueryLimits
 
+DEV_TOKEN_PATH = "/dev/token"  # noqa: S105 (a route, not a secret)
 logger = logging.getLogger("ihub")
 
 
@@ -146,7 +149,8 @@ def create_app(settings: Settings) -> Starlette:
         rate_policies=settings.rate_limits,
         on_rate_limited=state.observer.rate_limited,
     )
-    graphiql = GraphiQL(settings.graphiql_dir) if settings.graphiql else None
+    dev_token = settings.env == "dev" and settings.accepts_dev_tokens
+    graphiql = _graphiql(settings, dev_token=dev_token)
     view = HubGraphQLView(schema, services=services, graphiql=graphiql)
 
     @contextlib.asynccontextmanager
@@ -183,6 +187,8 @@ def create_app(settings: Settings) -> Starlette:
             if jwks is not None:
                 await jwks.stop()
             if fetching is not None:
+                assert graphiql is not None
+                graphiql.stop()  # the npm child is killed, the thread ends
                 fetching.cancel()
             for session in state.sessions:
                 await session.close()
@@ -202,6 +208,8 @@ def create_app(settings: Settings) -> Starlette:
     ]
     if graphiql is not None:
         routes.append(Route("/graphiql/assets/{name}", graphiql.serve_asset, methods=["GET"]))
+    if dev_token:
+        routes.append(Route(DEV_TOKEN_PATH, dev_token_endpoint(keys, settings), methods=["POST"]))
     app = Starlette(
         routes=routes,
         middleware=[
@@ -237,12 +245,24 @@ async def _initialise_database(state: HubState) -> None:
     state.database_initialised = True
 
 
+def _graphiql(settings: Settings, *, dev_token: bool) -> GraphiQL | None:
+    if not settings.graphiql:
+        return None
+    return GraphiQL(
+        settings.graphiql_dir,
+        examples=load_examples(),
+        dev_token_url=DEV_TOKEN_PATH if dev_token else None,
+    )
+
+
 async def _fetch_graphiql(graphiql: GraphiQL) -> None:
     try:
         await asyncio.to_thread(graphiql.fetch)
         logger.info("GraphiQL assets fetched and verified")
     except Exception as exc:
-        logger.warning("GraphiQL assets unavailable, the IDE will not load: %s", exc)
+        logger.warning(
+            "GraphiQL assets unavailable (run `ihub graphiql fetch`), /graphql shows how: %s", exc
+        )
 
 
 def _resident_keys(settings: Settings, keys: DevKeys) -> tuple[JwksKeySet | None, KeySource]:

@@ -87,8 +87,8 @@ async def _serve(settings: Settings, *, with_mocks: bool) -> None:
     running = None
     try:
         running = await _start_mocks(settings) if with_mocks else None
-        if settings.graphiql:
-            await asyncio.to_thread(_fetch_graphiql, settings, quiet=True)
+        # GraphiQL's assets, if missing, are fetched in the background (bounded): no registry
+        # must hold up the hub; /graphql tells a browser to run `ihub graphiql fetch` meanwhile
         # log_config=None: uvicorn's loggers propagate to the root's JSON lines (hub.logs)
         config = uvicorn.Config(
             create_app(settings),
@@ -123,15 +123,15 @@ def _run_until_interrupted(coroutine: Any) -> int:
     return 0
 
 
-def _fetch_graphiql(settings: Settings, *, quiet: bool = False) -> int:
-    from hub.graphiql import GraphiQL, GraphiQLAssetsError
+def _fetch_graphiql(settings: Settings) -> int:
+    from hub.graphiql import GraphiQL
+    from hub.graphiql_assets import GraphiQLAssetsError
 
     graphiql = GraphiQL(settings.graphiql_dir)
     if graphiql.ready:
-        if not quiet:
-            print(f"GraphiQL assets already present and verified in {settings.graphiql_dir}")
+        print(f"GraphiQL assets already present and verified in {settings.graphiql_dir}")
         return 0
-    print("fetching GraphiQL assets with npm (once) …")
+    print(f"fetching GraphiQL assets with npm (once, at most {graphiql.timeout:.0f} s) …")
     try:
         graphiql.fetch()
     except GraphiQLAssetsError as exc:

@@ -1,25 +1,19 @@
 """Self-hosted GraphiQL: strawberry's page with its pinned CDN assets served by the hub.
 
-The assets come from ``npm pack`` of the exact versions the page pins (so the machine's
-configured registry is used) and are kept only if they match the page's integrity hashes.
+The page itself is the hub's explorer (``hub.explorer``); its asset files are fetched and
+verified by ``hub.graphiql_assets``. While they are missing, ``/graphql`` shows a browser
+how to fetch them.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import os
-import subprocess
-import tarfile
-import tempfile
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cached_property
 from html import escape
 from html.parser import HTMLParser
 from itertools import accumulate
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import anyio
@@ -27,32 +21,22 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from strawberry.http.ides import get_graphql_ide_html
 
+from hub.explorer import Example, explorer_page, unavailable_page
+from hub.graphiql_assets import (
+    DEFAULT_TIMEOUT_S,
+    Asset,
+    GraphiQLAssetsError,
+    ensure_assets,
+    present,
+)
+
 DEFAULT_DIRECTORY = Path("var/graphiql")
 ASSET_PREFIX = "/graphiql/assets/"
 TITLE = "i罗湖 Hub GraphiQL"
-MAX_ASSET_BYTES = 16 * 1024 * 1024
 _HASHES = frozenset({"sha256", "sha384", "sha512"})
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 _MEDIA_TYPES = {".js": "application/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 _CACHE_HEADERS = {"Cache-Control": "public, max-age=31536000, immutable"}
-
-
-class GraphiQLAssetsError(RuntimeError):
-    """An asset could not be obtained or did not match the page's integrity hash."""
-
-
-@dataclass(frozen=True)
-class Asset:
-    url: str
-    package: str
-    version: str
-    path: str
-    integrity: str
-    local_name: str
-
-    @property
-    def spec(self) -> str:
-        return f"{self.package}@{self.version}"
 
 
 def _safe(text: str, extra: str = "") -> bool:
@@ -132,105 +116,31 @@ def local_page(html: str, assets: Sequence[Asset], prefix: str = ASSET_PREFIX) -
     return html
 
 
-def _verified(data: bytes, integrity: str) -> bool:
-    algorithm, _, expected = integrity.partition("-")
-    actual = base64.b64encode(hashlib.new(algorithm, data).digest()).decode()
-    return hmac.compare_digest(actual, expected)
-
-
-def _npm_pack(npm: str, spec: str, destination: Path, timeout: float) -> Path:
-    command = [npm, "pack", spec, "--pack-destination", str(destination), "--ignore-scripts"]
-    try:  # fixed argv, spec validated by _parse_asset, no shell
-        done = subprocess.run(  # noqa: S603
-            command, cwd=destination, capture_output=True, text=True, timeout=timeout
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise GraphiQLAssetsError(f"npm pack {spec} failed: {exc}") from exc
-    if done.returncode != 0:
-        detail = (done.stderr or done.stdout).strip()[-500:]
-        raise GraphiQLAssetsError(f"npm pack {spec} exited {done.returncode}: {detail}")
-    tarballs = sorted(destination.glob("*.tgz"))
-    if len(tarballs) != 1:
-        raise GraphiQLAssetsError(f"npm pack {spec} produced {len(tarballs)} tarballs")
-    return tarballs[0]
-
-
-def _read_member(tarball: Path, asset: Asset) -> bytes:
-    wanted = f"package/{asset.path}"
-    found: list[tarfile.TarInfo] = []
-    try:
-        with tarfile.open(tarball, "r:gz") as archive:
-            for member in archive:
-                name = PurePosixPath(member.name)
-                if name.is_absolute() or ".." in name.parts:
-                    raise GraphiQLAssetsError(f"{asset.spec}: unsafe tarball member {name}")
-                if member.name == wanted:
-                    found.append(member)
-            if len(found) != 1 or not found[0].isreg() or found[0].size > MAX_ASSET_BYTES:
-                raise GraphiQLAssetsError(f"{asset.spec}: no single regular file {wanted}")
-            stream = archive.extractfile(found[0])
-            data = stream.read() if stream is not None else b""
-    except (OSError, tarfile.TarError) as exc:
-        raise GraphiQLAssetsError(f"{asset.spec}: unreadable tarball: {exc}") from exc
-    return data
-
-
-def _write_atomic(target: Path, data: bytes) -> None:
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
-def _present(directory: Path, asset: Asset) -> bool:
-    target = directory / asset.local_name
-    return target.is_file() and _verified(target.read_bytes(), asset.integrity)
-
-
-def ensure_assets(
-    directory: Path, assets: Sequence[Asset], *, npm: str = "npm", timeout: float = 120
-) -> None:
-    """Make every asset present and verified in ``directory``; pack each package once."""
-    directory.mkdir(parents=True, exist_ok=True)
-    wanted: dict[str, list[Asset]] = {}
-    for asset in assets:
-        if not _present(directory, asset):
-            (directory / asset.local_name).unlink(missing_ok=True)  # never keep a bad file
-            wanted.setdefault(asset.spec, []).append(asset)
-    for spec, group in wanted.items():
-        with tempfile.TemporaryDirectory(prefix="graphiql-npm-") as temp:
-            tarball = _npm_pack(npm, spec, Path(temp), timeout)
-            verified = [(asset, _read_member(tarball, asset)) for asset in group]
-        for asset, data in verified:  # all of a package's files verify before any is written
-            if not _verified(data, asset.integrity):
-                raise GraphiQLAssetsError(f"{spec}: {asset.path} does not match its integrity")
-        for asset, data in verified:
-            _write_atomic(directory / asset.local_name, data)
-
-
 class GraphiQL:
-    """Strawberry's GraphiQL page served entirely by the hub."""
+    """Strawberry's GraphiQL page, made the hub's explorer, served entirely by the hub."""
 
     def __init__(
         self,
         directory: Path | str = DEFAULT_DIRECTORY,
         *,
         npm: str = "npm",
-        timeout: float = 120,
+        timeout: float = DEFAULT_TIMEOUT_S,
         source_html: str | None = None,
         prefix: str = ASSET_PREFIX,
+        examples: Sequence[Example] = (),
+        dev_token_url: str | None = None,
     ) -> None:
         self.directory = Path(directory)
         self.npm = npm
         self.timeout = timeout
         self.prefix = prefix
         self.source_html = source_html or get_graphql_ide_html("graphiql")
+        self.examples = list(examples)
+        self.dev_token_url = dev_token_url
+        self.problem: str | None = None
+        """Why the last fetch failed (shown on the page while the assets are missing)."""
+        self._stop = threading.Event()
+        self._ready = False
 
     @cached_property
     def assets(self) -> list[Asset]:
@@ -242,15 +152,35 @@ class GraphiQL:
 
     @cached_property
     def html(self) -> str:
-        return local_page(self.source_html, self.assets, self.prefix)
+        page = explorer_page(self.source_html, self.examples, dev_token_url=self.dev_token_url)
+        return local_page(page, self.assets, self.prefix)
 
     @property
     def ready(self) -> bool:
-        """All asset files present and matching their hashes (re-checked on each call)."""
-        return all(_present(self.directory, asset) for asset in self.assets)
+        """All asset files present and matching their hashes (re-checked until they are)."""
+        if not self._ready:
+            self._ready = all(present(self.directory, asset) for asset in self.assets)
+        return self._ready
+
+    def page(self) -> tuple[str, int]:
+        """The explorer once the assets are here; until then a page saying how to get them."""
+        if self.ready:
+            return self.html, 200
+        return unavailable_page(self.directory, self.problem), 503
 
     def fetch(self) -> None:
-        ensure_assets(self.directory, self.assets, npm=self.npm, timeout=self.timeout)
+        """Fetch the missing assets (bounded by ``timeout``); ``stop()`` ends it early."""
+        try:
+            ensure_assets(
+                self.directory, self.assets, npm=self.npm, timeout=self.timeout, stop=self._stop
+            )
+        except GraphiQLAssetsError as exc:
+            self.problem = str(exc)
+            raise
+        self.problem = None
+
+    def stop(self) -> None:
+        self._stop.set()
 
     async def serve_asset(self, request: Request) -> Response:
         asset = self._by_name.get(str(request.path_params.get("name", "")))

@@ -138,7 +138,8 @@ class HubGraphQLView(GraphQL[HubContext, None]):
 
     async def render_graphql_ide(self, request: Request) -> Response:
         assert self._graphiql is not None
-        return HTMLResponse(self._graphiql.html)
+        html, status = self._graphiql.page()
+        return HTMLResponse(html, status_code=status)
 
     async def process_result(
         self, request: Request, result: ExecutionResult

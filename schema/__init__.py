@@ -82,11 +82,12 @@ def build_schema(
     allowed = DEFAULT_INTROSPECTION if introspection is None else introspection
     query = strawberry.type(
         type("Query", QUERY_MODULES, {}),
-        description="i罗湖 Hub: the district's department services in one schema.",
+        description="i罗湖 民生服务 · i罗湖 Hub: the district's department services in one schema.",
     )
     mutation = strawberry.type(
         type("Mutation", MUTATION_MODULES, {}),
-        description="Changes on the resident's behalf. Every input carries an idempotency key.",
+        description="代办变更 · "
+        "Changes on the resident's behalf. Every input carries an idempotency key.",
     )
     return HubSchema(
         query=query,

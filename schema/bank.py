@@ -158,7 +158,7 @@ async def each_bank(
     return found
 
 
-@strawberry.type(description="Government services at partner banks' windows.")
+@strawberry.type(description="银行政务窗口 · Government services at partner banks' windows.")
 class BankWindows:
     @strawberry.field(description="Branches with government windows, filtered and paged.")
     async def branches(
@@ -211,6 +211,8 @@ class BankWindows:
 
 @strawberry.type
 class BankQuery:
-    @strawberry.field(description="Bank windows for government services. Public: no token needed.")
+    @strawberry.field(
+        description="银行政务窗口 · Bank windows for government services. Public: no token needed."
+    )
     def bank_windows(self) -> BankWindows | None:
         return BankWindows()

@@ -115,7 +115,8 @@ def _payload(outcome: dict[str, Any]) -> WindowAppointmentPayload:
 @strawberry.type
 class BankMutation:
     @strawberry.mutation(
-        description="Book a window appointment. The bank sees a reference, never who you are. "
+        description="预约窗口办事 · "
+        "Book a window appointment. The bank sees a reference, never who you are. "
         "Refusals: SLOT_FULL, ITEM_NOT_HANDLED, INVALID_BOOKING (date or slot), NOT_FOUND."
     )
     async def book_window_appointment(
@@ -156,7 +157,8 @@ class BankMutation:
         )  # fmt: skip
 
     @strawberry.mutation(
-        description="Cancel one of your appointments. Refusals: CANNOT_CANCEL (served, missed "
+        description="取消预约 · "
+        "Cancel one of your appointments. Refusals: CANNOT_CANCEL (served, missed "
         "or already cancelled)."
     )
     async def cancel_window_appointment(

@@ -183,7 +183,9 @@ def _check_query(text: str, field: str) -> str:
     return cleaned
 
 
-@strawberry.type(description="Garbage sorting: categories, dictionary, articles, points, events.")
+@strawberry.type(
+    description="垃圾分类 · Garbage sorting: categories, dictionary, articles, points, events."
+)
 class GarbageSorting:
     @strawberry.field(description="The sorting categories and their bins.")
     async def categories(self, info: HubInfo) -> list[GarbageCategory] | None:
@@ -266,6 +268,6 @@ class GarbageSorting:
 
 @strawberry.type
 class GarbageQuery:
-    @strawberry.field(description="Garbage sorting. Public: no token needed.")
+    @strawberry.field(description="垃圾分类 · Garbage sorting. Public: no token needed.")
     def garbage_sorting(self) -> GarbageSorting | None:
         return GarbageSorting()

@@ -236,7 +236,7 @@ class MyLibrary:
 MAX_QUERY = 100
 
 
-@strawberry.type(description="The public library: catalogue search and book details.")
+@strawberry.type(description="公共图书馆 · The public library: catalogue search and book details.")
 class Library:
     @strawberry.field(description="Search the catalogue.")
     async def search(
@@ -272,6 +272,8 @@ class Library:
 
 @strawberry.type
 class LibraryQuery:
-    @strawberry.field(description="The public library's catalogue. Public: no token needed.")
+    @strawberry.field(
+        description="图书馆馆藏 · The public library's catalogue. Public: no token needed."
+    )
     def library(self) -> Library | None:
         return Library()

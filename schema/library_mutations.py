@@ -105,21 +105,21 @@ async def _give_back(
 @strawberry.type
 class LibraryMutation:
     @strawberry.mutation(
-        description="Borrow a copy on the resident's card. Refusals: READER_SUSPENDED, "
+        description="借书 · Borrow a copy on the resident's card. Refusals: READER_SUSPENDED, "
         "LOAN_LIMIT_REACHED, ITEM_NOT_AVAILABLE, NOT_FOUND, NO_LIBRARY_CARD."
     )
     async def borrow_book(self, info: HubInfo, input: BarcodeInput) -> LoanPayload:
         return _loan_payload(await _card_mutation(info, input, "borrowBook", _lend))
 
     @strawberry.mutation(
-        description="Renew a loan for another 31 days from today. Refusals: "
+        description="续借 · Renew a loan for another 31 days from today. Refusals: "
         "RENEWAL_LIMIT_REACHED, ON_HOLD_FOR_ANOTHER_READER, OVERDUE, NOT_FOUND, NO_LIBRARY_CARD."
     )
     async def renew_loan(self, info: HubInfo, input: BarcodeInput) -> LoanPayload:
         return _loan_payload(await _card_mutation(info, input, "renewLoan", _renew))
 
     @strawberry.mutation(
-        description="Return a borrowed copy (smart return box). Only copies on loan to the "
+        description="还书 · Return a borrowed copy (smart return box). Only copies on loan to the "
         "resident can be returned. Refusals: NOT_ON_LOAN, NO_LIBRARY_CARD."
     )
     async def return_book(self, info: HubInfo, input: BarcodeInput) -> ReturnBookPayload:

@@ -204,7 +204,8 @@ async def open_door(info: HubInfo, resident: ResidentProfile, lock_id: int) -> d
 @strawberry.type
 class LocksMutation:
     @strawberry.mutation(
-        description="Open a door now. Allowed only with a normal, currently valid, remote-enabled "
+        description="远程开门 · "
+        "Open a door now. Allowed only with a normal, currently valid, remote-enabled "
         "key. Never retried by the hub. Refusals: NO_VALID_KEY, NO_REMOTE_RIGHT, LOCK_OFFLINE, "
         "GATEWAY_OFFLINE, NO_GATEWAY, LOCK_BUSY, GATEWAY_BUSY, TOO_MANY_ATTEMPTS, TIMED_OUT."
     )

@@ -14,7 +14,7 @@ from schema.library import MyLibrary
 from schema.locks import Key, my_keys
 
 
-@strawberry.type(description="The signed-in resident.")
+@strawberry.type(description="当前居民 · The signed-in resident.")
 class Me:
     resident_id: strawberry.ID
     name: str
@@ -60,6 +60,6 @@ def me_of(profile: ResidentProfile) -> Me:
 
 @strawberry.type
 class MeQuery:
-    @strawberry.field(description="The signed-in resident; needs a resident bearer token.")
+    @strawberry.field(description="我的 · The signed-in resident; needs a resident bearer token.")
     async def me(self, info: HubInfo) -> Me | None:
         return me_of(await current_resident(info))

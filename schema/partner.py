@@ -33,7 +33,7 @@ class PartnerAppointment:
     applicant: Applicant | None
 
 
-@strawberry.type(description="The partner's own view: appointments at its branches.")
+@strawberry.type(description="合作银行视图 · The partner's own view: appointments at its branches.")
 class PartnerView:
     bank: strawberry.Private[Bank]
 
@@ -66,7 +66,7 @@ class PartnerView:
 
 @strawberry.type
 class PartnerQuery:
-    @strawberry.field(description="For partner banks' systems only: their own view.")
+    @strawberry.field(description="合作银行专用 · For partner banks' systems only: their own view.")
     def partner(self, info: HubInfo) -> PartnerView | None:
         principal = info.context.principal
         if principal.kind is not CallerKind.PARTNER or principal.partner_bank is None:

@@ -173,7 +173,10 @@ def _filter(given: CourseFilter | None) -> m.CourseFilter:
     )
 
 
-@strawberry.type(description="The youth activity center: courses open to the district's children.")
+@strawberry.type(
+    description="青少年活动中心 · "
+    "The youth activity center: courses open to the district's children."
+)
 class YouthCenter:
     @strawberry.field(description="Courses, optionally filtered.")
     async def courses(
@@ -205,6 +208,9 @@ class YouthCenter:
 
 @strawberry.type
 class YouthQuery:
-    @strawberry.field(description="The youth activity center's courses. Public: no token needed.")
+    @strawberry.field(
+        description="青少年活动中心课程 · "
+        "The youth activity center's courses. Public: no token needed."
+    )
     def youth_center(self) -> YouthCenter | None:
         return YouthCenter()

@@ -86,7 +86,8 @@ async def _owned(youth: YouthLoaders, member_no: str, application_id: str) -> bo
 @strawberry.type
 class YouthMutation:
     @strawberry.mutation(
-        description="Apply for a course. First-come courses offer a place at once (pay within "
+        description="报名课程 · "
+        "Apply for a course. First-come courses offer a place at once (pay within "
         "30 minutes) or waitlist; lottery courses collect applications until the draw. "
         "Refusals: COURSE_FULL, ALREADY_APPLIED, AGE_NOT_ELIGIBLE, NOT_OPEN, NOT_FOUND."
     )
@@ -115,7 +116,8 @@ class YouthMutation:
         )  # fmt: skip
 
     @strawberry.mutation(
-        description="Report a payment for an OFFERED or WON place; the place becomes ENROLLED. "
+        description="缴费确认 · "
+        "Report a payment for an OFFERED or WON place; the place becomes ENROLLED. "
         "Never retried by the hub. Refusals: AMOUNT_MISMATCH, PAYMENT_EXPIRED, INVALID_STATE, "
         "NOT_FOUND."
     )
@@ -155,7 +157,8 @@ class YouthMutation:
         )  # fmt: skip
 
     @strawberry.mutation(
-        description="Cancel an application; a paid place is refunded. Refusals: INVALID_STATE, "
+        description="取消报名 · "
+        "Cancel an application; a paid place is refunded. Refusals: INVALID_STATE, "
         "NOT_FOUND."
     )
     async def cancel_application(

@@ -1,5 +1,5 @@
 """The README's tour is checked: every GraphQL block is a file of ``examples/``, and every
-example answers useful data from a live hub with fresh mocks, with the tour resident's token."""
+example (the tour's and GraphiQL's other tabs) answers useful data from a live hub with fresh mocks, with the tour resident's token."""
 
 from __future__ import annotations
 
@@ -28,15 +28,17 @@ def example_files() -> list[Path]:
     return sorted(EXAMPLES.glob("*.graphql"))
 
 
-def test_every_graphql_block_of_the_readme_is_an_example_file_and_back() -> None:
+def test_every_graphql_block_of_the_readme_is_an_example_file() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     blocks = [block.strip() for block in GRAPHQL_BLOCK.findall(readme)]
     files = {path.name: path.read_text(encoding="utf-8").strip() for path in example_files()}
     assert blocks, "the README shows GraphQL"
     unknown = [block for block in blocks if block not in files.values()]
     assert unknown == [], "a README GraphQL block differs from every file in examples/"
-    unquoted = [name for name, text in files.items() if text not in blocks]
-    assert unquoted == [], "an example the README does not show"
+    # the other way round holds only for the tour: examples/ is also GraphiQL's tabs (the
+    # benchmark's operations, `me`), which the README names but does not quote
+    tour = [name for name, text in files.items() if text in blocks]
+    assert len(tour) == len(set(blocks)), "each README block is exactly one file"
     assert f"ihub token {TOUR_RESIDENT}" in readme
 
 
@@ -101,4 +103,9 @@ def test_the_example_answers_useful_data(
     assert isinstance(operation, OperationDefinitionNode)
     answer = tour_hub.graphql(text, variables_of(path), token=token_for(TOUR_RESIDENT)).json()
     assert "errors" not in answer, answer.get("errors")
+    if path.stem.startswith("bench-"):
+        # the benchmark's documents are copied as they are (a test keeps them equal): they
+        # ask for lists a resident may have empty (holds, appointments); every root answers
+        assert all(value is not None for value in answer["data"].values()), answer["data"]
+        return
     assert empty_fields(operation.selection_set, [answer["data"]], "") == []

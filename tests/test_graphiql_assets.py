@@ -18,14 +18,8 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 from strawberry.http.ides import get_graphql_ide_html
 
-from hub.graphiql import (
-    Asset,
-    GraphiQL,
-    GraphiQLAssetsError,
-    ensure_assets,
-    local_page,
-    page_assets,
-)
+from hub.graphiql import GraphiQL, local_page, page_assets
+from hub.graphiql_assets import Asset, GraphiQLAssetsError, ensure_assets
 
 STRAWBERRY_PAGE = get_graphql_ide_html("graphiql")
 
@@ -131,6 +125,7 @@ PAGE = (
     '<script src="https://cdn.example/fake-pkg@1.0.0/dist/x.js" integrity="{js}"></script>'
     '<link rel="stylesheet" href="https://cdn.example/fake-pkg@1.0.0/dist/x.css" '
     'integrity="{css}">'
+    "<script>render(GraphiQL)</script>"  # the inline script the explorer replaces
 )
 
 
