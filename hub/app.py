@@ -191,7 +191,7 @@ def create_app(settings: Settings) -> Starlette:
         settings.max_in_flight, settings.max_waiting, settings.admission_wait_s
     )
     routes = [
-        Route("/graphql", view, methods=["GET", "POST"]),
+        Route("/graphql", view),  # the view answers other methods 405
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/oauth/token", token_endpoint(partners), methods=["POST"]),
