@@ -144,7 +144,11 @@ def create_app(settings: Settings) -> Starlette:
         on_rate_limited=state.observer.rate_limited,
     )
     graphiql = GraphiQL(settings.graphiql_dir) if settings.graphiql else None
-    view = HubGraphQLView(schema, services=services, graphiql=graphiql)
+    # a CDN may keep a public answer no longer than the hub's own shortest cache would
+    max_age = min((p.cache_ttl_s for p in settings.departments.values()), default=60.0)
+    view = HubGraphQLView(
+        schema, services=services, graphiql=graphiql, public_max_age_s=int(max_age)
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

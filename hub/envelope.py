@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+from graphql import DocumentNode, GraphQLError, OperationDefinitionNode, OperationType, parse
 
 # variables are input objects; nothing in the schema nests anywhere near this deep
 MAX_DEPTH = 32
@@ -111,7 +111,7 @@ def require_operation_name(query: str | None, operation_name: str | None) -> Non
     """The spec: a document with several operations must say which one to run."""
     if query is None or operation_name is not None:
         return
-    if len(_operations(query)) > 1:
+    if len(operations(query)) > 1:
         raise EnvelopeError(
             "The document has several operations: say which one to run in `operationName`."
         )
@@ -119,18 +119,25 @@ def require_operation_name(query: str | None, operation_name: str | None) -> Non
 
 def is_mutation(query: str | None, operation_name: str | None) -> bool:
     """Whether the operation the request selects is a mutation (refused over GET)."""
-    operations = _operations(query) if query is not None else ()
+    found = operations(query) if query is not None else ()
     if operation_name is None:
-        chosen = operations[:1]
+        chosen = found[:1]
     else:
-        chosen = tuple(o for o in operations if o.name and o.name.value == operation_name)
+        chosen = tuple(o for o in found if o.name and o.name.value == operation_name)
     return any(o.operation == OperationType.MUTATION for o in chosen)
 
 
+def operations(query: str) -> tuple[OperationDefinitionNode, ...]:
+    """The document's operations (none if it does not parse)."""
+    found = document(query)
+    definitions = found.definitions if found is not None else ()
+    return tuple(d for d in definitions if isinstance(d, OperationDefinitionNode))
+
+
 @lru_cache(maxsize=1024)
-def _operations(query: str) -> tuple[OperationDefinitionNode, ...]:
+def document(query: str) -> DocumentNode | None:
+    """The parsed document, ``None`` if it does not parse (the schema reports that)."""
     try:
-        document = parse(query)
+        return parse(query)
     except (GraphQLError, RecursionError):
-        return ()  # the schema reports the syntax error, in the usual way
-    return tuple(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
+        return None

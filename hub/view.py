@@ -16,6 +16,7 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
+from hub.caching import CachePolicy, apply, policy_for
 from hub.context import HubContext, RequestLoaders, Services
 from hub.envelope import (
     Envelope,
@@ -47,6 +48,7 @@ _principal: ContextVar[Principal] = ContextVar("principal")
 _media: ContextVar[str] = ContextVar("media", default=JSON)
 _request_error: ContextVar[bool] = ContextVar("request_error", default=False)
 _envelope: ContextVar[Envelope] = ContextVar("envelope")
+_cache: ContextVar[CachePolicy | None] = ContextVar("cache", default=None)
 
 
 ALLOW = "GET, POST"
@@ -56,10 +58,18 @@ MUTATION_OVER_GET = "Mutations are only accepted over POST."
 class HubGraphQLView(GraphQL[HubContext, None]):
     """``/graphql``: queries over GET and POST, persisted documents, GraphiQL, typed errors."""
 
-    def __init__(self, schema: HubSchema, *, services: Services, graphiql: GraphiQL | None) -> None:
+    def __init__(
+        self,
+        schema: HubSchema,
+        *,
+        services: Services,
+        graphiql: GraphiQL | None,
+        public_max_age_s: int = 60,
+    ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
         self._services = services
         self._graphiql = graphiql
+        self._public_max_age_s = public_max_age_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -69,6 +79,7 @@ class HubGraphQLView(GraphQL[HubContext, None]):
         media = response_media_type(request.headers.get("accept"))
         _media.set(media)
         _request_error.set(False)
+        _cache.set(None)
         # authenticated once, before parsing: persisted-document rules depend on the caller
         principal = await self._services.authenticator.authenticate(request)
         _principal.set(principal)
@@ -154,6 +165,16 @@ class HubGraphQLView(GraphQL[HubContext, None]):
             data, envelope.document_id, _principal.get()
         )
         require_operation_name(resolved.query, resolved.operation_name)
+        if request.method == "GET":
+            _cache.set(
+                policy_for(
+                    _principal.get(),
+                    envelope.query,
+                    resolved.query,
+                    resolved.operation_name,
+                    request.headers.get("if-none-match"),
+                )
+            )
         return resolved
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
@@ -199,6 +220,10 @@ class HubGraphQLView(GraphQL[HubContext, None]):
         response.headers["content-type"] = f"{media}; charset=utf-8"
         if media == GRAPHQL_RESPONSE and _request_error.get():
             response.status_code = 400
+        cache = _cache.get()
+        if cache is not None:
+            errors = isinstance(response_data, list) or bool(response_data.get("errors"))
+            response = apply(cache, response, errors, self._public_max_age_s)
         return response
 
     def encode_json(self, data: Any) -> bytes:
