@@ -151,7 +151,11 @@ def create_app(settings: Settings) -> Starlette:
     )
     dev_token = settings.env == "dev" and settings.accepts_dev_tokens
     graphiql = _graphiql(settings, dev_token=dev_token)
-    view = HubGraphQLView(schema, services=services, graphiql=graphiql)
+    # a CDN may keep a public answer no longer than the hub's own shortest cache would
+    max_age = min((p.cache_ttl_s for p in settings.departments.values()), default=60.0)
+    view = HubGraphQLView(
+        schema, services=services, graphiql=graphiql, public_max_age_s=int(max_age)
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -200,7 +204,7 @@ def create_app(settings: Settings) -> Starlette:
         settings.max_in_flight, settings.max_waiting, settings.admission_wait_s
     )
     routes = [
-        Route("/graphql", view, methods=["GET", "POST"]),
+        Route("/graphql", view),  # the view answers other methods 405
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/oauth/token", token_endpoint(partners), methods=["POST"]),

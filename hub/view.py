@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from contextvars import ContextVar
 from typing import Any
 
-import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -18,12 +16,22 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
+from hub.caching import CachePolicy, apply, policy_for
 from hub.context import HubContext, RequestLoaders, Services
+from hub.envelope import (
+    Envelope,
+    EnvelopeError,
+    from_body,
+    from_params,
+    is_mutation,
+    require_operation_name,
+)
 from hub.graphiql import GraphiQL
 from hub.http import (
     GRAPHQL_RESPONSE,
     JSON,
     error_response,
+    json_bytes,
     needs_preflight,
     response_media_type,
     unsupported_body,
@@ -39,15 +47,29 @@ from schema.errors import to_public
 _principal: ContextVar[Principal] = ContextVar("principal")
 _media: ContextVar[str] = ContextVar("media", default=JSON)
 _request_error: ContextVar[bool] = ContextVar("request_error", default=False)
+_envelope: ContextVar[Envelope] = ContextVar("envelope")
+_cache: ContextVar[CachePolicy | None] = ContextVar("cache", default=None)
+
+
+ALLOW = "GET, POST"
+MUTATION_OVER_GET = "Mutations are only accepted over POST."
 
 
 class HubGraphQLView(GraphQL[HubContext, None]):
     """``/graphql``: queries over GET and POST, persisted documents, GraphiQL, typed errors."""
 
-    def __init__(self, schema: HubSchema, *, services: Services, graphiql: GraphiQL | None) -> None:
+    def __init__(
+        self,
+        schema: HubSchema,
+        *,
+        services: Services,
+        graphiql: GraphiQL | None,
+        public_max_age_s: int = 60,
+    ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
         self._services = services
         self._graphiql = graphiql
+        self._public_max_age_s = public_max_age_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,6 +79,7 @@ class HubGraphQLView(GraphQL[HubContext, None]):
         media = response_media_type(request.headers.get("accept"))
         _media.set(media)
         _request_error.set(False)
+        _cache.set(None)
         # authenticated once, before parsing: persisted-document rules depend on the caller
         principal = await self._services.authenticator.authenticate(request)
         _principal.set(principal)
@@ -71,27 +94,45 @@ class HubGraphQLView(GraphQL[HubContext, None]):
                 "Too many requests: slow down.", "RATE_LIMITED", 429, scope, media
             )
             response.headers["Retry-After"] = str(decision.retry_after_s)
+        elif request.method not in ("GET", "POST"):
+            message = "GraphQL is served over GET and POST only."
+            response = error_response(message, "BAD_USER_INPUT", 405, scope, media, allow=ALLOW)
         elif unsupported_body(request):
             message = "Send the request body as application/json."
             response = error_response(message, "BAD_USER_INPUT", 415, scope, media)
-        elif needs_preflight(request):
+        else:
+            response = await self._answer(request, media)
+        response.headers.update(decision.headers())
+        await response(scope, receive, send)
+
+    async def _answer(self, request: Request, media: str) -> Response:
+        """A GET or POST with a JSON body: decode the envelope once, then run it."""
+        scope = request.scope
+        try:
+            if request.method == "GET":
+                envelope = from_params(request.query_params)
+            else:
+                envelope = from_body(await request.body())
+        except EnvelopeError as exc:
+            return error_response(exc.message, "BAD_USER_INPUT", 400, scope, media)
+        _envelope.set(envelope)
+        if request.method == "GET" and is_mutation(envelope.query, envelope.operation_name):
+            return error_response(MUTATION_OVER_GET, "BAD_USER_INPUT", 405, scope, media)
+        if needs_preflight(request):
             message = (
                 "A GET with a query needs a GraphQL-Require-Preflight header "
                 "(protection against cross-site requests)."
             )
-            response = error_response(message, "BAD_USER_INPUT", 400, scope, media)
-        else:
-            try:
-                response = await self.run(request)
-            except PersistedQueryError as exc:
-                response = error_response(exc.message, exc.code, exc.status, scope, media)
-            except HTTPException as exc:
-                # strawberry answers these in plain text; clients expect a GraphQL error body
-                response = error_response(
-                    exc.reason, "BAD_USER_INPUT", exc.status_code, scope, media
-                )
-        response.headers.update(decision.headers())
-        await response(scope, receive, send)
+            return error_response(message, "BAD_USER_INPUT", 400, scope, media)
+        try:
+            return await self.run(request)
+        except EnvelopeError as exc:
+            return error_response(exc.message, "BAD_USER_INPUT", 400, scope, media)
+        except PersistedQueryError as exc:
+            return error_response(exc.message, exc.code, exc.status, scope, media)
+        except HTTPException as exc:
+            # strawberry answers these in plain text; clients expect a GraphQL error body
+            return error_response(exc.reason, "BAD_USER_INPUT", exc.status_code, scope, media)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -113,18 +154,35 @@ class HubGraphQLView(GraphQL[HubContext, None]):
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
-        data = await super().parse_http_body(request)
-        if isinstance(data, list):
-            raise HTTPException(400, "Batched operations are not accepted; send one at a time.")
-        document_id = await _document_id(request)
-        return await self._services.persisted.resolve(data, document_id, _principal.get())
+        envelope = _envelope.get()  # decoded and validated in _answer, before anything else
+        data = GraphQLRequestData(
+            query=envelope.query,
+            variables=envelope.variables,
+            operation_name=envelope.operation_name,
+            extensions=envelope.extensions,
+        )
+        resolved = await self._services.persisted.resolve(
+            data, envelope.document_id, _principal.get()
+        )
+        require_operation_name(resolved.query, resolved.operation_name)
+        if request.method == "GET":
+            _cache.set(
+                policy_for(
+                    _principal.get(),
+                    envelope.query,
+                    resolved.query,
+                    resolved.operation_name,
+                    request.headers.get("if-none-match"),
+                )
+            )
+        return resolved
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         try:
             return await super().execute_single(*args, **kwargs)
         except HTTPException as exc:
             if isinstance(exc.__cause__, InvalidOperationTypeError):
-                raise HTTPException(405, "Mutations are only accepted over POST.") from exc
+                raise HTTPException(405, MUTATION_OVER_GET) from exc
             raise
 
     def should_render_graphql_ide(self, request: Any) -> bool:
@@ -163,24 +221,14 @@ class HubGraphQLView(GraphQL[HubContext, None]):
         response.headers["content-type"] = f"{media}; charset=utf-8"
         if media == GRAPHQL_RESPONSE and _request_error.get():
             response.status_code = 400
+        cache = _cache.get()
+        if cache is not None:
+            errors = isinstance(response_data, list) or bool(response_data.get("errors"))
+            response = apply(cache, response, errors, self._public_max_age_s)
         return response
 
     def encode_json(self, data: Any) -> bytes:
-        # orjson: UTF-8 as is, no spaces; several times cheaper than json.dumps on big answers
-        return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
-
-
-async def _document_id(request: AsyncHTTPRequestAdapter) -> str | None:
-    """Trusted-document id, from ``documentId`` in the body or the query string."""
-    if request.method == "GET":
-        found = request.query_params.get("documentId")
-    else:
-        try:
-            body = json.loads(await request.get_body())
-        except ValueError:
-            return None
-        found = body.get("documentId") if isinstance(body, dict) else None
-    return found if isinstance(found, str) else None
+        return json_bytes(data)
 
 
 def _is_request_error(result: ExecutionResult) -> bool:

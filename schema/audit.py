@@ -49,6 +49,12 @@ PERSONAL_QUERY_ROOTS = frozenset({"me", "partner"})
 """Query root fields whose every sub-field is a resident's personal data."""
 
 
+def reads_personal_data(document: DocumentNode | None, operation_name: str | None) -> bool:
+    """Whether the operation may read or change a resident's personal data (``me``,
+    ``partner``, any mutation): the same decision that makes it audited."""
+    return _PersonalAccess.of(document, operation_name) is not None
+
+
 def principal_label(principal: Principal) -> str:
     """Who, for the log: the resident or partner id, else the kind (``developer``)."""
     return principal.resident_id or principal.partner_id or principal.kind.value
