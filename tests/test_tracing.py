@@ -18,7 +18,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import ProxyTracerProvider, SpanKind
+from opentelemetry.trace import ProxyTracerProvider, SpanKind, StatusCode
 
 from hub.app import create_app
 from hub.logs import JsonFormatter
@@ -39,6 +39,8 @@ def admins(mocks: BackgroundMocks) -> Iterator[dict[str, MockAdmin]]:
         admin.clear_faults()
         admin.reset()
     yield found
+    for admin in found.values():
+        admin.clear_faults()
 
 
 def traced(
@@ -144,6 +146,36 @@ def test_the_otlp_endpoint_comes_from_the_hub_or_the_standard_variable() -> None
     assert standard.otlp_endpoint == "http://collector:4318/v1/traces"
     app = create_app(standard)
     assert any(m.cls is TracingMiddleware for m in app.user_middleware)
+
+
+def test_a_log_line_written_while_serving_a_traced_request_carries_its_trace(
+    make_settings: Callable[..., Settings], admins: dict[str, MockAdmin]
+) -> None:
+    # given a garbage breaker that opens on the first failure, and the garbage mock down
+    env = {"HUB_GARBAGE_BREAKER_MIN_CALLS": "1", "HUB_GARBAGE_MAX_RETRIES": "0"}
+    departments = make_settings(env=env).departments
+    admins["garbage"].faults(down=True)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("ihub.connectors")
+    logger.addHandler(handler)
+    exporter = InMemorySpanExporter()
+    hub = LiveHub(create_app(make_settings(departments=departments), span_exporter=exporter))
+    try:
+        # when a request fails there, the connector logs the breaker opening
+        hub.graphql('{ garbageSorting { classify(item: "电池") { match { name } } } }')
+    finally:
+        hub.close()
+        logger.removeHandler(handler)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    opened = [line for line in lines if line["message"] == "garbage: circuit breaker open"]
+    assert len(opened) == 1
+    # then the line names the request's trace and the department call's span
+    calls = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.CLIENT]
+    assert opened[0]["trace_id"] == format(calls[0].context.trace_id, "032x")
+    assert opened[0]["span_id"] in {format(s.context.span_id, "016x") for s in calls}
+    assert calls[0].status.status_code is StatusCode.ERROR  # the failed call says so
 
 
 def test_log_lines_inside_a_span_carry_its_trace_and_span_ids() -> None:
