@@ -14,7 +14,9 @@ import logging
 from collections.abc import Callable, Iterator
 
 import pytest
+from aiohttp import web
 from opentelemetry import trace
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -24,7 +26,7 @@ from hub.app import create_app
 from hub.logs import JsonFormatter
 from hub.settings import Settings
 from hub.tracing import TracingMiddleware
-from tests.support import BackgroundMocks, LiveHub, MockAdmin
+from tests.support import BackgroundLoop, BackgroundMocks, LiveHub, MockAdmin
 
 BOTH = """query Both { garbageSorting { classify(item: "电池") { match { name } } }
   library { search(query: "中国", by: TITLE, first: 5) { totalCount } } }"""
@@ -205,3 +207,54 @@ def test_metrics_include_the_standard_process_metrics(hub: LiveHub) -> None:
     assert "process_cpu_seconds_total" in metrics
     assert "process_resident_memory_bytes" in metrics
     assert "python_info" in metrics
+
+
+@pytest.fixture
+def collector() -> Iterator[tuple[str, list[ExportTraceServiceRequest]]]:
+    """A stand-in OTLP/HTTP collector keeping each export request it receives."""
+    received: list[ExportTraceServiceRequest] = []
+
+    async def traces(request: web.Request) -> web.Response:
+        assert request.content_type == "application/x-protobuf"
+        received.append(ExportTraceServiceRequest.FromString(await request.read()))
+        return web.Response(body=b"", content_type="application/x-protobuf")
+
+    async def start() -> tuple[web.AppRunner, str]:
+        app = web.Application()
+        app.router.add_post("/v1/traces", traces)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+    loop = BackgroundLoop()
+    runner, url = loop.run(start())
+    yield url, received
+    loop.run(runner.cleanup())
+    loop.close()
+
+
+def test_spans_are_exported_by_otlp_to_the_configured_collector(
+    make_settings: Callable[..., Settings],
+    admins: dict[str, MockAdmin],
+    collector: tuple[str, list[ExportTraceServiceRequest]],
+) -> None:
+    url, received = collector
+    settings = make_settings(otlp_endpoint=f"{url}/v1/traces", service_name="ihub-test")
+    hub = LiveHub(create_app(settings))
+    try:
+        assert "errors" not in hub.graphql(BOTH).json()
+    finally:
+        hub.close()  # the provider's shutdown flushes the batch
+    spans = [
+        (resource.resource, span)
+        for export in received
+        for resource in export.resource_spans
+        for scope in resource.scope_spans
+        for span in scope.spans
+    ]
+    names = [span.name for _, span in spans]
+    assert names.count("query Both") == 1 and len(names) >= 3
+    assert {span.trace_id for _, span in spans} == {spans[0][1].trace_id}
+    service = {a.key: a.value.string_value for r, _ in spans for a in r.attributes}
+    assert service["service.name"] == "ihub-test"
