@@ -18,6 +18,7 @@ from typing import Any, ClassVar, TypeVar
 import aiohttp
 import orjson
 from multidict import CIMultiDict
+from opentelemetry.trace import Span
 
 from connectors import tracing
 from connectors.errors import (
@@ -175,9 +176,34 @@ class Connector:
         retry: bool | None,
         endpoint: str | None,
     ) -> UpstreamResponse:
-        """One call with the department's policy applied: see ``_request``."""
-        repeatable = method.upper() in SAFE_METHODS if retry is None else retry
+        """One call with the department's policy applied (see ``_request``), in its own
+        span when the request is traced."""
         name = endpoint or f"{method} {route_of(path)}"
+        with tracing.department_span(self.department, method, name) as span:
+            if span is None:
+                return await self._with_policy(
+                    method, path, params, headers, data, json, retry, name, span
+                )
+            headers = {**(headers or {}), **tracing.trace_headers()}
+            response = await self._with_policy(
+                method, path, params, headers, data, json, retry, name, span
+            )
+            span.set_attribute("http.response.status_code", response.status)
+            return response
+
+    async def _with_policy(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        data: Mapping[str, str] | None,
+        json: object,
+        retry: bool | None,
+        name: str,
+        span: Span | None,
+    ) -> UpstreamResponse:
+        repeatable = method.upper() in SAFE_METHODS if retry is None else retry
         deadline = self.monotonic() + self.policy.timeout_s
         sent: dict[str, Any] = {
             "params": params,
@@ -217,6 +243,8 @@ class Connector:
                     raise self._failed(UpstreamUnavailable(self.department, message))
                 return response  # 429: the connector knows what its department means by it
             retries += 1
+            if span is not None:
+                span.set_attribute("ihub.upstream.retries", retries)
             await self.sleep(wait)
 
     async def _attempt(

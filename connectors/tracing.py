@@ -9,7 +9,12 @@
   time some department held the request up, and the rest of its time is the hub's own
   (reported as ``Server-Timing``, ``hub.middleware.ServerTimingMiddleware``).
 
-Both are unset outside a request.
+- ``TRACER``: the OpenTelemetry tracer of the hub serving the request, set only when tracing
+  is on (``hub.tracing``). ``department_span`` makes a child span per department call under
+  it and ``trace_headers`` carries the trace on (W3C ``traceparent``); with no tracer neither
+  builds anything.
+
+All are unset outside a request.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
+
+from opentelemetry import propagate
+from opentelemetry.trace import Span, SpanKind, Tracer
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("ihub_request_id", default=None)
 HEADER = "X-Request-Id"
@@ -59,3 +67,35 @@ def waiting(kind: ContextVar[Waits | None]) -> Iterator[None]:
         yield
     finally:
         waits.intervals.append((started, time.perf_counter()))
+
+
+TRACER: ContextVar[Tracer | None] = ContextVar("ihub_tracer", default=None)
+
+
+@contextmanager
+def department_span(department: str, method: str, endpoint: str) -> Iterator[Span | None]:
+    """A client span for one department call, or ``None`` when the request is not traced.
+
+    Attributes name the route pattern (``endpoint``), never the concrete path: ids in a
+    path are personal."""
+    tracer = TRACER.get()
+    if tracer is None:
+        yield None
+        return
+    attributes: dict[str, str | int] = {
+        "ihub.department": department,
+        "http.request.method": method.upper(),
+        "http.route": endpoint.split(" ", 1)[-1],
+        "ihub.upstream.retries": 0,
+    }
+    with tracer.start_as_current_span(
+        f"{department} {endpoint}", kind=SpanKind.CLIENT, attributes=attributes
+    ) as span:
+        yield span
+
+
+def trace_headers() -> dict[str, str]:
+    """``traceparent`` (and ``tracestate``) of the current span, for a department."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier

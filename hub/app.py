@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 from graphql import GraphQLSchema
+from opentelemetry.sdk.trace.export import SpanExporter
 from sqlmodel import Session
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -48,6 +49,7 @@ from hub.ratelimit import InProcessRateLimiter
 from hub.records import SqlHubRecords, applicant_key
 from hub.seed import seed_database
 from hub.settings import Settings
+from hub.tracing import TracingMiddleware, tracer_provider
 from hub.view import HubGraphQLView
 from schema import build_schema
 from schema.context import CallerKind
@@ -100,8 +102,12 @@ async def readyz(request: Request) -> JSONResponse:
     )
 
 
-def create_app(settings: Settings) -> Starlette:
-    """The hub as an ASGI app. Nothing is opened until the lifespan starts."""
+def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None) -> Starlette:
+    """The hub as an ASGI app. Nothing is opened until the lifespan starts.
+
+    ``span_exporter`` turns tracing on with that exporter (tests); otherwise tracing is on
+    only when ``settings.otlp_endpoint`` is set (``hub.tracing``)."""
+    provider = tracer_provider(settings, span_exporter)
     engine = make_engine(settings.database_url)
     database = Database(engine)
     schema = build_schema(
@@ -199,6 +205,8 @@ def create_app(settings: Settings) -> Starlette:
             state.sessions.clear()
             state.connectors.clear()
             engine.dispose()
+            if provider is not None:
+                provider.shutdown()  # flushes the spans still waiting for export
 
     admission = state.admission = Admission(
         settings.max_in_flight, settings.max_waiting, settings.admission_wait_s
@@ -214,10 +222,16 @@ def create_app(settings: Settings) -> Starlette:
         routes.append(Route("/graphiql/assets/{name}", graphiql.serve_asset, methods=["GET"]))
     if dev_token:
         routes.append(Route(DEV_TOKEN_PATH, dev_token_endpoint(keys, settings), methods=["POST"]))
+    tracing = (
+        []
+        if provider is None
+        else [Middleware(TracingMiddleware, tracer=provider.get_tracer("ihub"))]
+    )
     app = Starlette(
         routes=routes,
         middleware=[
             Middleware(RequestIdMiddleware),
+            *tracing,
             Middleware(ServerTimingMiddleware),
             Middleware(OperationMetrics, observer=state.observer),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),

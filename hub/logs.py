@@ -2,7 +2,8 @@
 
 ``ihub serve`` installs ``JsonFormatter`` on the root logger (uvicorn's loggers included), so
 a log collector gets one object per line: ``ts``, ``level``, ``logger``, ``message``,
-``request_id`` (also sent to the departments as ``X-Request-Id``) and, for errors, ``exc``.
+``request_id`` (also sent to the departments as ``X-Request-Id``), ``trace_id`` and ``span_id``
+when written inside a traced request (``hub.tracing``) and, for errors, ``exc``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 from typing import TextIO
+
+from opentelemetry import trace
 
 from connectors.tracing import REQUEST_ID
 
@@ -29,6 +32,10 @@ class JsonFormatter(logging.Formatter):
         request_id = getattr(record, "request_id", None) or REQUEST_ID.get()
         if request_id:
             line["request_id"] = request_id
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            line["trace_id"] = format(span.trace_id, "032x")
+            line["span_id"] = format(span.span_id, "016x")
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False, default=str)

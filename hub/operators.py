@@ -29,6 +29,8 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    PlatformCollector,
+    ProcessCollector,
     generate_latest,
 )
 from starlette.requests import Request
@@ -53,6 +55,9 @@ class HubObserver:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         registry = self.registry
+        # the standard process_* (CPU, memory, open fds) and python_info series
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
         self.upstream_calls = Counter(
             "ihub_upstream_calls",
             "Upstream call attempts by department, endpoint (route pattern) and outcome.",

@@ -147,6 +147,9 @@ class Settings:
     jwt_leeway_s: float = 30.0
     # resident signing keys from the identity service's JWKS; None: the dev key pair only
     jwks_url: str | None = None
+    # OpenTelemetry traces (hub.tracing) go to this OTLP/HTTP traces URL; None: tracing off
+    otlp_endpoint: str | None = None
+    service_name: str = "ihub"
     jwks_refresh_s: float = 300.0
     jwks_cooldown_s: float = 30.0  # the least time between refreshes for an unknown kid
     jwt_dev_key: bool | None = None  # accept `ihub token` tokens; None: only when env is dev
@@ -226,6 +229,8 @@ class Settings:
             jwt_algorithms=_names(env, "HUB_JWT_ALGORITHMS", ("RS256", "ES256")),
             jwt_leeway_s=_number(env, "HUB_JWT_LEEWAY_S", 30.0),
             jwks_url=env.get("HUB_JWKS_URL") or None,
+            otlp_endpoint=_otlp_endpoint(env),
+            service_name=env.get("OTEL_SERVICE_NAME") or "ihub",
             jwks_refresh_s=_number(env, "HUB_JWKS_REFRESH_S", 300.0),
             jwks_cooldown_s=_number(env, "HUB_JWKS_COOLDOWN_S", 30.0),
             jwt_dev_key=_flag(env, "HUB_JWT_DEV_KEY", hub_env == "dev"),
@@ -266,6 +271,18 @@ class Settings:
 # hub's workers share 8 (headroom for the bank's own retries); HUB_CCB_MAX_CONCURRENCY, when
 # set, is per worker as for every department.
 DEFAULT_MAX_CONCURRENCY: Mapping[str, int] = {"ccb": 8}
+
+
+def _otlp_endpoint(env: Mapping[str, str]) -> str | None:
+    """``HUB_OTLP_ENDPOINT`` as given, else the standard ``OTEL_EXPORTER_OTLP_ENDPOINT``
+    (a base URL, to which the OTLP/HTTP convention adds ``/v1/traces``); else ``None``."""
+    if hub := env.get("HUB_OTLP_ENDPOINT"):
+        return hub
+    if base := env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        return base
+    if base := env.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        return base.rstrip("/") + "/v1/traces"
+    return None
 
 
 def workers_of(env: Mapping[str, str]) -> int:

@@ -31,6 +31,7 @@ from schema.limits import QueryLimiter, QueryLimits
 from schema.locks import LocksMutation
 from schema.me import MeQuery
 from schema.partner import PartnerQuery
+from schema.tracing import OperationSpan
 from schema.youth import YouthQuery
 from schema.youth_mutations import YouthMutation
 
@@ -101,6 +102,7 @@ def build_schema(
             lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
             Degradation,
             OperationOutcome,
+            OperationSpan,
             # last, so it ends first: the others (errors, metrics) see an answer it withheld
             AuditTrailExtension,
         ],

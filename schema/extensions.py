@@ -76,12 +76,15 @@ class OperationOutcome(SchemaExtension):
         sink = operation_sink.get()
         if sink is None:
             return
-        result = self.execution_context.result
-        partial = getattr(self.execution_context.context, "partial_errors", None)
-        if result is None or result.data is None:
-            outcome = "error"
-        elif result.errors or partial:
-            outcome = "partial"
-        else:
-            outcome = "ok"
-        sink(self.execution_context.operation_name, outcome)
+        sink(self.execution_context.operation_name, outcome_of(self.execution_context))
+
+
+def outcome_of(execution: ExecutionContext) -> str:
+    """``ok``, ``partial`` (data with errors) or ``error`` (no data) for a finished operation."""
+    result = execution.result
+    partial = getattr(execution.context, "partial_errors", None)
+    if result is None or result.data is None:
+        return "error"
+    if result.errors or partial:
+        return "partial"
+    return "ok"

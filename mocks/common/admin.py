@@ -1,6 +1,7 @@
 """The admin surface every mock has and no real department system does.
 
-``GET /__admin/stats``        request counts per endpoint, answers per status, batch sizes
+``GET /__admin/stats``        request counts per endpoint, answers per status, batch sizes,
+                              the last request's ``traceparent``
 ``POST /__admin/stats/reset`` zero the counters
 ``GET /__admin/faults``       the faults in force
 ``POST /__admin/faults``      set some or all of: latency_ms, jitter_ms, error_rate, down,
@@ -60,6 +61,8 @@ class Stats:
     requests: Counter[str]
     responses: Counter[str]
     batch_sizes: defaultdict[str, list[int]]
+    last_traceparent: str | None = None
+    """The W3C ``traceparent`` of the last request, so tests can see a trace carried on."""
 
     @classmethod
     def empty(cls) -> Stats:
@@ -69,6 +72,7 @@ class Stats:
         self.requests.clear()
         self.responses.clear()
         self.batch_sizes.clear()
+        self.last_traceparent = None
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -76,6 +80,7 @@ class Stats:
             "requests": dict(self.requests),
             "responses": dict(self.responses),
             "batch_sizes": dict(self.batch_sizes),
+            "last_traceparent": self.last_traceparent,
         }
 
 
@@ -104,6 +109,7 @@ async def admin_middleware(request: web.Request, handler: Handler) -> web.Stream
     stats, faults, rng = app[STATS_KEY], app[FAULTS_KEY], app[RANDOM_KEY]
     name = endpoint_name(request)
     stats.requests[name] += 1
+    stats.last_traceparent = request.headers.get("traceparent")
 
     if faults.latency_ms or faults.jitter_ms:
         delay = faults.latency_ms + rng.uniform(-faults.jitter_ms, faults.jitter_ms)
