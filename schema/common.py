@@ -15,7 +15,7 @@ from connectors.errors import Refused
 from schema.context import CallerKind, HubInfo, ResidentProfile
 from schema.errors import BadUserInput, MutationInProgress, Unauthenticated
 
-IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{8,128}")
 IDEMPOTENCY_KEY_HELP = (
     "Idempotency key: 8–128 characters [A-Za-z0-9._:-], unique per intended change. "
     "Repeating a request with the same key returns the first result without doing it again."
@@ -77,7 +77,7 @@ async def idempotent(
     A department's refusal is an outcome too (``userErrors``), stored like a success; a
     department's failure is not stored, so the client may retry with the same key.
     """
-    if not IDEMPOTENCY_KEY.match(key):
+    if not IDEMPOTENCY_KEY.fullmatch(key):
         raise BadUserInput(IDEMPOTENCY_KEY_HELP, field="idempotencyKey")
     request = json.dumps([operation, arguments, resident.id], sort_keys=True, default=str)
     fingerprint = hashlib.sha256(request.encode()).hexdigest()
