@@ -13,7 +13,7 @@ import strawberry
 
 from connectors.errors import Refused
 from schema.context import CallerKind, HubInfo, ResidentProfile
-from schema.errors import BadUserInput, MutationInProgress, Unauthenticated
+from schema.errors import BadUserInput, Forbidden, MutationInProgress, Unauthenticated
 
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{8,128}")
 IDEMPOTENCY_KEY_HELP = (
@@ -49,8 +49,14 @@ def age_on(born: date, today: date) -> int:
 
 
 async def current_resident(info: HubInfo) -> ResidentProfile:
-    """The signed-in resident's profile, or ``UNAUTHENTICATED``."""
+    """The signed-in resident's profile; ``FORBIDDEN`` for a partner, else ``UNAUTHENTICATED``."""
     principal = info.context.principal
+    if principal.kind is CallerKind.PARTNER:
+        # a partner did send a valid token: the answer is that this is not theirs to call
+        raise Forbidden(
+            f"`{info.field_name}` is for residents signed in with their own token; "
+            "a partner's token cannot use it."
+        )
     if principal.kind is not CallerKind.RESIDENT or principal.resident_id is None:
         problem = principal.auth_problem or "no bearer token was sent"
         raise Unauthenticated(f"A valid resident token is required: {problem}.")
