@@ -13,6 +13,8 @@ import httpx
 import pytest
 
 from hub.db import drop_tables, make_engine
+from hub.ratelimit import BucketPolicy
+from schema.context import CallerKind
 from tests.support import LiveHub, MockAdmin
 
 URLS = ["sqlite"] + (["postgresql"] if os.environ.get("HUB_TEST_DATABASE_URL") else [])
@@ -82,3 +84,34 @@ def test_concurrent_open_doors_unlock_exactly_the_limit(
     codes = asyncio.run(open_concurrently(started, token_for("R000001"), lock_id, calls))
     assert cloud.calls(UNLOCK) == 5, codes
     assert codes.count("TOO_MANY_ATTEMPTS") == calls - 5, codes
+
+
+@pytest.mark.parametrize("requests", [20, 60])
+def test_concurrent_requests_on_a_bucket_of_b_allow_exactly_b(
+    start_hub: Callable[..., LiveHub], token_for: Callable[..., str], requests: int
+) -> None:
+    # a bucket of 7 that refills once in 1,000 s: none refills during the burst
+    tight = BucketPolicy("resident", 7, 0.001)
+    hub = start_hub(
+        rate_limits={kind: BucketPolicy(kind.value, 1000, 100.0) for kind in CallerKind}
+        | {CallerKind.RESIDENT: tight}
+    )
+    token = token_for("R000001")
+
+    async def burst() -> list[int]:
+        async with httpx.AsyncClient(base_url=hub.url, timeout=60) as client:
+            answers = await asyncio.gather(
+                *(
+                    client.post(
+                        "/graphql",
+                        json={"query": "{ me { name } }"},
+                        headers={"Authorization": f"Bearer {token}"},
+                    )
+                    for _ in range(requests)
+                )
+            )
+        return [answer.status_code for answer in answers]
+
+    statuses = asyncio.run(burst())
+    assert statuses.count(200) == 7, statuses
+    assert statuses.count(429) == requests - 7, statuses
