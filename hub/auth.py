@@ -26,7 +26,7 @@ from starlette.requests import HTTPConnection
 
 from schema.context import Principal
 
-RESIDENT_ID = re.compile(r"^R\d{6}$")
+RESIDENT_ID = re.compile(r"R\d{6}")
 ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "EdDSA"})
 DEV_KID = "ihub-dev-1"
 
@@ -79,7 +79,7 @@ def issue_token(
     now: float | None = None,
 ) -> str:
     """A dev resident token, signed like the identity service signs its own."""
-    if not RESIDENT_ID.match(resident_id):
+    if not RESIDENT_ID.fullmatch(resident_id):
         raise ValueError("a resident id is R followed by 6 digits, e.g. R000001")
     issued = int(now if now is not None else time.time())
     claims = {
@@ -92,7 +92,7 @@ def issue_token(
     return jwt.encode(claims, keys.private_pem, algorithm="RS256", headers={"kid": keys.kid})
 
 
-PARTNER_SUBJECT = re.compile(r"^partner:[a-z0-9_-]{1,32}$")
+PARTNER_SUBJECT = re.compile(r"partner:[a-z0-9_-]{1,32}")
 
 
 class KeySource(Protocol):
@@ -189,7 +189,7 @@ class TokenVerifier:
             options={"require": ["exp", "iat", "iss", "aud", "sub"]},
         )
         subject = claims["sub"]
-        if not isinstance(subject, str) or not self._subject.match(subject):
+        if not isinstance(subject, str) or not self._subject.fullmatch(subject):
             raise jwt.InvalidTokenError("unexpected subject")
         return claims
 

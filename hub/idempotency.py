@@ -16,6 +16,7 @@ import hmac
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
@@ -76,7 +77,9 @@ class SqlIdempotencyStore:
                 if record.response is not None:
                     return record.response
                 if _now() - _aware(record.updated_at) > self._abandoned_after:
-                    await self._database.run(lambda s: _release(s, scope, key))
+                    await self._database.run(
+                        partial(_release, scope=scope, key=key, seen=record.updated_at)
+                    )
                     continue
                 if time.monotonic() >= deadline:
                     raise MutationInProgress(
@@ -96,7 +99,7 @@ class SqlIdempotencyStore:
             response = await perform(upstream_key(scope, key))
             await self._database.run(lambda s: _complete(s, scope, key, response))
         except BaseException as exc:
-            await asyncio.shield(self._database.run(lambda s: _release(s, scope, key)))
+            await asyncio.shield(self._database.run(lambda s: _release(s, scope=scope, key=key)))
             outcome.set_exception(exc)
             outcome.exception()  # the waiters, if any, re-raise it; nobody must be warned
             raise
@@ -146,12 +149,15 @@ def _complete(session: Session, scope: str, key: str, response: str) -> None:
     session.commit()
 
 
-def _release(session: Session, scope: str, key: str) -> None:
-    session.execute(
-        delete(IdempotencyRecord).where(
-            IdempotencyRecord.scope == scope,  # type: ignore[arg-type]
-            IdempotencyRecord.key == key,  # type: ignore[arg-type]
-            IdempotencyRecord.response.is_(None),  # type: ignore[union-attr]
-        )
+def _release(session: Session, *, scope: str, key: str, seen: datetime | None = None) -> None:
+    """Delete an unfinished claim; with ``seen``, only the abandoned claim read then (another
+    replica may meanwhile have released it and claimed the key anew: that claim stays)."""
+    statement = delete(IdempotencyRecord).where(
+        IdempotencyRecord.scope == scope,  # type: ignore[arg-type]
+        IdempotencyRecord.key == key,  # type: ignore[arg-type]
+        IdempotencyRecord.response.is_(None),  # type: ignore[union-attr]
     )
+    if seen is not None:
+        statement = statement.where(IdempotencyRecord.updated_at == seen)  # type: ignore[arg-type]
+    session.execute(statement)
     session.commit()

@@ -46,7 +46,7 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100)
 MAX_OPERATION_NAMES = 200
 """Distinct operation names kept as labels; clients choose names, so the rest are "other"."""
-_OPERATION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_OPERATION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
 class HubObserver:
@@ -157,7 +157,7 @@ class HubObserver:
             return "anonymous"
         if name in self._names:
             return name
-        if not _OPERATION_NAME.match(name) or len(self._names) >= MAX_OPERATION_NAMES:
+        if not _OPERATION_NAME.fullmatch(name) or len(self._names) >= MAX_OPERATION_NAMES:
             return "other"
         self._names.add(name)
         return name

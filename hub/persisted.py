@@ -29,7 +29,7 @@ from hub.partners import PartnerRegistry
 from schema.context import CallerKind, Principal
 
 logger = logging.getLogger("ihub.persisted")
-HASH = re.compile(r"^[0-9a-f]{64}$")
+HASH = re.compile(r"[0-9a-f]{64}")
 
 
 class PersistedQueryError(Exception):
@@ -200,14 +200,14 @@ def _hash(persisted: Any) -> str:
             "BAD_USER_INPUT", "Unsupported persistedQuery version.", status=400
         )
     digest = persisted.get("sha256Hash")
-    if not isinstance(digest, str) or not HASH.match(digest):
+    if not isinstance(digest, str) or not HASH.fullmatch(digest):
         raise PersistedQueryError("BAD_USER_INPUT", "sha256Hash must be 64 hex digits.", status=400)
     return digest
 
 
 def _document_id(raw: str) -> str:
     digest = raw.removeprefix("sha256:")
-    if not HASH.match(digest):
+    if not HASH.fullmatch(digest):
         raise PersistedQueryError(
             "BAD_USER_INPUT", "documentId must be sha256:<64 hex>.", status=400
         )

@@ -14,9 +14,13 @@ from sqlmodel import Session, select
 
 from connectors.singleflight import InFlight
 from hub.db import Database
-from hub.models import DoorAttempt, WindowAppointment
+from hub.models import DoorAttempt, Resident, WindowAppointment
 from hub.settings import Settings
 from schema.context import LinkedAppointment
+
+PENDING = "PENDING"
+"""A reserved door attempt whose unlock has not finished (or whose process died meanwhile)."""
+TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
 
 _APPOINTMENTS_OF = (
     sa_select(WindowAppointment.bank, WindowAppointment.number)  # type: ignore[call-overload]
@@ -73,26 +77,52 @@ class SqlHubRecords:
 
         return await self._database.run(read)
 
-    async def record_door_attempt(self, resident_id: str, lock_id: int, outcome: str) -> None:
-        def write(session: Session) -> None:
-            session.add(
-                DoorAttempt(resident_id=resident_id, lock_id=lock_id, at=_now(), outcome=outcome)
-            )
-            session.commit()
+    async def reserve_door_attempt(self, resident_id: str, lock_id: int) -> int | None:
+        """Take one of the resident's attempts for this minute, atomically, before the unlock:
+        the new row's id, or None (the refusal recorded) when the minute's attempts are used.
 
-        await self._database.run(write)
-
-    async def door_attempt_allowed(self, resident_id: str) -> bool:
-        # counted in the database, so the limit holds across replicas
+        Counted and inserted in one transaction holding a lock all the hub's processes share:
+        SQLite's write lock (``BEGIN IMMEDIATE``), the resident's row on PostgreSQL."""
         since = _now() - timedelta(minutes=1)
 
-        def count(session: Session) -> int:
-            query = select(func.count()).where(
-                DoorAttempt.resident_id == resident_id, DoorAttempt.at >= since
+        def reserve(session: Session) -> int | None:
+            connection = session.connection()
+            if session.get_bind().dialect.name == "sqlite":
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                connection.execute(
+                    sa_select(Resident.id)  # type: ignore[call-overload]
+                    .where(Resident.id == resident_id)
+                    .with_for_update()
+                )
+            used = session.exec(
+                select(func.count()).where(
+                    DoorAttempt.resident_id == resident_id, DoorAttempt.at >= since
+                )
+            ).one()
+            allowed = int(used) < self._door_attempts_per_minute
+            attempt = DoorAttempt(
+                resident_id=resident_id,
+                lock_id=lock_id,
+                at=_now(),
+                outcome=PENDING if allowed else TOO_MANY_ATTEMPTS,
             )
-            return int(session.exec(query).one())
+            session.add(attempt)
+            session.commit()
+            return attempt.id if allowed else None
 
-        return await self._database.run(count) < self._door_attempts_per_minute
+        return await self._database.run(reserve)
+
+    async def settle_door_attempt(self, attempt_id: int, outcome: str) -> None:
+        """Write what became of a reserved attempt onto its row."""
+
+        def write(session: Session) -> None:
+            attempt = session.get(DoorAttempt, attempt_id)
+            if attempt is not None:
+                attempt.outcome = outcome[:32]
+                session.commit()
+
+        await self._database.run(write)
 
 
 def _now() -> datetime:

@@ -17,8 +17,8 @@ from schema.context import HubInfo
 from schema.errors import BadUserInput, Forbidden, report_partial_failure
 from schema.records import from_json, to_json
 
-MOBILE = re.compile(r"^1[3-9]\d{9}$")
-SLOT = re.compile(r"^\d{2}:\d{2}-\d{2}:\d{2}$")
+MOBILE = re.compile(r"1[3-9]\d{9}")
+SLOT = re.compile(r"\d{2}:\d{2}-\d{2}:\d{2}")
 
 
 @strawberry.enum(description="Booked, served, cancelled, or missed.")
@@ -124,9 +124,9 @@ class BankMutation:
     ) -> WindowAppointmentPayload:
         resident = await current_resident(info)
         mobile, slot = input.mobile.strip(), input.slot.strip()
-        if not MOBILE.match(mobile):
+        if not MOBILE.fullmatch(mobile):
             raise BadUserInput("`mobile` must be an 11-digit mainland number.", field="mobile")
-        if not SLOT.match(slot):
+        if not SLOT.fullmatch(slot):
             raise BadUserInput('`slot` looks like "10:00-10:30".', field="slot")
         connector = bank_loaders(info, input.bank).connector
 

@@ -13,9 +13,9 @@ import strawberry
 
 from connectors.errors import Refused
 from schema.context import CallerKind, HubInfo, ResidentProfile
-from schema.errors import BadUserInput, MutationInProgress, Unauthenticated
+from schema.errors import BadUserInput, Forbidden, MutationInProgress, Unauthenticated
 
-IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{8,128}")
 IDEMPOTENCY_KEY_HELP = (
     "Idempotency key: 8–128 characters [A-Za-z0-9._:-], unique per intended change. "
     "Repeating a request with the same key returns the first result without doing it again."
@@ -49,8 +49,14 @@ def age_on(born: date, today: date) -> int:
 
 
 async def current_resident(info: HubInfo) -> ResidentProfile:
-    """The signed-in resident's profile, or ``UNAUTHENTICATED``."""
+    """The signed-in resident's profile; ``FORBIDDEN`` for a partner, else ``UNAUTHENTICATED``."""
     principal = info.context.principal
+    if principal.kind is CallerKind.PARTNER:
+        # a partner did send a valid token: the answer is that this is not theirs to call
+        raise Forbidden(
+            f"`{info.field_name}` is for residents signed in with their own token; "
+            "a partner's token cannot use it."
+        )
     if principal.kind is not CallerKind.RESIDENT or principal.resident_id is None:
         problem = principal.auth_problem or "no bearer token was sent"
         raise Unauthenticated(f"A valid resident token is required: {problem}.")
@@ -77,7 +83,7 @@ async def idempotent(
     A department's refusal is an outcome too (``userErrors``), stored like a success; a
     department's failure is not stored, so the client may retry with the same key.
     """
-    if not IDEMPOTENCY_KEY.match(key):
+    if not IDEMPOTENCY_KEY.fullmatch(key):
         raise BadUserInput(IDEMPOTENCY_KEY_HELP, field="idempotencyKey")
     request = json.dumps([operation, arguments, resident.id], sort_keys=True, default=str)
     fingerprint = hashlib.sha256(request.encode()).hexdigest()

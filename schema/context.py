@@ -121,10 +121,13 @@ class HubRecords(Protocol):
         """Every appointment booked through the hub at ``bank``, with who booked it."""
         ...
 
-    async def record_door_attempt(self, resident_id: str, lock_id: int, outcome: str) -> None: ...
+    async def reserve_door_attempt(self, resident_id: str, lock_id: int) -> int | None:
+        """Atomically take one of the resident's attempts for the last minute (recorded as
+        pending) before the unlock: its id, or None once they are used up (refusal recorded)."""
+        ...
 
-    async def door_attempt_allowed(self, resident_id: str) -> bool:
-        """False once the resident has used up their attempts for the last minute."""
+    async def settle_door_attempt(self, attempt_id: int, outcome: str) -> None:
+        """Record the outcome of a reserved attempt."""
         ...
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
+from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
@@ -33,7 +34,25 @@ class ErrorVocabulary(SchemaExtension):
         if result is None or not errors:
             return
         request_id = getattr(context, "request_id", "-")
-        result.errors = [to_public(error, request_id) for error in errors]
+        result.errors = one_per_failing_department([to_public(e, request_id) for e in errors])
+
+
+_FAILURES = frozenset({"UPSTREAM_UNAVAILABLE", "UPSTREAM_TIMEOUT", "UPSTREAM_ERROR"})
+
+
+def one_per_failing_department(errors: list[GraphQLError]) -> list[GraphQLError]:
+    """The first failure of each department only: an outage nulls every field it feeds, but is
+    one error (the fields stay null in ``data``). Refusals and other errors are all kept."""
+    failed: set[object] = set()
+    kept: list[GraphQLError] = []
+    for error in errors:
+        extensions = error.extensions or {}
+        if extensions.get("code") in _FAILURES and "department" in extensions:
+            if extensions["department"] in failed:
+                continue
+            failed.add(extensions["department"])
+        kept.append(error)
+    return kept
 
 
 class Degradation(SchemaExtension):

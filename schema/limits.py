@@ -25,6 +25,7 @@ from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError, GraphQLSyntaxError, Lexer, Source, TokenKind
 from strawberry.extensions import SchemaExtension
 
+from schema.bounds import argument_refusal
 from schema.cost import OperationMeasures, measure_operation
 
 CostMode = Literal["measure", "enforce"]
@@ -94,6 +95,13 @@ class QueryLimiter(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         assert context.graphql_document is not None
+        refusal = argument_refusal(
+            context.schema._schema, context.graphql_document, context.variables
+        )
+        if refusal is not None:  # bad input is the client's, whatever the operation would cost
+            context.result = GraphQLExecutionResult(None, [refusal])
+            yield
+            return
         key = _measure_key(context.query, context.operation_name, context.variables)
         if key is not None and key in self._measured:
             measures = self._measured[key]

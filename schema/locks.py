@@ -182,22 +182,20 @@ async def _attempt(
 
 
 async def open_door(info: HubInfo, resident: ResidentProfile, lock_id: int) -> dict[str, Any]:
-    """One attempt: the hub's checks, then the unlock; the outcome is recorded either way."""
+    """One attempt: its slot taken atomically, then the hub's checks and the unlock, then the
+    outcome settled on the slot's row (so concurrent attempts cannot all pass the limit)."""
     records, locks = info.context.records, info.context.loaders.get(LocksLoaders).connector
-    now = dt.datetime.now(dt.UTC)
+    attempt = await records.reserve_door_attempt(resident.id, lock_id)
+    if attempt is None:
+        return refused("TOO_MANY_ATTEMPTS")
     outcome: dict[str, Any]
     try:
-        if not await records.door_attempt_allowed(resident.id):
-            outcome = refused("TOO_MANY_ATTEMPTS")
-        else:
-            outcome = await _attempt(locks, resident, lock_id, now)
+        outcome = await _attempt(locks, resident, lock_id, dt.datetime.now(dt.UTC))
     except BaseException as error:
-        await records.record_door_attempt(
-            resident.id, lock_id, f"ERROR:{type(error).__name__}"[:32]
-        )
+        await records.settle_door_attempt(attempt, f"ERROR:{type(error).__name__}")
         raise
     code = outcome["userErrors"][0]["code"] if outcome["userErrors"] else "OPENED"
-    await records.record_door_attempt(resident.id, lock_id, code)
+    await records.settle_door_attempt(attempt, code)
     return outcome
 
 

@@ -258,3 +258,33 @@ def test_concurrent_residents_each_get_only_their_own_loans(
         library.clear_faults()
     # then every answer is the asker's own
     assert [answer["data"] for answer in answers] == [own[r] for r in askers]
+
+
+OUTAGE = """{
+  library { a: search(query: "三体") { totalCount } b: search(query: "红楼梦") { totalCount }
+            c: book(id: "9787536692930") { title } }
+  youthCenter { x: courses(first: 5) { totalCount } y: courses(first: 3) { totalCount }
+                z: course(id: "YC1999X-0000") { name } }
+  garbageSorting { categories { code } }
+}"""
+
+
+def test_an_outage_is_one_error_per_department_with_every_field_it_feeds_null(
+    start_hub: Callable[..., LiveHub], mocks: Any
+) -> None:
+    hub = start_hub()
+    down = [MockAdmin(mocks.urls[name]) for name in ("library", "youth")]
+    for admin in down:
+        admin.faults(down=True)
+    try:
+        body = hub.graphql(OUTAGE).json()
+    finally:
+        for admin in down:
+            admin.clear_faults()
+    library, youth = body["data"]["library"], body["data"]["youthCenter"]
+    assert library == {"a": None, "b": None, "c": None}, body
+    assert youth == {"x": None, "y": None, "z": None}, body
+    assert body["data"]["garbageSorting"]["categories"], "a healthy department still answers"
+    failures = [e["extensions"] for e in body["errors"]]
+    assert sorted(e["department"] for e in failures) == ["library", "youth"], failures
+    assert {e["code"] for e in failures} == {"UPSTREAM_UNAVAILABLE"}

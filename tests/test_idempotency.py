@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from hub.db import Database, create_tables, drop_tables, make_engine
 from hub.idempotency import SqlIdempotencyStore, upstream_key
+from hub.models import IdempotencyRecord
 from schema.errors import IdempotencyKeyReused, MutationInProgress
 
 URLS = ["sqlite"] + (["postgresql"] if os.environ.get("HUB_TEST_DATABASE_URL") else [])
@@ -112,3 +117,42 @@ async def test_a_repeat_elsewhere_waits_then_reports_in_progress(database: Datab
         await other_replica.run(scope="R1", key="k", fingerprint="f", perform=SideEffect())
     release.set()
     assert await running == "{}"
+
+
+async def test_replicas_taking_over_an_abandoned_claim_do_it_once(database: Database) -> None:
+    # given claims whose process died ten minutes ago, and ten replicas retrying each key at once
+    # (several rounds: the interleaving that went wrong is likely, not certain, in any one)
+    fingerprint = hmac.new(b"", b"f", hashlib.sha256).hexdigest()
+    stale = datetime.now(UTC) - timedelta(minutes=10)
+    keys = [f"k-abandoned-{round}" for round in range(8)]
+
+    def abandon(session: Session) -> None:
+        for key in keys:
+            session.add(
+                IdempotencyRecord(
+                    scope="R000001", key=key, fingerprint=fingerprint,
+                    created_at=stale, updated_at=stale,
+                )
+            )  # fmt: skip
+        session.commit()
+
+    await database.run(abandon)
+    replicas = [SqlIdempotencyStore(database, poll_s=0.01) for _ in range(10)]
+    for key in keys:
+        effect = SlowSideEffect()
+        answers = await asyncio.gather(
+            *(
+                store.run(scope="R000001", key=key, fingerprint="f", perform=effect)
+                for store in replicas
+            )
+        )
+        # then exactly one of them performs it (a late release must not delete the new claim)
+        assert effect.keys == [upstream_key("R000001", key)]
+        assert set(answers) == {'{"done": 1}'}
+
+
+class SlowSideEffect(SideEffect):
+    async def __call__(self, key: str) -> str:
+        self.keys.append(key)
+        await asyncio.sleep(0.05)  # the other replicas' releases land while this one runs
+        return f'{{"done": {len(self.keys)}}}'

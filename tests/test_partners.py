@@ -161,6 +161,30 @@ def test_a_resident_cannot_use_the_partner_view(
     assert code(answer) == "FORBIDDEN"
 
 
+def test_a_partner_calling_me_is_told_me_is_for_residents(
+    start_hub: Callable[..., LiveHub], tmp_path: Path
+) -> None:
+    from sqlmodel import Session
+
+    from hub.db import create_tables, make_engine
+    from hub.partners import add_partner
+
+    url = f"sqlite:///{tmp_path / 'me.db'}"
+    engine = make_engine(url)
+    create_tables(engine)
+    with Session(engine) as session:  # a partner whose unknown documents run (and are logged)
+        client_id, secret = add_partner(session, "kiosk", name="Kiosk", mode="log_unknown")
+    engine.dispose()
+    hub = start_hub(database_url=url)
+    bearer = token(hub, {"client_id": client_id, "client_secret": secret})
+    answer = run(hub, bearer, query="{ me { name } }")
+    assert answer["data"] == {"me": None}, answer
+    error = answer["errors"][0]
+    assert error["extensions"]["code"] == "FORBIDDEN"
+    assert "for residents" in error["message"] and "`me`" in error["message"]
+    assert "no bearer token" not in error["message"]
+
+
 def test_banks_see_their_own_appointments_with_the_applicant_masked(
     hub: LiveHub, token_for: Callable[..., str]
 ) -> None:
