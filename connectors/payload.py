@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
+import orjson
+
 from connectors.errors import UpstreamPayloadError
 
 T = TypeVar("T")
@@ -100,3 +102,15 @@ def elements(payload: object, department: str, record: str) -> Sequence[object]:
     if not isinstance(payload, list):
         raise UpstreamPayloadError(department, f"{record}: expected an array")
     return payload
+
+
+def error_code(body: bytes) -> str | None:
+    """The code of an ``{"error": {"code": …}}`` envelope (the youth center's and the
+    catalogue's refusals), or ``None`` when the body is not that."""
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    error = payload.get("error") if isinstance(payload, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) else None

@@ -21,9 +21,8 @@ from typing import TypeVar
 from urllib.parse import quote
 
 import aiohttp
-import orjson
 
-from connectors.base import Clock, Connector, DepartmentPolicy, UpstreamResponse
+from connectors.base import Clock, Connector, DepartmentPolicy
 from connectors.catalogue import mapping
 from connectors.catalogue.models import (
     Changes,
@@ -36,20 +35,12 @@ from connectors.catalogue.models import (
 )
 from connectors.errors import UpstreamNotFound, UpstreamPayloadError, UpstreamRejected
 from connectors.observer import Observer
+from connectors.payload import error_code
 
 T = TypeVar("T")
 
 BATCH_ENDPOINT = "GET /api/items:batch"
 
-
-def _error_code(response: UpstreamResponse) -> str | None:
-    try:
-        body = orjson.loads(response.body)
-    except orjson.JSONDecodeError:
-        return None
-    error = body.get("error") if isinstance(body, dict) else None
-    code = error.get("code") if isinstance(error, dict) else None
-    return code if isinstance(code, str) else None
 
 
 class CatalogueConnector(Connector):
@@ -153,7 +144,7 @@ class CatalogueConnector(Connector):
         if response.status == 404:
             raise UpstreamNotFound(self.department, f"GET {path}: not found")
         if response.status != 200:
-            code = _error_code(response)
+            code = error_code(response.body)
             detail = f"GET {path}: HTTP {response.status} {code or ''}".strip()
             raise UpstreamRejected(self.department, detail, code=code)
         payload = response.json(self.department)

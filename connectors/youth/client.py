@@ -19,13 +19,13 @@ from typing import TypeVar
 from urllib.parse import quote
 
 import aiohttp
-import orjson
 
 from connectors.base import Clock, Connector, DepartmentPolicy, UpstreamResponse
 from connectors.cache import Fetched, RevalidatingCache
 from connectors.errors import Refused, UpstreamNotFound, UpstreamRejected
 from connectors.observer import Observer
 from connectors.paging import page_slice
+from connectors.payload import error_code
 from connectors.youth import mapping
 from connectors.youth.models import (
     Application,
@@ -40,16 +40,6 @@ T = TypeVar("T")
 
 API = "/api/v1"
 
-
-def _error_code(response: UpstreamResponse) -> str | None:
-    """The center's ``{"error": {"code": …}}``, or ``None`` when the body is not that."""
-    try:
-        body = orjson.loads(response.body)
-    except orjson.JSONDecodeError:
-        return None
-    error = body.get("error") if isinstance(body, dict) else None
-    code = error.get("code") if isinstance(error, dict) else None
-    return code if isinstance(code, str) else None
 
 
 class YouthConnector(Connector):
@@ -168,7 +158,7 @@ class YouthConnector(Connector):
         if response.status != 200:
             found = mapping.refusal("not_found" if response.status == 404 else None)
             if response.status == 409:
-                found = mapping.refusal(_error_code(response))
+                found = mapping.refusal(error_code(response.body))
             if found is not None:
                 raise Refused(self.department, *found)
             raise self._rejected(response, f"POST {path}")
@@ -195,7 +185,7 @@ class YouthConnector(Connector):
         )
 
     def _rejected(self, response: UpstreamResponse, what: str) -> UpstreamRejected:
-        status, code = response.status, _error_code(response)
+        status, code = response.status, error_code(response.body)
         if status == 401:
             # a refused key makes the whole department unusable: count it against its health
             refused = UpstreamRejected(self.department, f"{what}: key refused", code="unauthorized")
