@@ -18,9 +18,9 @@ from sqlmodel import Session
 from starlette.applications import Starlette
 
 from hub.app import create_app
-from hub.db import make_engine
-from hub.models import WindowAppointment
 from hub.settings import Settings
+from hub.store.db import make_engine
+from hub.store.models import WindowAppointment
 
 
 def create() -> Starlette:

@@ -131,7 +131,7 @@ class Bench:
     # -- set-up ----------------------------------------------------------------------------
 
     def issue_tokens(self, residents: list[str]) -> None:
-        from hub.auth import DevKeys, issue_token
+        from hub.security.auth import DevKeys, issue_token
         from hub.settings import Settings
 
         keys = DevKeys.load_or_create(self.template / "keys")

@@ -1,13 +1,13 @@
 """What the hub tells departments and operators about the request being served.
 
 - ``REQUEST_ID``: the request's id, passed on to departments as ``X-Request-Id``. The hub
-  sets it per request (``hub.middleware.RequestIdMiddleware``); tasks started while serving
+  sets it per request (``hub.web.middleware.RequestIdMiddleware``); tasks started while serving
   it inherit the value, so ``Connector._request`` can send it upstream and a department's
   logs can be joined with the hub's.
 - ``UPSTREAM``: the moments the request spent waiting for a department. Every connector call
   (and every wait for a call another request started) is one interval; their union is the
   time some department held the request up, and the rest of its time is the hub's own
-  (reported as ``Server-Timing``, ``hub.middleware.ServerTimingMiddleware``).
+  (reported as ``Server-Timing``, ``hub.web.middleware.ServerTimingMiddleware``).
 
 - ``TRACER``: the OpenTelemetry tracer of the hub serving the request, set only when tracing
   is on (``hub.tracing``). ``department_span`` makes a child span per department call under

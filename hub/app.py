@@ -20,9 +20,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from connectors.base import Connector
-from hub.admission import Admission, AdmissionMiddleware
-from hub.audit import SqlAuditLog
-from hub.auth import (
+from hub.context import Services
+from hub.departments import DEPARTMENTS
+from hub.security.auth import (
     PARTNER_SUBJECT,
     Authenticator,
     DevKeys,
@@ -31,26 +31,26 @@ from hub.auth import (
     StaticKeys,
     TokenVerifier,
 )
-from hub.context import Services
-from hub.db import Database, create_tables, make_engine
-from hub.departments import DEPARTMENTS
-from hub.devtoken import dev_token_endpoint
-from hub.directory import SqlResidentDirectory
-from hub.explorer import load_examples
-from hub.graphiql import GraphiQL
-from hub.idempotency import SqlIdempotencyStore
-from hub.jwks import JwksKeySet
-from hub.middleware import BodyLimitMiddleware, RequestIdMiddleware, ServerTimingMiddleware
-from hub.oauth import HUB_ISSUER, token_endpoint
-from hub.operators import HubObserver, OperationMetrics, operator_routes
-from hub.partners import PARTNER_AUDIENCE, PartnerRegistry, seed_dev_partners
-from hub.persisted import PersistedDocuments
-from hub.ratelimit import InProcessRateLimiter
-from hub.records import SqlHubRecords, applicant_key
-from hub.seed import seed_database
+from hub.security.jwks import JwksKeySet
+from hub.security.partners import PARTNER_AUDIENCE, PartnerRegistry, seed_dev_partners
+from hub.security.persisted import PersistedDocuments
+from hub.security.ratelimit import InProcessRateLimiter
 from hub.settings import Settings
+from hub.store.audit import SqlAuditLog
+from hub.store.db import Database, create_tables, make_engine
+from hub.store.directory import SqlResidentDirectory
+from hub.store.idempotency import SqlIdempotencyStore
+from hub.store.records import SqlHubRecords, applicant_key
+from hub.store.seed import seed_database
 from hub.tracing import TracingMiddleware, tracer_provider
-from hub.view import HubGraphQLView
+from hub.web.admission import Admission, AdmissionMiddleware
+from hub.web.devtoken import dev_token_endpoint
+from hub.web.explorer import load_examples
+from hub.web.graphiql import GraphiQL
+from hub.web.middleware import BodyLimitMiddleware, RequestIdMiddleware, ServerTimingMiddleware
+from hub.web.oauth import HUB_ISSUER, token_endpoint
+from hub.web.operators import HubObserver, OperationMetrics, operator_routes
+from hub.web.view import HubGraphQLView
 from schema import build_schema
 from schema.context import CallerKind
 from schema.limits import QueryLimits

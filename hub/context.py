@@ -11,9 +11,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from connectors.base import Connector
-from hub.auth import Authenticator
-from hub.persisted import PersistedDocuments
-from hub.ratelimit import BucketPolicy, RateLimiter
+from hub.security.auth import Authenticator
+from hub.security.persisted import PersistedDocuments
+from hub.security.ratelimit import BucketPolicy, RateLimiter
 from schema.context import (
     AuditLog,
     AuditTrail,

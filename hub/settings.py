@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import DepartmentPolicy
-from hub.ratelimit import DEFAULT_POLICIES, BucketPolicy
+from hub.security.ratelimit import DEFAULT_POLICIES, BucketPolicy
 from schema.context import CallerKind
 from schema.limits import CostMode, QueryLimits
 
@@ -174,7 +174,7 @@ class Settings:
     # benchmark baseline only (HUB_NAIVE), never in production: no caches of department data,
     # no batching, no coalescing. Hub-wide: every department's policy follows this one flag.
     naive: bool = False
-    # admission control (hub.admission): executions at once per process, how many may wait
+    # admission control (hub.web.admission): executions at once per process, how many may wait
     # for a place and for how long before a 503 RATE_LIMITED
     max_in_flight: int = 128
     max_waiting: int = 1000

@@ -27,8 +27,8 @@ from opentelemetry.trace import SpanKind, Tracer
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from connectors.tracing import TRACER
-from hub.middleware import request_id_of
 from hub.settings import Settings
+from hub.web.middleware import request_id_of
 
 TRACED_PATHS = frozenset({"/graphql"})
 

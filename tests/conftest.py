@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from hub.app import create_app
-from hub.auth import DevKeys, issue_token
-from hub.ratelimit import BucketPolicy
+from hub.security.auth import DevKeys, issue_token
+from hub.security.ratelimit import BucketPolicy
 from hub.settings import DEV_DEPARTMENTS, Settings, department_policy
 from mocks.common.launcher import MockConfig
 from mocks.registry import MOCKS

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.admission import Admission
+from hub.web.admission import Admission
 from tests.support import LiveHub, MockAdmin, until
 
 CLASSIFY = (

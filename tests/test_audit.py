@@ -18,10 +18,10 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from hub.audit import SqlAuditLog, append_record, verify_chain
 from hub.cli import main
-from hub.db import Database, create_tables, drop_tables, make_engine
-from hub.models import AuditRecord
+from hub.store.audit import SqlAuditLog, append_record, verify_chain
+from hub.store.db import Database, create_tables, drop_tables, make_engine
+from hub.store.models import AuditRecord
 from schema import build_schema
 from schema.context import AuditEntry
 from tests.support import LiveHub

@@ -12,7 +12,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from hub.auth import DevKeys, TokenVerifier, issue_token
+from hub.security.auth import DevKeys, TokenVerifier, issue_token
 from hub.settings import Settings
 from tests.support import LiveHub
 

@@ -13,7 +13,7 @@ import httpx
 import jwt
 import pytest
 
-from hub.auth import DevKeys
+from hub.security.auth import DevKeys
 from tests.serving import MOCK_COUNT, free_ports
 
 REPO = Path(__file__).resolve().parent.parent

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
-from hub.db import Database, create_tables, drop_tables, make_engine
-from hub.directory import SqlResidentDirectory
-from hub.models import AccountLink, Community, Household, HouseholdChild, Resident
-from hub.seed import seed_database
+from hub.store.db import Database, create_tables, drop_tables, make_engine
+from hub.store.directory import SqlResidentDirectory
+from hub.store.models import AccountLink, Community, Household, HouseholdChild, Resident
+from hub.store.seed import seed_database
 from tests.support import LiveHub
 
 URLS = ["sqlite"] + (["postgresql"] if os.environ.get("HUB_TEST_DATABASE_URL") else [])
@@ -55,7 +55,7 @@ def test_seed_is_deterministic(engine: Engine) -> None:
         names = (
             session.execute(select(Resident.name).order_by(Resident.id).limit(5)).scalars().all()
         )
-    from hub.seed import rows
+    from hub.store.seed import rows
 
     assert names == [r["name"] for r in rows()[Resident][:5]]
 

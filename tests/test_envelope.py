@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from hub.app import create_app
-from hub.http import json_bytes
-from hub.ratelimit import BucketPolicy
+from hub.security.ratelimit import BucketPolicy
+from hub.web.responses import json_bytes
 from schema.context import CallerKind
 from tests.support import LiveHub
 

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from hypothesis_graphql import Mode, from_schema, nodes
 
 from hub.app import create_app
-from hub.ratelimit import BucketPolicy
+from hub.security.ratelimit import BucketPolicy
 from hub.settings import DEV_DEPARTMENTS, Settings, department_policy
 from mocks.common.launcher import MockConfig
 from mocks.registry import MOCKS

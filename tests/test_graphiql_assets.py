@@ -1,4 +1,4 @@
-"""Unit tests for hub.graphiql: page parsing, page rewriting, verified npm fetching, serving."""
+"""Unit tests for hub.web.graphiql: page parsing, page rewriting, verified npm fetching, serving."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 from strawberry.http.ides import get_graphql_ide_html
 
-from hub.graphiql import GraphiQL, local_page, page_assets
-from hub.graphiql_assets import Asset, GraphiQLAssetsError, ensure_assets
+from hub.web.graphiql import GraphiQL, local_page, page_assets
+from hub.web.graphiql_assets import Asset, GraphiQLAssetsError, ensure_assets
 
 STRAWBERRY_PAGE = get_graphql_ide_html("graphiql")
 

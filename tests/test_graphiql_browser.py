@@ -27,7 +27,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from hub.graphiql import GraphiQL
+from hub.web.graphiql import GraphiQL
 from tests.support import LiveHub
 
 QUERY = '{ garbageSorting { classify(item: "电池") { category { name } } } }'

@@ -13,7 +13,8 @@ from graphql import OperationDefinitionNode, parse, print_ast, validate
 from strawberry.http.ides import get_graphql_ide_html
 
 from hub.app import create_app
-from hub.explorer import (
+from hub.settings import Settings
+from hub.web.explorer import (
     EXAMPLES_DIRECTORY,
     WELCOME,
     Example,
@@ -21,7 +22,6 @@ from hub.explorer import (
     explorer_page,
     load_examples,
 )
-from hub.settings import Settings
 from schema import build_schema
 from tests.support import LiveHub
 
@@ -192,7 +192,7 @@ def test_root_types_and_fields_are_described_in_chinese_and_english() -> None:
 
 
 def test_assets_missing_page_says_how_to_fetch_and_escapes_the_failure(tmp_path: Path) -> None:
-    from hub.graphiql import GraphiQL
+    from hub.web.graphiql import GraphiQL
 
     graphiql = GraphiQL(tmp_path / "empty")
     html, status = graphiql.page()

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hub.graphiql_assets import DEFAULT_TIMEOUT_S
+from hub.web.graphiql_assets import DEFAULT_TIMEOUT_S
 
 REPO = Path(__file__).resolve().parents[1]
 IHUB = Path(sys.executable).with_name("ihub")

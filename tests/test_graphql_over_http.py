@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
-from hub.ratelimit import BucketPolicy
+from hub.security.ratelimit import BucketPolicy
 from hub.settings import Settings
 from schema.context import CallerKind
 from tests.support import LiveHub, MockAdmin

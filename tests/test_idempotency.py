@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from hub.db import Database, create_tables, drop_tables, make_engine
-from hub.idempotency import SqlIdempotencyStore, upstream_key
-from hub.models import IdempotencyRecord
+from hub.store.db import Database, create_tables, drop_tables, make_engine
+from hub.store.idempotency import SqlIdempotencyStore, upstream_key
+from hub.store.models import IdempotencyRecord
 from schema.errors import IdempotencyKeyReused, MutationInProgress
 
 URLS = ["sqlite"] + (["postgresql"] if os.environ.get("HUB_TEST_DATABASE_URL") else [])

@@ -19,7 +19,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from hub.app import create_app
-from hub.jwks import JwksKeySet, parse_jwks
+from hub.security.jwks import JwksKeySet, parse_jwks
 from hub.settings import Settings
 from tests.identity import (
     BackgroundJwks,

@@ -168,9 +168,9 @@ def partner(start_hub: Callable[..., LiveHub], tmp_path: Path) -> tuple[LiveHub,
     """A hub with a ``log_unknown`` partner (it may send ad-hoc documents), and its token."""
     from sqlmodel import Session
 
-    from hub.db import create_tables, make_engine
-    from hub.manifests import register
-    from hub.partners import add_partner
+    from hub.security.manifests import register
+    from hub.security.partners import add_partner
+    from hub.store.db import create_tables, make_engine
     from schema import build_schema
 
     url = f"sqlite:///{tmp_path / 'partner.db'}"

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from hub.db import make_engine
-from hub.models import Resident
+from hub.store.db import make_engine
+from hub.store.models import Resident
 from schema.context import CallerKind, Principal
 from schema.masking import Identifier, mask_id_number, mask_mobile, may_see_in_full, shown
 from tests.support import LiveHub

@@ -14,7 +14,7 @@ from typing import Any
 import jwt
 import pytest
 
-from hub.auth import DevKeys
+from hub.security.auth import DevKeys
 from tests.support import LiveHub
 
 REPO = Path(__file__).resolve().parent.parent
@@ -166,8 +166,8 @@ def test_a_partner_calling_me_is_told_me_is_for_residents(
 ) -> None:
     from sqlmodel import Session
 
-    from hub.db import create_tables, make_engine
-    from hub.partners import add_partner
+    from hub.security.partners import add_partner
+    from hub.store.db import create_tables, make_engine
 
     url = f"sqlite:///{tmp_path / 'me.db'}"
     engine = make_engine(url)
@@ -231,9 +231,9 @@ def test_banks_see_their_own_appointments_with_the_applicant_masked(
 def test_other_modes(start_hub: Callable[..., LiveHub], tmp_path: Path, mode: str) -> None:
     from sqlmodel import Session
 
-    from hub.db import create_tables, make_engine
-    from hub.manifests import register
-    from hub.partners import add_partner
+    from hub.security.manifests import register
+    from hub.security.partners import add_partner
+    from hub.store.db import create_tables, make_engine
     from schema import build_schema
 
     url = f"sqlite:///{tmp_path / 'modes.db'}"

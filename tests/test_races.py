@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.db import drop_tables, make_engine
-from hub.ratelimit import BucketPolicy
+from hub.security.ratelimit import BucketPolicy
+from hub.store.db import drop_tables, make_engine
 from schema.context import CallerKind
 from tests.support import LiveHub, MockAdmin
 

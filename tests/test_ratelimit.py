@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.ratelimit import BucketPolicy, InProcessRateLimiter, bucket_key
+from hub.security.ratelimit import BucketPolicy, InProcessRateLimiter, bucket_key
 from hub.settings import Settings
 from schema.context import CallerKind, Principal
 

@@ -10,11 +10,11 @@ from typing import TypeVar
 
 from sqlmodel import Session
 
-from hub.db import Database, create_tables, make_engine
-from hub.directory import SqlResidentDirectory
-from hub.records import SqlHubRecords, applicant_key
-from hub.seed import seed_database
 from hub.settings import Settings
+from hub.store.db import Database, create_tables, make_engine
+from hub.store.directory import SqlResidentDirectory
+from hub.store.records import SqlHubRecords, applicant_key
+from hub.store.seed import seed_database
 from schema.context import LinkedAppointment
 
 T = TypeVar("T")

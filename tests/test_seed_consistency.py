@@ -7,7 +7,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from hub import seed as hub_seed
+from hub.store import seed as hub_seed
 from mocks.common import people
 from tests.support import BackgroundMocks, LiveHub
 

@@ -2,7 +2,7 @@
 
 The real department systems and the i罗湖 identity service share nothing but account ids, and
 so do the mocks and the hub: each side generates its own data, and both derive the ids with
-these rules (the hub's copy is ``hub/seed.py``; a test checks they agree over HTTP).
+these rules (the hub's copy is ``hub/store/seed.py``; a test checks they agree over HTTP).
 
 - 1,000 residents ``R000001`` … ``R001000``; 40 communities ``C001`` … ``C040``.
 - Residents *2k-1* and *2k* form household ``H{k:04d}`` (500 households); the household

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from hub.partners import PartnerRegistry
+from hub.security.partners import PartnerRegistry
 
 HUB_ISSUER = "ihub"
 FORM = "application/x-www-form-urlencoded"

@@ -22,7 +22,7 @@ from graphql import GraphQLError, GraphQLSchema, parse, validate
 from sqlalchemy import delete
 from sqlmodel import Session, select
 
-from hub.models import Partner, PartnerManifest, PartnerOperation
+from hub.store.models import Partner, PartnerManifest, PartnerOperation
 
 FORMAT = "apollo-persisted-query-manifest"
 

@@ -10,10 +10,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlmodel import Session
 
-from hub.db import create_tables, make_engine
-from hub.manifests import ManifestError, check_stored, register, sign
-from hub.partners import MODES, add_partner
+from hub.security.manifests import ManifestError, check_stored, register, sign
+from hub.security.partners import MODES, add_partner
 from hub.settings import Settings
+from hub.store.db import create_tables, make_engine
 
 
 def add_arguments(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -22,10 +22,10 @@ from graphql import GraphQLError, GraphQLSchema, parse, validate
 from sqlmodel import select
 from strawberry.http import GraphQLRequestData
 
-from hub.db import Database
-from hub.manifests import sha256
-from hub.models import PartnerManifest, PartnerOperation, PersistedDocument
-from hub.partners import PartnerRegistry
+from hub.security.manifests import sha256
+from hub.security.partners import PartnerRegistry
+from hub.store.db import Database
+from hub.store.models import PartnerManifest, PartnerOperation, PersistedDocument
 from schema.context import CallerKind, Principal
 
 logger = logging.getLogger("ihub.persisted")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
-EXAMPLES_DIRECTORY = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES_DIRECTORY = Path(__file__).resolve().parents[2] / "examples"
 _TEMPLATE = Path(__file__).with_name("graphiql_explorer.html")
 _CONFIG_MARK = "__HUB_EXPLORER_CONFIG__"
 

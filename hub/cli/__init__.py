@@ -24,7 +24,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hub import cli_audit, cli_partners, cli_token
+from hub.cli import audit as cli_audit
+from hub.cli import partners as cli_partners
+from hub.cli import token as cli_token
 from hub.logs import configure_json_logging
 from hub.settings import Settings, SettingsError
 
@@ -124,8 +126,8 @@ def _run_until_interrupted(coroutine: Any) -> int:
 
 
 def _fetch_graphiql(settings: Settings) -> int:
-    from hub.graphiql import GraphiQL
-    from hub.graphiql_assets import GraphiQLAssetsError
+    from hub.web.graphiql import GraphiQL
+    from hub.web.graphiql_assets import GraphiQLAssetsError
 
     graphiql = GraphiQL(settings.graphiql_dir)
     if graphiql.ready:

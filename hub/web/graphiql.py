@@ -1,7 +1,7 @@
 """Self-hosted GraphiQL: strawberry's page with its pinned CDN assets served by the hub.
 
-The page itself is the hub's explorer (``hub.explorer``); its asset files are fetched and
-verified by ``hub.graphiql_assets``. While they are missing, ``/graphql`` shows a browser
+The page itself is the hub's explorer (``hub.web.explorer``); its asset files are fetched and
+verified by ``hub.web.graphiql_assets``. While they are missing, ``/graphql`` shows a browser
 how to fetch them.
 """
 
@@ -21,8 +21,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from strawberry.http.ides import get_graphql_ide_html
 
-from hub.explorer import Example, explorer_page, unavailable_page
-from hub.graphiql_assets import (
+from hub.web.explorer import Example, explorer_page, unavailable_page
+from hub.web.graphiql_assets import (
     DEFAULT_TIMEOUT_S,
     Asset,
     GraphiQLAssetsError,

@@ -171,7 +171,7 @@ class PartnerOperation(SQLModel, table=True):
 
 
 class AuditRecord(SQLModel, table=True):
-    """One operation's access to residents' personal data (``hub.audit``): never the data.
+    """One operation's access to residents' personal data (``hub.store.audit``): never the data.
 
     A hash chain: ``hash = sha256(canonical JSON of the other fields + prev_hash)``, and
     ``seq`` counts 1, 2, 3 … with no gaps, so an edited, removed or inserted row shows.

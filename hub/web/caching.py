@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from starlette.responses import Response
 
-from hub.envelope import document
+from hub.web.envelope import document
 from schema.audit import reads_personal_data
 from schema.context import CallerKind, Principal
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from hub.http import error_response
+from hub.web.responses import error_response
 
 logger = logging.getLogger("ihub.admission")
 

@@ -1,12 +1,12 @@
 """Resident authentication: ``Authorization: Bearer <JWT>`` verified with PyJWT.
 
 Tokens are issued by the i罗湖 identity service, whose public keys come from its JWKS
-(``hub.jwks``, rotated by ``kid``); in dev, by ``ihub token`` with a key pair the hub generates
-on first start. A verifier reads keys from a ``KeySource``. Verification pins the algorithm
-list (never ``none``, never an HMAC algorithm that would accept the public key as a secret) and
-the key's own algorithm, requires ``exp``, ``iat``, ``iss``, ``aud`` and ``sub``, and allows a
-small clock leeway for ``exp``/``nbf``/``iat``. A bad token never fails the request: the caller
-is anonymous, and the reason is kept for ``UNAUTHENTICATED`` errors.
+(``hub.security.jwks``, rotated by ``kid``); in dev, by ``ihub token`` with a key pair the hub
+generates on first start. A verifier reads keys from a ``KeySource``. Verification pins the
+algorithm list (never ``none``, never an HMAC algorithm that would accept the public key as a
+secret) and the key's own algorithm, requires ``exp``, ``iat``, ``iss``, ``aud`` and ``sub``,
+and allows a small clock leeway for ``exp``/``nbf``/``iat``. A bad token never fails the
+request: the caller is anonymous, and the reason is kept for ``UNAUTHENTICATED`` errors.
 """
 
 from __future__ import annotations

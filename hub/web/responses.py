@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
 
-from hub.middleware import request_id_of
+from hub.web.middleware import request_id_of
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"

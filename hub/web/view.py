@@ -16,9 +16,11 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
-from hub.caching import CachePolicy, apply, policy_for
 from hub.context import HubContext, RequestLoaders, Services
-from hub.envelope import (
+from hub.security.persisted import PersistedQueryError
+from hub.security.ratelimit import bucket_key
+from hub.web.caching import CachePolicy, apply, policy_for
+from hub.web.envelope import (
     Envelope,
     EnvelopeError,
     from_body,
@@ -26,8 +28,9 @@ from hub.envelope import (
     is_mutation,
     require_operation_name,
 )
-from hub.graphiql import GraphiQL
-from hub.http import (
+from hub.web.graphiql import GraphiQL
+from hub.web.middleware import request_id_of
+from hub.web.responses import (
     GRAPHQL_RESPONSE,
     JSON,
     error_response,
@@ -36,9 +39,6 @@ from hub.http import (
     response_media_type,
     unsupported_body,
 )
-from hub.middleware import request_id_of
-from hub.persisted import PersistedQueryError
-from hub.ratelimit import bucket_key
 from schema import HubSchema
 from schema.context import Principal
 from schema.errors import to_public

@@ -12,8 +12,8 @@ from cachetools import TTLCache
 from sqlmodel import Session, select
 
 from connectors.singleflight import InFlight
-from hub.db import Database
-from hub.models import AccountLink, Community, HouseholdChild, Resident
+from hub.store.db import Database
+from hub.store.models import AccountLink, Community, HouseholdChild, Resident
 from schema.context import Accounts, CommunityProfile, Person, ResidentProfile
 
 

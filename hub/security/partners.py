@@ -22,10 +22,10 @@ from cachetools import TTLCache
 from graphql import GraphQLSchema
 from sqlmodel import Session, select
 
-from hub.auth import DevKeys
-from hub.db import Database
-from hub.manifests import register
-from hub.models import Partner
+from hub.security.auth import DevKeys
+from hub.security.manifests import register
+from hub.store.db import Database
+from hub.store.models import Partner
 
 PARTNER_AUDIENCE = "ihub-partner"
 MODES = ("ids_only", "allowlist", "log_unknown")
@@ -135,7 +135,7 @@ DEV_PARTNERS = {
     "icbc": ("工商银行深圳分行窗口系统", "icbc", "icbc-window-dev", "dev-icbc-partner-secret"),
     "ccb": ("建设银行深圳分行窗口系统", "ccb", "ccb-window-dev", "dev-ccb-partner-secret"),
 }
-EXAMPLE_MANIFESTS = Path(__file__).resolve().parent.parent / "partners"
+EXAMPLE_MANIFESTS = Path(__file__).resolve().parents[2] / "partners"
 
 
 def seed_dev_partners(session: Session, schema: GraphQLSchema) -> list[str]:

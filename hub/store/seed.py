@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Engine, func, insert, select
 from sqlmodel import Session
 
-from hub.models import AccountLink, Community, Household, HouseholdChild, Resident
+from hub.store.models import AccountLink, Community, Household, HouseholdChild, Resident
 
 RESIDENTS = 1000
 COMMUNITIES = 40

@@ -35,8 +35,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, select
 
 from connectors.tracing import waiting
-from hub.db import DATABASE, Database
-from hub.models import AuditChainHead, AuditRecord, AuditSubject
+from hub.store.db import DATABASE, Database
+from hub.store.models import AuditChainHead, AuditRecord, AuditSubject
 from schema.context import AuditEntry, LoggedAccess
 
 CHAIN = "audit"

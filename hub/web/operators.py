@@ -149,7 +149,7 @@ class HubObserver:
         self.rate_limit_refusals.labels(caller).inc()
 
     def overloaded(self) -> None:
-        """A request refused by admission control (``hub.admission``)."""
+        """A request refused by admission control (``hub.web.admission``)."""
         self.overload_refusals.inc()
 
     def _label(self, name: str | None) -> str:

@@ -44,7 +44,7 @@ class BucketPolicy:
 # Anonymous callers only read public data, which the hub caches, and one IP is often many
 # people (a carrier-grade NAT, the app's own gateway): 1000 at once and 20 a second per IP
 # (1200 a minute) keeps a single abusive client in check without refusing a crowd; admission
-# control (hub.admission) protects the process as a whole. Residents and partners are one
+# control (hub.web.admission) protects the process as a whole. Residents and partners are one
 # principal each, so their buckets are per person / per bank system.
 DEFAULT_POLICIES: Mapping[CallerKind, BucketPolicy] = {
     CallerKind.ANONYMOUS: BucketPolicy("anonymous", 1000, 20.0),

@@ -22,8 +22,8 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from hub.db import Database
-from hub.models import IdempotencyRecord
+from hub.store.db import Database
+from hub.store.models import IdempotencyRecord
 from schema.errors import IdempotencyKeyReused, MutationInProgress
 
 

@@ -9,11 +9,11 @@ from sqlalchemy import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from hub.auth import DevKeys, issue_token
-from hub.db import create_tables, make_engine
-from hub.models import Resident
-from hub.seed import RESIDENTS, seed_database
+from hub.security.auth import DevKeys, issue_token
 from hub.settings import Settings
+from hub.store.db import create_tables, make_engine
+from hub.store.models import Resident
+from hub.store.seed import RESIDENTS, seed_database
 
 
 def add_arguments(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -1,12 +1,13 @@
 """Resident signing keys from the identity service's JWKS, rotated by ``kid``.
 
-``JwksKeySet`` is a ``hub.auth.KeySource``: it loads the set when the lifespan starts, refreshes
-it in a background task every ``refresh_s``, and once more when a token names a ``kid`` it does
-not know — at most once per ``cooldown_s``, so a flood of made-up kids cannot hammer the
-identity service. A failed refresh (unreachable, not JSON, no usable key) keeps the last good
-set. Every entry passes an allow-list before PyJWT parses it: a signing key (``use`` absent or
-``sig``), public only, whose algorithm (``alg``, or the one its ``kty``/``crv`` implies) is one
-the hub accepts and matches its key type; ``oct`` keys and ``HS*``/``none`` never make it in.
+``JwksKeySet`` is a ``hub.security.auth.KeySource``: it loads the set when the lifespan starts,
+refreshes it in a background task every ``refresh_s``, and once more when a token names a
+``kid`` it does not know — at most once per ``cooldown_s``, so a flood of made-up kids cannot
+hammer the identity service. A failed refresh (unreachable, not JSON, no usable key) keeps the
+last good set. Every entry passes an allow-list before PyJWT parses it: a signing key (``use``
+absent or ``sig``), public only, whose algorithm (``alg``, or the one its ``kty``/``crv``
+implies) is one the hub accepts and matches its key type; ``oct`` keys and ``HS*``/``none``
+never make it in.
 
 Why not ``jwt.PyJWKClient``: it fetches with blocking ``urllib`` (a stalled identity service
 would stall the event loop, or need a thread per look-up), refetches on every unknown ``kid``
@@ -27,7 +28,7 @@ from typing import Any
 import aiohttp
 import jwt
 
-from hub.auth import ASYMMETRIC
+from hub.security.auth import ASYMMETRIC
 
 logger = logging.getLogger("ihub.jwks")
 

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from connectors.tracing import REQUEST_ID, UPSTREAM, Waits
-from hub.db import DATABASE
+from hub.store.db import DATABASE
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
@@ -46,7 +46,7 @@ class RequestIdMiddleware:
 class ServerTimingMiddleware:
     """``Server-Timing: upstream;dur=…, db;dur=…, app;dur=…`` on every answer: how long the
     request waited for departments (``connectors.tracing.UPSTREAM``) and for the hub's own
-    database (``hub.db.DATABASE``), overlapping waits counted once, and how long the hub held
+    database (``hub.store.db.DATABASE``), overlapping waits counted once, and how long the hub held
     it in all. ``app`` minus ``upstream`` is the hub's own time; browsers' developer tools
     show them, and the benchmarks use them."""
 

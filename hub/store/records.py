@@ -13,9 +13,9 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
 from connectors.singleflight import InFlight
-from hub.db import Database
-from hub.models import DoorAttempt, Resident, WindowAppointment
 from hub.settings import Settings
+from hub.store.db import Database
+from hub.store.models import DoorAttempt, Resident, WindowAppointment
 from schema.context import LinkedAppointment
 
 PENDING = "PENDING"

@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from hub.auth import DevKeys, issue_token
-from hub.http import error_response, unsupported_body
+from hub.security.auth import DevKeys, issue_token
 from hub.settings import Settings
+from hub.web.responses import error_response, unsupported_body
 
 DEFAULT_RESIDENT = "R000001"
 TTL_S = 3600

@@ -7,9 +7,9 @@ import sys
 
 from sqlalchemy import inspect
 
-from hub.audit import verify_chain
-from hub.db import make_engine
 from hub.settings import Settings
+from hub.store.audit import verify_chain
+from hub.store.db import make_engine
 
 
 def add_arguments(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
