@@ -8,6 +8,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import cast
 
 import aiohttp
 from graphql import GraphQLSchema
@@ -20,6 +21,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from connectors.base import Connector
+from connectors.catalogue import CatalogueConnector
+from hub.catalogue import CatalogueCopy
 from hub.context import Services
 from hub.departments import DEPARTMENTS
 from hub.security.auth import (
@@ -149,6 +152,7 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
             door_attempts_per_minute=settings.door_attempts_per_minute,
         ),
         audit_log=SqlAuditLog(database),
+        catalogue=CatalogueCopy(lambda: cast(CatalogueConnector, state.connectors["catalogue"])),
         persisted=PersistedDocuments(database, partners, schema._schema, apq=settings.apq),
         connectors=state.connectors,
         rate_limiter=InProcessRateLimiter(),

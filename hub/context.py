@@ -22,6 +22,7 @@ from schema.context import (
     IdempotencyStore,
     Principal,
     ResidentDirectory,
+    ServiceCatalogue,
 )
 
 L = TypeVar("L")
@@ -56,6 +57,7 @@ class Services:
     idempotency: IdempotencyStore
     records: HubRecords
     audit_log: AuditLog
+    catalogue: ServiceCatalogue
     persisted: PersistedDocuments
     connectors: Mapping[str, Connector]
     rate_limiter: RateLimiter
@@ -73,6 +75,7 @@ class HubContext:
     idempotency: IdempotencyStore
     records: HubRecords
     audit_log: AuditLog
+    catalogue: ServiceCatalogue
     loaders: RequestLoaders = field(repr=False)
     partial_errors: list[GraphQLError] = field(default_factory=list)
     audit: AuditTrail = field(default_factory=AuditTrail)

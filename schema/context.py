@@ -6,7 +6,7 @@ the schema reads it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
@@ -14,6 +14,15 @@ from typing import Protocol, TypeVar
 
 from graphql import GraphQLError
 from strawberry.types import Info
+
+from connectors.catalogue.models import (
+    Channel,
+    Disclosure,
+    Item,
+    PublicService,
+    Scenario,
+    ScenarioSummary,
+)
 
 L = TypeVar("L")
 
@@ -223,7 +232,100 @@ class HubContextProtocol(Protocol):
     records: HubRecords
     audit: AuditTrail
     audit_log: AuditLog
+    catalogue: ServiceCatalogue
     partial_errors: list[GraphQLError]
 
 
 HubInfo = Info[HubContextProtocol, None]
+
+
+# --- the service-item catalogue (一网通办): the hub's own copy, searched in its own index ---
+
+
+@dataclass(frozen=True)
+class ItemFilter:
+    """What a browse or search narrows the catalogue to; every given field must hold.
+
+    ``query`` is what a resident typed (Chinese words, pinyin, initials, synonyms): with it the
+    answer is ranked by relevance, without it in catalogue order."""
+
+    life_stage: str | None = None
+    group: str | None = None
+    department: str | None = None
+    kind: str | None = None
+    instant: bool | None = None
+    channel: Channel | None = None
+    query: str | None = None
+
+
+@dataclass(frozen=True)
+class Highlight:
+    """Where a search matched: ``ranges`` are [start, end) character offsets into ``text``,
+    the value of item field ``field`` (``name``, ``conditions`` …)."""
+
+    field: str
+    text: str
+    ranges: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
+class ItemHit:
+    item: Item
+    score: float | None = None
+    highlights: tuple[Highlight, ...] = ()
+
+
+@dataclass(frozen=True)
+class ItemResults:
+    """One window (``offset``, ``limit``) of the items a filter selects, and how many it selects."""
+
+    total: int
+    hits: tuple[ItemHit, ...]
+
+
+@dataclass(frozen=True)
+class CatalogueCounts:
+    """How many items carry each life stage, group and department code (names alongside)."""
+
+    life_stages: Mapping[str, int]
+    groups: Mapping[str, int]
+    departments: Mapping[str, tuple[str, int]]
+    """``dept_code`` → (``dept_name``, item count)."""
+    total: int
+
+
+@dataclass(frozen=True)
+class CatalogueFreshness:
+    """When the copy last agreed with the upstream; ``stale`` once a refresh has failed."""
+
+    synced_at: datetime | None
+    stale: bool
+
+
+class ServiceCatalogue(Protocol):
+    """The hub's copy of the province's service-item catalogue, filled and kept fresh by the hub.
+
+    Every read answers from the copy, never by calling the catalogue; when the copy could not be
+    refreshed, reads still answer and record a stale serve (``extensions.degraded``)."""
+
+    async def items(self, where: ItemFilter, *, offset: int, limit: int) -> ItemResults: ...
+
+    async def item(self, code: str) -> Item | None:
+        """The item of implementation code ``code`` or, failing that, of local code ``code``."""
+        ...
+
+    async def items_by_codes(self, codes: Iterable[str]) -> Mapping[str, Item]:
+        """Items by implementation or local code, keyed by the code asked; unknown are missing."""
+        ...
+
+    async def counts(self) -> CatalogueCounts: ...
+
+    async def scenarios(self) -> tuple[ScenarioSummary, ...]: ...
+
+    async def scenario(self, scenario_id: str) -> Scenario | None: ...
+
+    async def public_services(self) -> tuple[PublicService, ...]: ...
+
+    async def disclosures(self, category: str | None = None) -> tuple[Disclosure, ...]: ...
+
+    def freshness(self) -> CatalogueFreshness: ...

@@ -148,6 +148,7 @@ class HubGraphQLView(GraphQL[HubContext, None]):
             idempotency=services.idempotency,
             records=services.records,
             audit_log=services.audit_log,
+            catalogue=services.catalogue,
             loaders=RequestLoaders(services.connectors),
         )
 
