@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from connectors.base import DepartmentPolicy
 from hub.security.ratelimit import DEFAULT_POLICIES, BucketPolicy
@@ -134,6 +135,9 @@ class Settings:
     env: str = "dev"
     host: str = "127.0.0.1"
     port: int = 8000
+    # where residents reach the hub (QR codes and public pages, schema.links); None: the
+    # hub's own address, http://<host>:<port> (localhost for a wildcard host), fine for dev only
+    public_url: str | None = None
     # the dev mocks listen on this port plus their offset (DEV_DEPARTMENTS), 8101…8107 by default
     mocks_base_port: int = DEV_MOCKS_BASE_PORT
     var_dir: Path = Path("var")
@@ -195,6 +199,15 @@ class Settings:
         return self.var_dir / "keys"
 
     @property
+    def public_base_url(self) -> str:
+        """The base of every public URL the hub prints (QR codes), without a trailing slash."""
+        if self.public_url is not None:
+            return self.public_url
+        host = "localhost" if self.host in ("", "0.0.0.0", "::") else self.host  # noqa: S104
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
+
+    @property
     def accepts_dev_tokens(self) -> bool:
         """Whether resident tokens signed with the local dev key pair are accepted."""
         return self.env == "dev" if self.jwt_dev_key is None else self.jwt_dev_key
@@ -214,10 +227,17 @@ class Settings:
                 "no caches, no batching and no coalescing of department calls"
             )
         mocks_base_port = _port(env, "HUB_MOCKS_BASE_PORT", DEV_MOCKS_BASE_PORT)
+        public_url = public_url_of(env)
+        if public_url is None and hub_env != "dev":
+            logger.warning(
+                "HUB_PUBLIC_URL is not set: QR codes lead to the hub's own address, which "
+                "residents' phones cannot reach; set it to the URL residents use"
+            )
         return cls(
             env=hub_env,
             host=env.get("HUB_HOST", "127.0.0.1"),
             port=_port(env, "HUB_PORT", 8000),
+            public_url=public_url,
             mocks_base_port=mocks_base_port,
             var_dir=var_dir,
             database_url=env.get("HUB_DATABASE_URL", f"sqlite:///{var_dir / 'hub.db'}"),
@@ -283,6 +303,31 @@ def _otlp_endpoint(env: Mapping[str, str]) -> str | None:
     if base := env.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         return base.rstrip("/") + "/v1/traces"
     return None
+
+
+def public_url_of(env: Mapping[str, str]) -> str | None:
+    """``HUB_PUBLIC_URL``: an absolute http(s) URL with a host and at most a path (no query,
+    fragment or credentials), returned without a trailing slash; ``None`` when unset."""
+    raw = env.get("HUB_PUBLIC_URL", "").strip()
+    if not raw:
+        return None
+    problem = f"HUB_PUBLIC_URL must be an http(s) URL such as https://hub.example.cn, not {raw!r}"
+    try:
+        parts = urlsplit(raw)
+        port_ok = parts.port != 0  # reading it checks it: a bad or out-of-range port raises
+    except ValueError as exc:
+        raise SettingsError(problem) from exc
+    if (
+        not port_ok
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None
+        or parts.query
+        or parts.fragment
+        or any(c.isspace() for c in raw)
+    ):
+        raise SettingsError(problem)
+    return raw.rstrip("/")
 
 
 def workers_of(env: Mapping[str, str]) -> int:
