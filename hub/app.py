@@ -53,10 +53,13 @@ from hub.web.graphiql import GraphiQL
 from hub.web.middleware import BodyLimitMiddleware, RequestIdMiddleware, ServerTimingMiddleware
 from hub.web.oauth import HUB_ISSUER, token_endpoint
 from hub.web.operators import HubObserver, OperationMetrics, operator_routes
+from hub.web.pages import PublicPages
+from hub.web.qr import QrImages
 from hub.web.view import HubGraphQLView
 from schema import build_schema
 from schema.context import CallerKind
 from schema.limits import QueryLimits
+from schema.links import PublicLinks
 
 DEV_TOKEN_PATH = "/dev/token"  # noqa: S105 (a route, not a secret)
 logger = logging.getLogger("ihub")
@@ -153,6 +156,7 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
         ),
         audit_log=SqlAuditLog(database),
         catalogue=CatalogueCopy(lambda: cast(CatalogueConnector, state.connectors["catalogue"])),
+        public_links=PublicLinks(settings.public_base_url),
         persisted=PersistedDocuments(database, partners, schema._schema, apq=settings.apq),
         connectors=state.connectors,
         rate_limiter=InProcessRateLimiter(),
@@ -165,6 +169,11 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
     max_age = min((p.cache_ttl_s for p in settings.departments.values()), default=60.0)
     view = HubGraphQLView(
         schema, services=services, graphiql=graphiql, public_max_age_s=int(max_age)
+    )
+    catalogue_policy = settings.departments.get("catalogue")
+    pages = PublicPages(
+        services,
+        max_age_s=int(catalogue_policy.cache_ttl_s if catalogue_policy else max_age),
     )
 
     @contextlib.asynccontextmanager
@@ -221,6 +230,8 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
         Route("/readyz", readyz, methods=["GET"]),
         Route("/oauth/token", token_endpoint(partners), methods=["POST"]),
         *operator_routes(state, readiness=lambda: readiness(state)),
+        *pages.routes(),  # what the catalogue's QR codes open
+        *QrImages(services).routes(),
     ]
     if graphiql is not None:
         routes.append(Route("/graphiql/assets/{name}", graphiql.serve_asset, methods=["GET"]))

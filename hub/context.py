@@ -24,6 +24,7 @@ from schema.context import (
     ResidentDirectory,
     ServiceCatalogue,
 )
+from schema.links import PublicLinks
 
 L = TypeVar("L")
 
@@ -58,6 +59,7 @@ class Services:
     records: HubRecords
     audit_log: AuditLog
     catalogue: ServiceCatalogue
+    public_links: PublicLinks
     persisted: PersistedDocuments
     connectors: Mapping[str, Connector]
     rate_limiter: RateLimiter
@@ -76,6 +78,7 @@ class HubContext:
     records: HubRecords
     audit_log: AuditLog
     catalogue: ServiceCatalogue
+    public_links: PublicLinks
     loaders: RequestLoaders = field(repr=False)
     partial_errors: list[GraphQLError] = field(default_factory=list)
     audit: AuditTrail = field(default_factory=AuditTrail)

@@ -31,6 +31,7 @@ from schema.limits import QueryLimiter, QueryLimits
 from schema.locks import LocksMutation
 from schema.me import MeQuery
 from schema.partner import PartnerQuery
+from schema.qr import QrQuery
 from schema.tracing import OperationSpan
 from schema.youth import YouthQuery
 from schema.youth_mutations import YouthMutation
@@ -44,6 +45,7 @@ QUERY_MODULES: tuple[type[Any], ...] = (
     BankQuery,
     GarbageQuery,
     PartnerQuery,
+    QrQuery,
 )
 MUTATION_MODULES: tuple[type[Any], ...] = (
     YouthMutation,

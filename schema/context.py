@@ -23,6 +23,7 @@ from connectors.catalogue.models import (
     Scenario,
     ScenarioSummary,
 )
+from schema.links import PublicLinks
 
 L = TypeVar("L")
 
@@ -233,6 +234,8 @@ class HubContextProtocol(Protocol):
     audit: AuditTrail
     audit_log: AuditLog
     catalogue: ServiceCatalogue
+    public_links: PublicLinks
+    """The hub's public pages and their QR codes, under its public base URL."""
     partial_errors: list[GraphQLError]
 
 

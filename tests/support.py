@@ -94,8 +94,11 @@ class MockAdmin:
 class LiveHub:
     """The hub served by uvicorn on a free loopback port, in a thread."""
 
-    def __init__(self, app: Any) -> None:
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    def __init__(self, app: Any, *, port: int = 0) -> None:
+        """``port`` 0: any free one (a hub that must know its address picks one first)."""
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        )
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, daemon=True)
         self._thread.start()

@@ -56,15 +56,20 @@ def apply(policy: CachePolicy, response: Response, has_errors: bool, max_age_s: 
         response.headers["Cache-Control"] = PRIVATE
         response.headers["Vary"] = "Authorization"
         return response
-    etag = '"' + hashlib.sha256(response.body).hexdigest()[:32] + '"'
+    etag = etag_of(response.body)
     headers = {"Cache-Control": f"public, max-age={max_age_s}", "ETag": etag}
-    if policy.if_none_match is not None and _matches(policy.if_none_match, etag):
+    if policy.if_none_match is not None and matches(policy.if_none_match, etag):
         return Response(status_code=304, headers=headers)
     response.headers.update(headers)
     return response
 
 
-def _matches(if_none_match: str, etag: str) -> bool:
-    # weak comparison, as RFC 9110 asks for If-None-Match
+def etag_of(body: bytes | memoryview) -> str:
+    """A strong entity tag of ``body``: the same bytes, the same tag."""
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def matches(if_none_match: str, etag: str) -> bool:
+    """Whether an ``If-None-Match`` names ``etag`` (weak comparison, as RFC 9110 asks)."""
     candidates = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
     return "*" in candidates or etag in candidates
