@@ -389,6 +389,29 @@ def test_images_and_pages_share_the_anonymous_callers_rate_limit(
         live.close()
 
 
+def test_a_catalogue_outage_before_the_copy_is_filled_is_a_503_never_a_500(
+    make_settings: Callable[..., Settings],
+    catalogue_mock: BackgroundMocks,
+    upstream: dict[str, Any],
+) -> None:
+    admin = MockAdmin(catalogue_mock.urls["catalogue"])
+    live = hub_on_known_port(make_settings, catalogue_mock)
+    admin.faults(error_rate=1.0)
+    try:
+        code = upstream["item"]["impl_code"]
+        page = live.client.get(f"/s/item/{code}")
+        assert page.status_code == 503
+        assert "暂时无法访问" in page.text and page.headers["cache-control"] == "no-store"
+        image = live.client.get(f"/qr/item/{code}.png")
+        assert image.status_code == 503
+        (error,) = image.json()["errors"]
+        assert error["extensions"]["code"].startswith("UPSTREAM_")
+        assert "catalogue" in error["message"]
+    finally:
+        admin.clear_faults()
+        live.close()
+
+
 # --- the public base URL (HUB_PUBLIC_URL) and what a page may link to ---
 
 
