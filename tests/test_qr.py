@@ -10,6 +10,7 @@ import html
 import io
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,7 +25,7 @@ from hub.settings import DEV_DEPARTMENTS, Settings, SettingsError
 from hub.web.pages import is_web_url
 from mocks.common.launcher import MockConfig, MockSpec
 from schema.context import CallerKind
-from tests.serving import free_ports
+from tests.serving import MOCK_COUNT, Serve, free_ports
 from tests.support import BackgroundMocks, LiveHub, MockAdmin
 
 SPEC = MockSpec("catalogue", 0, "mocks.catalogue:create_app")
@@ -421,6 +422,25 @@ def test_the_public_url_defaults_to_the_hubs_own_address() -> None:
     assert wildcard.public_base_url == "http://localhost:8200"
     given = Settings.from_env({"HUB_PUBLIC_URL": "https://hub.example.cn/luohu/"})
     assert given.public_base_url == "https://hub.example.cn/luohu"
+
+
+def test_ihub_serve_in_dev_prints_codes_that_lead_to_itself(tmp_path: Path) -> None:
+    # given `ihub serve` as a newcomer runs it, on free ports, with no HUB_PUBLIC_URL
+    ports = free_ports(MOCK_COUNT + 1)
+    serve = Serve(tmp_path, port=ports, mocks_base_port=ports, HUB_PUBLIC_URL="")
+    try:
+        serve.wait_ready()
+        catalogue = serve.mock_url(DEV_DEPARTMENTS["catalogue"][0])
+        items = httpx.get(f"{catalogue}/api/items", params={"size": 1}, headers=API_KEY).json()
+        code = items["items"][0]["impl_code"]
+        # when a phone scans an item's code
+        image = httpx.get(f"{serve.url}/qr/item/{code}.png", timeout=30)
+        # then it reads the hub's own address, and that page answers
+        (url,) = decoded(image.content)
+        assert url == f"http://127.0.0.1:{ports}/s/item/{code}"
+        assert httpx.get(url, timeout=30).status_code == 200
+    finally:
+        serve.stop()
 
 
 def test_outside_dev_an_unset_public_url_is_warned_about(
