@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -305,6 +306,10 @@ def _otlp_endpoint(env: Mapping[str, str]) -> str | None:
     return None
 
 
+# what RFC 3986 allows in a URL, unescaped: no spaces, quotes or angle brackets
+_URL_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+
+
 def public_url_of(env: Mapping[str, str]) -> str | None:
     """``HUB_PUBLIC_URL``: an absolute http(s) URL with a host and at most a path (no query,
     fragment or credentials), returned without a trailing slash; ``None`` when unset."""
@@ -324,7 +329,7 @@ def public_url_of(env: Mapping[str, str]) -> str | None:
         or parts.username is not None
         or parts.query
         or parts.fragment
-        or any(c.isspace() for c in raw)
+        or not _URL_CHARACTERS.fullmatch(raw)
     ):
         raise SettingsError(problem)
     return raw.rstrip("/")

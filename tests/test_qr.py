@@ -462,6 +462,7 @@ def test_outside_dev_an_unset_public_url_is_warned_about(
         "https://user:pw@hub.example.cn",
         "https://hub.example.cn:99999",
         "https://hub example.cn",
+        'https://hub.example.cn/"><b>',
         "javascript:alert(1)",
     ],
 )
