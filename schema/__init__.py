@@ -31,6 +31,7 @@ from schema.limits import QueryLimiter, QueryLimits
 from schema.locks import LocksMutation
 from schema.me import MeQuery
 from schema.partner import PartnerQuery
+from schema.services import ServicesQuery
 from schema.tracing import OperationSpan
 from schema.youth import YouthQuery
 from schema.youth_mutations import YouthMutation
@@ -43,6 +44,7 @@ QUERY_MODULES: tuple[type[Any], ...] = (
     LibraryQuery,
     BankQuery,
     GarbageQuery,
+    ServicesQuery,
     PartnerQuery,
 )
 MUTATION_MODULES: tuple[type[Any], ...] = (
