@@ -27,6 +27,11 @@ MY_SERVICES = """query MyServices { me { services {
   suggestedByLifeStage(first: 3) { lifeStage name reason totalCount items { code lifeStages } } } } }"""
 MY_GUIDE = """query MyGuide { me { services { scenario(id: "SC004") {
   form { key value choices prefilledFrom } } } } }"""
+COMMUNITY_ITEM = """{ services { items(first: 1, filter: {channel: COMMUNITY, department: "440303-WJ"}) {
+  edges { node { code } } } } }"""
+PLACES = "places(first: 50) { kind mine street community { id } }"
+MY_ITEM = f"query MyItem($code: ID!) {{ me {{ services {{ item(code: $code) {{ {PLACES} }} }} }} }}"
+PUBLIC_ITEM = f"query Item($code: ID!) {{ services {{ item(code: $code) {{ {PLACES} }} }} }}"
 GUIDE = """query Guide { services { scenario(id: "SC004") { form { key value } } } }"""
 
 
@@ -126,6 +131,18 @@ def test_recommendations_follow_age_and_household_and_ask_no_department(
         for r in services["recommended"]:
             assert r["lifeStage"] in r["item"]["lifeStages"] or r["group"] in r["item"]["groups"]
     assert {"出生", "生育"} <= {s["name"] for s in parent["suggestedByLifeStage"]}
+    # an item read under me lists the resident's own community and street centres first
+    edges = hub.graphql(COMMUNITY_ITEM).json()["data"]["services"]["items"]["edges"]
+    code = edges[0]["node"]["code"]
+    body = hub.graphql(MY_ITEM, {"code": code}, token=token_for("R000007")).json()
+    places = body["data"]["me"]["services"]["item"]["places"]
+    own = sum(p["mine"] for p in places)
+    assert own >= 1 and all(p["mine"] for p in places[:own]) and places[0]["mine"]
+    [centre] = [p for p in places if p["kind"] == "COMMUNITY_CENTRE" and p["mine"]]
+    assert centre["community"]["id"] == "C004"  # household 4's community
+    assert all(p["street"] == centre["street"] for p in places[:own])
+    public = hub.graphql(PUBLIC_ITEM, {"code": code}).json()["data"]["services"]["item"]
+    assert not any(p["mine"] for p in public["places"]) and len(public["places"]) == len(places)
     # and no department but the catalogue's copy was needed
     assert {name: admin.total() for name, admin in admins.items()} == dict.fromkeys(OTHERS, 0)
 
