@@ -161,7 +161,9 @@ async def each_bank(
             raise answer
         else:
             found[bank] = answer
-    if failures and not found:
+    if failures and not found:  # the field fails; every bank still says it failed
+        for failure in failures[1:]:
+            report_partial_failure(info, failure)
         raise failures[0]
     for failure in failures:
         report_partial_failure(info, failure)

@@ -309,3 +309,24 @@ def test_my_scenario_comes_pre_filled_and_masked(
     anonymous = hub.graphql(MY_SCENARIO, {"id": "SC004"}).json()
     assert anonymous["data"]["me"] is None
     assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def test_with_both_banks_down_an_item_still_says_where_else_to_go(
+    start_hub: Callable[..., LiveHub], admins: dict[str, MockAdmin]
+) -> None:
+    # given a fresh hub (no branch list cached) and both banks down
+    hub = start_hub()
+    admins["icbc"].faults(down=True)
+    admins["ccb"].faults(down=True)
+    # when the bank item is read with its places and branches
+    body = hub.graphql(ITEM, {"code": "GJJ-0003", "near": LUOHU}).json()
+    # then the hall is still there, the branches are null, and each bank says it failed, once
+    item = body["data"]["services"]["item"]
+    assert item["name"] == "住房公积金提取" and item["bankBranches"] is None
+    assert {p["kind"] for p in item["places"]} == {"HALL"} | (
+        {"KIOSK_24H"} & {p["kind"] for p in item["places"]}
+    )
+    failures = sorted(
+        (e["extensions"]["department"], e["extensions"]["code"]) for e in body["errors"]
+    )
+    assert failures == [("ccb", "UPSTREAM_UNAVAILABLE"), ("icbc", "UPSTREAM_UNAVAILABLE")]
