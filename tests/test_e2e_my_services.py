@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -167,3 +168,29 @@ def test_a_pre_filled_guide_is_audited_like_any_personal_read(
     stored = json.dumps(record.model_dump(exclude={"at"}), default=str)
     assert form["applicant_name"]["value"] not in stored
     assert form["id_number"]["value"] not in stored
+
+
+def test_no_audit_record_no_pre_filled_values(
+    start_hub: Callable[..., LiveHub], token_for: Callable[..., str], tmp_path: Path
+) -> None:
+    # given a hub whose audit table is gone (the writer fails at the database, for real)
+    database = tmp_path / "withheld.db"
+    hub = start_hub(database_url=f"sqlite:///{database}")
+    token = token_for("R000002")
+    name = hub.graphql("{ me { name } }", token=token).json()["data"]["me"]["name"]
+    with sqlite3.connect(database) as db:
+        db.execute("DROP TABLE audit_record")
+    # when the resident asks for their pre-filled guide, with the public guide beside it
+    response = hub.graphql(
+        """query Both { me { services { scenario(id: "SC004") { form { key value } } } }
+        services { scenario(id: "SC004") { name } } }""",
+        token=token,
+    )
+    body = response.json()
+    # then nothing personal comes back, only an internal error where it would have been
+    assert response.status_code == 200
+    assert body["data"]["me"] is None and body["data"]["services"]["scenario"]["name"]
+    assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [
+        (["me"], "INTERNAL_SERVER_ERROR")
+    ]
+    assert name not in json.dumps(body, ensure_ascii=False)
