@@ -22,7 +22,7 @@ from enum import Enum
 import strawberry
 
 
-@strawberry.enum(description="The records the hub holds for every signed-in resident.")
+@strawberry.enum(description="电子证照来源 · The records the hub holds for every resident.")
 class HubRecord(Enum):
     IDENTITY = strawberry.enum_value("identity", description="身份信息: name, ID number, birth.")
     HOUSEHOLD = strawberry.enum_value("household", description="户籍: the household's members.")

@@ -172,7 +172,13 @@ async def places_of(
     if Channel.KIOSK_24H in channels:
         kiosks = {"": HALL, **streets}
         for street, site in kiosks.items():
-            kiosk = Site(f"{site.name}24小时自助服务区", site.address, *_at(site), KIOSK_HOURS)
+            kiosk = Site(
+                f"{site.name}24小时自助服务区",
+                site.address,
+                site.latitude,
+                site.longitude,
+                KIOSK_HOURS,
+            )
             places.append(_place(PlaceKind.KIOSK_24H, kiosk, near, street=street or None))
     try:
         branches = await item_branches(info, item)
@@ -185,12 +191,5 @@ async def places_of(
         place = _place(PlaceKind.BANK_WINDOW, site, near)
         place.bank_branch = node
         places.append(place)
-    order = {id(place): index for index, place in enumerate(places)}
-    return sorted(
-        places,
-        key=lambda p: (not p.mine, p.distance_meters if near else 0, order[id(p)]),
-    )
-
-
-def _at(site: Site) -> tuple[float, float]:
-    return site.latitude, site.longitude
+    # a stable sort: without `near`, the table's order stays among equals
+    return sorted(places, key=lambda p: (not p.mine, p.distance_meters or 0))
