@@ -431,6 +431,12 @@ def probes(bench: Bench, results: dict[str, Any]) -> dict[str, Hub]:
         _cold(bench, results, others, group, bench.partner_token(others))
     finally:
         bench.stop_hub(others)
+    if "services" in ops:  # the banks' branch lists again: a fresh hub of its own
+        hub = bench.ready(bench.launch_hub("cold-services", 1))
+        try:
+            _cold(bench, results, hub, [ops["services"]], None)
+        finally:
+            bench.stop_hub(hub)
     if "home" in ops:
         hub = bench.ready(later.pop("cold-home"))
         try:

@@ -62,6 +62,16 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation("classify", "classify.graphql", "classify 电池", variables={"item": "电池"}),
     Operation(
+        "services",
+        "services.graphql",
+        "search 公积金 + item with bank branches",
+        variables={
+            "query": "公积金",
+            "code": "GJJ-0003",
+            "near": {"latitude": 22.5455, "longitude": 114.1187},
+        },
+    ),
+    Operation(
         "partner",
         "partner_branch_queues.graphql",
         "ICBC persisted OwnBranchQueues",

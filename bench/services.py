@@ -22,7 +22,7 @@ from typing import Any
 
 from bench.procs import Child, cpu_seconds, descendants, spawn
 
-MOCK_NAMES = ("youth", "library", "icbc", "ccb", "locks", "garbage")
+MOCK_NAMES = ("youth", "library", "icbc", "ccb", "locks", "garbage", "catalogue")
 DEV_PORTS = {
     "youth": 8101,
     "library": 8102,
@@ -30,6 +30,7 @@ DEV_PORTS = {
     "ccb": 8104,
     "locks": 8105,
     "garbage": 8106,
+    "catalogue": 8107,
 }
 BANKS = ("icbc", "ccb")
 

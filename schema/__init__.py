@@ -32,6 +32,7 @@ from schema.locks import LocksMutation
 from schema.me import MeQuery
 from schema.partner import PartnerQuery
 from schema.qr import QrQuery
+from schema.services import ServicesQuery
 from schema.tracing import OperationSpan
 from schema.youth import YouthQuery
 from schema.youth_mutations import YouthMutation
@@ -44,6 +45,7 @@ QUERY_MODULES: tuple[type[Any], ...] = (
     LibraryQuery,
     BankQuery,
     GarbageQuery,
+    ServicesQuery,
     PartnerQuery,
     QrQuery,
 )

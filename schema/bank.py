@@ -116,9 +116,19 @@ class Location:
 
 
 def _distance(near: Location, branch: m.Branch) -> int:
-    """Haversine distance in metres: good to a few metres at district scale."""
-    lat1, lat2 = math.radians(near.latitude), math.radians(branch.latitude)
-    dlat, dlon = lat2 - lat1, math.radians(branch.longitude - near.longitude)
+    return distance_meters(near, branch.latitude, branch.longitude)
+
+
+def check_location(near: Location | None) -> None:
+    """A ``near`` off the globe is bad input."""
+    if near and not (-90 <= near.latitude <= 90 and -180 <= near.longitude <= 180):
+        raise BadUserInput("`near` is not a valid location.", field="near")
+
+
+def distance_meters(near: Location, latitude: float, longitude: float) -> int:
+    """Haversine distance in metres from ``near``: good to a few metres at district scale."""
+    lat1, lat2 = math.radians(near.latitude), math.radians(latitude)
+    dlat, dlon = lat2 - lat1, math.radians(longitude - near.longitude)
     h = math.sin(dlat / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(dlon / 2) ** 2
     return round(2 * 6_371_000 * math.asin(math.sqrt(h)))
 
@@ -151,7 +161,9 @@ async def each_bank(
             raise answer
         else:
             found[bank] = answer
-    if failures and not found:
+    if failures and not found:  # the field fails; every bank still says it failed
+        for failure in failures[1:]:
+            report_partial_failure(info, failure)
         raise failures[0]
     for failure in failures:
         report_partial_failure(info, failure)
@@ -171,8 +183,7 @@ class BankWindows:
         after: str | None = None,
     ) -> BankBranchConnection | None:
         limit, offset = check_first(first), decode_cursor("branch", after)
-        if near and not (-90 <= near.latitude <= 90 and -180 <= near.longitude <= 180):
-            raise BadUserInput("`near` is not a valid location.", field="near")
+        check_location(near)
         found = await each_bank(info, [bank] if bank else list(Bank), "branches")
         branches = [b for answer in found.values() for b in answer if isinstance(b, m.Branch)]
         if item_code:

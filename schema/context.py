@@ -109,6 +109,10 @@ class ResidentDirectory(Protocol):
 
     async def community(self, community_id: str) -> CommunityProfile | None: ...
 
+    async def communities(self) -> tuple[CommunityProfile, ...]:
+        """Every community of the district, by id."""
+        ...
+
 
 @dataclass(frozen=True)
 class LinkedAppointment:

@@ -62,6 +62,23 @@ DEFAULT_LIST_SIZES: Mapping[str, int] = {
     "MyLibrary.holds": 5,
     "MyLibrary.loans": 10,
     "PartnerView.appointments": 50,
+    # the catalogue (一网通办): its counts are fixed by the catalogue, not by `first`
+    "LifeStageSuggestion.items": 5,
+    "ScenarioFormField.itemCodes": 6,
+    "ScenarioGuide.form": 10,
+    "ScenarioGuide.materials": 15,
+    "ScenarioGuide.steps": 6,
+    "ScenarioMaterialEntry.itemCodes": 6,
+    "SearchHighlight.ranges": 3,
+    "ServiceItem.materials": 6,
+    "ServiceItemEdge.highlights": 3,
+    "Services.departments": 25,
+    "Services.disclosureCategories": 11,
+    "Services.disclosures": 60,
+    "Services.groups": 5,
+    "Services.lifeStages": 9,
+    "Services.publicServices": 43,
+    "Services.scenarios": 50,
 }
 """Declared sizes of list fields without a ``first`` argument, by ``Type.field``."""
 

@@ -12,6 +12,7 @@ from schema.context import HubInfo, ResidentProfile
 from schema.household import Household
 from schema.library import MyLibrary
 from schema.locks import Key, my_keys
+from schema.services import MyServices
 
 
 @strawberry.type(description="当前居民 · The signed-in resident.")
@@ -31,6 +32,13 @@ class Me:
     @strawberry.field(description="The community the resident lives in.")
     def community(self) -> Community | None:
         return community_of(self.profile.community)
+
+    @strawberry.field(
+        description="一网通办 · Government services for the resident: recommendations by age "
+        "and household, items with their own community first, pre-filled scenario forms."
+    )
+    def services(self) -> MyServices | None:
+        return MyServices(resident=self.profile)
 
     @strawberry.field(description="Keys to the gates, barriers and doors the resident may open.")
     async def keys(self, info: HubInfo) -> list[Key] | None:

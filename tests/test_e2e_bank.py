@@ -192,3 +192,17 @@ def test_one_bank_down_leaves_the_other_bank_answering(
     assert [(e["path"], e["extensions"]) for e in body["errors"]] == [
         (["bankWindows", "branches"], {"code": "UPSTREAM_UNAVAILABLE", "department": "ccb"})
     ]
+
+
+def test_both_banks_down_each_says_so_once(
+    start_hub: Callable[..., LiveHub], banks: dict[str, MockAdmin]
+) -> None:
+    hub = start_hub()
+    banks["icbc"].faults(down=True)
+    banks["ccb"].faults(down=True)
+    body = hub.graphql("{ bankWindows { branches(first: 5) { totalCount } } }").json()
+    assert body["data"]["bankWindows"]["branches"] is None
+    assert sorted((e["path"], e["extensions"]["department"]) for e in body["errors"]) == [
+        (["bankWindows", "branches"], "ccb"),
+        (["bankWindows", "branches"], "icbc"),
+    ]

@@ -485,3 +485,38 @@ def test_a_public_url_the_hub_cannot_print_is_refused(value: str) -> None:
 )
 def test_a_disclosure_links_only_to_web_urls(url: str, linked: bool) -> None:
     assert is_web_url(url) is linked
+
+
+ENTRY_QR_CODES = """
+query EntryQrCodes($item: ID!, $scenario: ID!) {
+  services {
+    item(code: $item) { code qrCode(format: PNG, size: 200) { url imageUrl dataUri } }
+    scenario(id: $scenario) { id qrCode { url imageUrl } }
+    disclosures { id qrCode { url } }
+  }
+}
+"""
+
+
+def test_items_scenarios_and_disclosures_carry_their_own_qr_codes(
+    qr_hub: LiveHub, upstream: dict[str, Any]
+) -> None:
+    # given: an item asked for by its banks' code, a scenario guide, the disclosure entries
+    item = upstream["bank_item"]
+    variables = {"item": item["local_code"], "scenario": upstream["scenario"]["id"]}
+    # when
+    answer = qr_hub.graphql(ENTRY_QR_CODES, variables).json()
+    # then: each entry's code leads to its own page (an item's by its implementation code)
+    assert "errors" not in answer
+    services = answer["data"]["services"]
+    qr = services["item"]["qrCode"]
+    assert qr["url"] == f"{qr_hub.url}/s/item/{item['impl_code']}"
+    assert qr["imageUrl"] == f"{qr_hub.url}/qr/item/{item['impl_code']}.png?size=200"
+    png = base64.b64decode(qr["dataUri"].removeprefix("data:image/png;base64,"))
+    assert decoded(png) == [qr["url"]]
+    scenario = services["scenario"]
+    assert scenario["qrCode"]["url"] == f"{qr_hub.url}/s/scenario/{scenario['id']}"
+    assert httpx.get(scenario["qrCode"]["url"]).status_code == 200
+    disclosures = services["disclosures"]
+    assert len(disclosures) > 11
+    assert all(d["qrCode"]["url"] == f"{qr_hub.url}/s/disclosure/{d['id']}" for d in disclosures)

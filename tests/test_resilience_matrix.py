@@ -29,7 +29,8 @@ HOME = """{ me { library { loans { dueDate } }
   household { members { youthCenter { applications { state } } } }
   keys { id } windowAppointments { number } community { collectionPoints { id } } }
   bankWindows { branches(first: 3) { edges { node { name } } } }
-  garbageSorting { categories { code } } youthCenter { courses(first: 3) { totalCount } } }"""
+  garbageSorting { categories { code } } youthCenter { courses(first: 3) { totalCount } }
+  services { item(code: "GJJ-0003") { name bankBranches(first: 50) { bank name } } } }"""
 RESIDENT = "R000001"
 DEPARTMENTS = ("garbage", "library", "youth", "icbc", "ccb", "locks")
 BANK_NAMES = {"icbc": "工商银行", "ccb": "建设银行"}
@@ -76,6 +77,10 @@ def parts(data: dict[str, Any]) -> dict[str, Any]:
         "garbage": (me["community"]["collectionPoints"], data["garbageSorting"]["categories"]),
         "icbc": [name for name in branches if name.startswith(BANK_NAMES["icbc"])],
         "ccb": [name for name in branches if name.startswith(BANK_NAMES["ccb"])],
+        # the catalogue answers from the hub's copy; an item's branches come from the banks
+        "services": [
+            (b["bank"].lower(), b["name"]) for b in data["services"]["item"]["bankBranches"]
+        ],
     }
 
 
@@ -118,7 +123,8 @@ def baseline(
         live.close()
     assert "errors" not in body
     found = parts(body["data"])
-    assert all(found[name] for name in ("library", "locks", "icbc", "garbage"))
+    assert all(found[name] for name in ("library", "locks", "icbc", "garbage", "services"))
+    assert {bank for bank, _ in found["services"]} == set(BANK_NAMES)
     return found
 
 
@@ -203,6 +209,11 @@ def test_one_failing_department_leaves_the_home_screen_standing(
         assert found[other] == baseline[other], other
     if department in BANK_NAMES:
         assert len(found["icbc"] + found["ccb"]) == 3, "the other bank's branches fill the page"
+        # an item's branches: the other bank's all there, the failing bank's at most
+        assert set(found["services"]) <= set(baseline["services"])
+        assert {b for b in baseline["services"] if b[0] != department} <= set(found["services"])
+    else:
+        assert found["services"] == baseline["services"]
     # and the failing department's errors are its own, with the code of the fault
     errors = body.get("errors", [])
     assert {e["extensions"]["department"] for e in errors} <= {department}

@@ -24,6 +24,7 @@ class SqlResidentDirectory:
         self._database = database
         self._profiles: TTLCache[str, ResidentProfile | None] = TTLCache(maxsize, ttl_s)
         self._communities: TTLCache[str, CommunityProfile | None] = TTLCache(1_000, ttl_s)
+        self._all: TTLCache[str, tuple[CommunityProfile, ...]] = TTLCache(1, ttl_s)
         self._loading = InFlight()  # a burst of one resident's requests: one load
 
     async def community(self, community_id: str) -> CommunityProfile | None:
@@ -32,6 +33,19 @@ class SqlResidentDirectory:
         return await self._loading.run(
             ("community", community_id), partial(self._community, community_id)
         )
+
+    async def communities(self) -> tuple[CommunityProfile, ...]:
+        if "all" in self._all:
+            return self._all["all"]
+        return await self._loading.run(("communities",), self._load_communities)
+
+    async def _load_communities(self) -> tuple[CommunityProfile, ...]:
+        statement = select(Community).order_by(Community.id)
+        found = await self._database.run(
+            lambda session: tuple(_community(c) for c in session.exec(statement).all())
+        )
+        self._all["all"] = found
+        return found
 
     async def profile(self, resident_id: str) -> ResidentProfile | None:
         if resident_id in self._profiles:
