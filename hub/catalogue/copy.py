@@ -124,6 +124,8 @@ class CatalogueCopy:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self.last_outcome: Outcome | None = None
+        self.refreshed = asyncio.Event()
+        """Set once a refresh has ended (for whoever waits for the first one)."""
         self.index_build_s: float | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -159,10 +161,11 @@ class CatalogueCopy:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.settings.refresh_s)
 
-    async def refresh(self, progress: PageProgress | None = None) -> Outcome:
+    async def refresh(self, progress: PageProgress | None = None, *, full: bool = False) -> Outcome:
         """One tick of the sync (if this process holds the lease), then load what it wrote."""
-        self.last_outcome = await self.sync.tick(progress)
+        self.last_outcome = await self.sync.tick(progress, full=full)
         await self.load()
+        self.refreshed.set()
         return self.last_outcome
 
     async def load(self) -> None:

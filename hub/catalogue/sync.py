@@ -90,7 +90,9 @@ class CatalogueSync:
         self.leader = False
         self.last_error: ConnectorError | None = None
 
-    async def tick(self, progress: PageProgress | None = None) -> Outcome:
+    async def tick(self, progress: PageProgress | None = None, *, full: bool = False) -> Outcome:
+        """One refresh if this process holds (or can take) the lease; ``full`` forces a full
+        sync (``ihub catalogue sync``)."""
         async with self._lock:
             started = now()
             ttl = self._settings.lease_s
@@ -102,7 +104,7 @@ class CatalogueSync:
             state = await self._database.run(store.read_state)
             outcome: Outcome = "changes"
             try:
-                if self._full_due(state, started):
+                if full or self._full_due(state, started):
                     outcome = "full"
                     await self._step("full", self._full(started, progress))
                 else:
