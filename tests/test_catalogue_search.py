@@ -78,6 +78,17 @@ async def test_pinyin_initials_and_full_pinyin(copy: CatalogueCopy, typed: str) 
     assert all("公积金" in marked(h) for hit in found.hits for h in hit.highlights)
 
 
+async def test_pinyin_as_typed_so_far(copy: CatalogueCopy) -> None:
+    # a resident halfway through typing gongjijin
+    found = await search(copy, "gongj")
+    assert "公积金" in found.hits[0].item.name
+    assert name_ranges(found.hits[0].highlights) == ((2, 5),)
+    # a whole word's pinyin ranks above the start of one
+    whole = await search(copy, "gongjijin")
+    assert whole.hits[0].score is not None and found.hits[0].score is not None
+    assert whole.hits[0].score > found.hits[0].score
+
+
 async def test_a_synonym_finds_the_catalogues_word(copy: CatalogueCopy) -> None:
     found = await search(copy, "社保")
     first = found.hits[0]

@@ -6,8 +6,9 @@ gets its full pinyin (``gongjijin``) and initials (``gjj``) from pypinyin. Those
 the character range of the word they came from, go into tantivy as pre-tokenized text, so
 tantivy ranks (BM25) and jieba and pypinyin alone decide what a word is. A query is cut the
 same way, each word widened by the checked-in synonyms (``synonyms.GROUPS``); ASCII letters
-are pinyin, so ``gjj`` and ``gongjijin`` find 公积金. Words of one query part are alternatives;
-parts separated by spaces must all match. A query no word matches falls back to single
+are pinyin, so ``gjj`` and ``gongjijin`` find 公积金, and so does ``gongj`` (the start of a
+word's pinyin, as typed so far, at a small constant score). Words of one query part are
+alternatives; parts separated by spaces must all match. A query no word matches falls back to single
 characters (a resident typing 证).
 
 Highlights are the ranges of the item's own words whose terms the query asked for, merged.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import threading
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -37,6 +39,10 @@ Span = tuple[int, int]
 BOOSTS: Mapping[str, float] = {"name": 3.0, "name_py": 2.0, "conditions": 0.5, "codes": 5.0}
 TEXT_FIELDS: Mapping[str, str] = {"name": "name", "name_py": "name", "conditions": "conditions"}
 CHARS = "name_chars"
+PREFIX = "name_py_prefix"
+"""Not a field: the pinyin typed so far, matched against the start of ``name_py`` terms."""
+MIN_PREFIX = 2
+PREFIX_SCORE = 0.5
 WRITER_HEAP = 15_000_000
 
 
@@ -120,6 +126,8 @@ class Analyzer:
             if part.isascii():
                 if part.isalpha():
                     terms["name_py"] = {part}
+                if part.isalpha() and len(part) >= MIN_PREFIX:
+                    terms[PREFIX] = {part}  # typed so far: gongj finds gongjijin
             else:
                 words = {word for word, _, _ in self.words(part)} | {part}
                 for word in list(words):
@@ -201,6 +209,9 @@ class SearchIndex:
         return matches
 
     def _term(self, name: str, value: str) -> tantivy.Query:
+        if name == PREFIX:  # a constant, small score: a whole syllable match ranks first
+            pattern = tantivy.Query.regex_query(self._schema, "name_py", re.escape(value) + ".*")
+            return tantivy.Query.const_score_query(pattern, PREFIX_SCORE)
         query = tantivy.Query.term_query(self._schema, name, value)
         return tantivy.Query.boost_query(query, BOOSTS.get(name, 1.0))
 
@@ -239,12 +250,16 @@ class SearchIndex:
     def _highlights(self, code: str, wanted: Mapping[str, set[str]]) -> tuple[Highlight, ...]:
         terms, texts = self._terms.get(code, {}), self._texts.get(code, {})
         spans: dict[str, list[Span]] = {}
+        prefixes = tuple(wanted.get(PREFIX, ()))
         for name, tokens in terms.items():
             target = TEXT_FIELDS.get(name, "name" if name == CHARS else None)
-            values = wanted.get(name)
-            if target is None or not values:
+            values = wanted.get(name, set())
+            starts = prefixes if name == "name_py" else ()
+            if target is None or not (values or starts):
                 continue
-            spans.setdefault(target, []).extend((s, e) for t, s, e in tokens if t in values)
+            spans.setdefault(target, []).extend(
+                (s, e) for t, s, e in tokens if t in values or (starts and t.startswith(starts))
+            )
         return tuple(
             Highlight(target, texts[target], merge(found))
             for target in ("name", "conditions")
