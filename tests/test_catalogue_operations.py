@@ -66,6 +66,7 @@ def test_status_and_metrics_show_the_catalogue_sync(
     assert status["leader"] is True and status["stale"] is False
     assert status["lastFullSyncAt"] is not None and status["changesUntil"] is not None
     assert status["lastError"] is None and status["lagSeconds"] >= 0
+    assert status["indexBuildSeconds"] > 0
     assert catalogue.calls(PAGES) == 13
     # and /metrics carries the same figures
     metrics = hub.client.get("/metrics").text

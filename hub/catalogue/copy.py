@@ -290,6 +290,9 @@ class CatalogueCopy:
             "lastError": state.last_error if state.failing else None,
             "lastErrorAt": _iso(state.last_error_at),
             "refreshSeconds": self.settings.refresh_s,
+            "indexBuildSeconds": None
+            if self.index_build_s is None
+            else round(self.index_build_s, 3),
         }
 
     def _age_s(self) -> float:
