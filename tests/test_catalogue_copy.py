@@ -228,6 +228,22 @@ async def test_an_outage_at_first_start_answers_empty_and_stale(
         assert copy.freshness().stale is True and serves
 
 
+async def test_a_fill_slower_than_the_wait_answers_what_there_is_and_says_so(
+    catalogue: MockAdmin, engine: Engine
+) -> None:
+    # given a catalogue far slower than the bound on a first read's wait
+    catalogue.faults(latency_ms=3000)
+    async with copy_of(catalogue, engine, start_wait_s=0.1) as copy:
+        copy.start()
+        # when a read comes before the first fill could end
+        with collecting() as serves:
+            counts = await copy.counts()
+        # then it answers (empty) rather than hang, and tells the client the copy is filling
+        assert counts.total == 0
+        assert [type(serve.error).__name__ for serve in serves] == ["UpstreamTimeout"]
+        assert copy.freshness().stale is False, "nothing has failed yet"
+
+
 async def test_only_the_lease_holder_refreshes(catalogue: MockAdmin, engine: Engine) -> None:
     async with (
         copy_of(catalogue, engine, owner="replica-a") as a,

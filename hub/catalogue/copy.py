@@ -36,7 +36,7 @@ from connectors.catalogue.models import (
     ScenarioSummary,
 )
 from connectors.degradation import StaleServe, record_stale
-from connectors.errors import ConnectorError, UpstreamUnavailable
+from connectors.errors import ConnectorError, UpstreamTimeout, UpstreamUnavailable
 from hub.catalogue import codec
 from hub.catalogue.index import Analyzer, SearchIndex, shared_analyzer
 from hub.catalogue.sync import CatalogueSync, Outcome, SyncObserver, SyncSettings, now
@@ -214,6 +214,9 @@ class CatalogueCopy:
                 await asyncio.wait_for(self._loaded.wait(), self.settings.start_wait_s)
         if self.freshness().stale:
             record_stale(StaleServe(DEPARTMENT, self._age_s(), self._error()))
+        elif not self._loaded.is_set():  # the first fill is slower than the wait: say so
+            filling = UpstreamTimeout(DEPARTMENT, "the catalogue copy is still being filled")
+            record_stale(StaleServe(DEPARTMENT, 0.0, filling))
         return self._snapshot
 
     async def items(self, where: ItemFilter, *, offset: int, limit: int) -> ItemResults:
