@@ -131,6 +131,9 @@ def utc(moment: datetime | None) -> datetime | None:
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+_COLUMNS = tuple(name for name in CatalogueItem.model_fields if name != "impl_code")
+
+
 def _bars(values: Iterable[str]) -> str:
     return "|" + "|".join(values) + "|" if values else ""
 
@@ -191,24 +194,28 @@ def write_items(
         if old is None:
             last += 1
         position = index if full else (last if old is None else old.position)
-        session.merge(
-            CatalogueItem(
-                impl_code=row.impl_code,
-                local_code=row.local_code,
-                name=row.name,
-                dept_code=row.dept_code,
-                kind=row.kind,
-                instant=row.instant,
-                life_stages=_bars(row.life_stages),
-                groups=_bars(row.groups),
-                channels=_bars(row.channels),
-                status=row.status,
-                position=position,
-                updated_at=row.updated_at,
-                revision=revision,
-                payload=row.payload,
-            )
+        fresh = CatalogueItem(
+            impl_code=row.impl_code,
+            local_code=row.local_code,
+            name=row.name,
+            dept_code=row.dept_code,
+            kind=row.kind,
+            instant=row.instant,
+            life_stages=_bars(row.life_stages),
+            groups=_bars(row.groups),
+            channels=_bars(row.channels),
+            status=row.status,
+            position=position,
+            updated_at=row.updated_at,
+            revision=revision,
+            payload=row.payload,
         )
+        if old is None:  # a new row: added, not merged (a merge would SELECT each one)
+            session.add(fresh)
+        else:
+            for column in _COLUMNS:
+                setattr(old, column, getattr(fresh, column))
+            session.add(old)
         changed += 1
     if full:
         for gone in existing.values():  # no longer listed upstream: withdrawn
