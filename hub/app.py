@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from connectors.base import Connector
 from connectors.catalogue import CatalogueConnector
-from hub.catalogue import CatalogueCopy
+from hub.catalogue import CatalogueCopy, sync_settings
 from hub.context import Services
 from hub.departments import DEPARTMENTS
 from hub.security.auth import (
@@ -145,6 +145,12 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
         subject=PARTNER_SUBJECT,
     )
     partners = PartnerRegistry(database, keys, issuer=HUB_ISSUER)
+    catalogue = CatalogueCopy(
+        lambda: cast(CatalogueConnector, state.connectors["catalogue"]),
+        database,
+        sync_settings(settings),
+        observer=state.observer,
+    )
     services = Services(
         authenticator=Authenticator(residents, partner_tokens),
         directory=SqlResidentDirectory(database),
@@ -155,7 +161,7 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
             door_attempts_per_minute=settings.door_attempts_per_minute,
         ),
         audit_log=SqlAuditLog(database),
-        catalogue=CatalogueCopy(lambda: cast(CatalogueConnector, state.connectors["catalogue"])),
+        catalogue=catalogue,
         public_links=PublicLinks(settings.public_base_url),
         persisted=PersistedDocuments(database, partners, schema._schema, apq=settings.apq),
         connectors=state.connectors,
@@ -195,6 +201,7 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
             state.connectors[department.name] = department.connector(
                 session, policy, observer=state.observer
             )
+        catalogue.start()  # in the background: reads wait for the first load, within a bound
         fetching = None
         if graphiql is not None and not graphiql.ready:
             fetching = asyncio.create_task(_fetch_graphiql(graphiql))
@@ -207,6 +214,7 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
         try:
             yield
         finally:
+            await catalogue.stop()
             if jwks is not None:
                 await jwks.stop()
             if fetching is not None:
@@ -229,7 +237,7 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/oauth/token", token_endpoint(partners), methods=["POST"]),
-        *operator_routes(state, readiness=lambda: readiness(state)),
+        *operator_routes(state, readiness=lambda: readiness(state), catalogue=catalogue.status),
         *pages.routes(),  # what the catalogue's QR codes open
         *QrImages(services).routes(),
     ]

@@ -187,6 +187,14 @@ class Settings:
     # after start-up, move everything alive to the GC's permanent generation: the full
     # collections that follow no longer walk the libraries' and the schema's objects
     gc_freeze: bool = True
+    # the catalogue copy (hub.catalogue): poll the changes feed every refresh_s, scenarios /
+    # public services / disclosures every guides_refresh_s, a full sync every full_sync_s; the
+    # refresh lease lasts lease_s; a read before the first fill waits at most start_wait_s
+    catalogue_refresh_s: float = 60.0
+    catalogue_guides_refresh_s: float = 3600.0
+    catalogue_full_sync_s: float = 86400.0
+    catalogue_lease_s: float = 180.0
+    catalogue_start_wait_s: float = 10.0
 
     def __post_init__(self) -> None:
         if any(policy.naive != self.naive for policy in self.departments.values()):
@@ -285,6 +293,11 @@ class Settings:
             max_waiting=int(_number(env, "HUB_MAX_WAITING", 1000)),
             admission_wait_s=_number(env, "HUB_ADMISSION_WAIT_S", 10.0),
             gc_freeze=_flag(env, "HUB_GC_FREEZE", True),
+            catalogue_refresh_s=_number(env, "HUB_CATALOGUE_REFRESH_S", 60.0),
+            catalogue_guides_refresh_s=_number(env, "HUB_CATALOGUE_GUIDES_REFRESH_S", 3600.0),
+            catalogue_full_sync_s=_number(env, "HUB_CATALOGUE_FULL_SYNC_S", 86400.0),
+            catalogue_lease_s=_number(env, "HUB_CATALOGUE_LEASE_S", 180.0),
+            catalogue_start_wait_s=_number(env, "HUB_CATALOGUE_START_WAIT_S", 10.0),
         )
 
 

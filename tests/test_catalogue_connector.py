@@ -14,7 +14,7 @@ import pytest
 
 from connectors.base import DepartmentPolicy
 from connectors.catalogue import CatalogueConnector
-from connectors.catalogue.models import Channel, MaterialKind
+from connectors.catalogue.models import Channel, ItemStatus, MaterialKind
 from connectors.errors import UpstreamPayloadError, UpstreamRejected, UpstreamUnavailable
 from hub.settings import DEV_DEPARTMENTS
 from mocks.common.launcher import MockConfig, MockSpec
@@ -50,6 +50,10 @@ def policy(url: str, api_key: str = DEV_DEPARTMENTS["catalogue"][1]["api_key"]) 
 def change_upstream(catalogue: MockAdmin, impl_code: str, **fields: object) -> None:
     """The mock's own admin route: edit an item, which stamps its ``updated_at`` now."""
     httpx.post(f"{catalogue.url}/__admin/items/{impl_code}", json=fields).raise_for_status()
+
+
+def admin_change_status(catalogue: MockAdmin, impl_code: str, **fields: object) -> int:
+    return httpx.post(f"{catalogue.url}/__admin/items/{impl_code}", json=fields).status_code
 
 
 @pytest.fixture
@@ -127,6 +131,33 @@ async def test_changes_feed_reports_an_item_changed_upstream(
     assert changed.items[0].fee_fen == 500
     assert changed.items[0].updated_at >= quiet.until
     assert changed.until >= quiet.until
+
+
+async def test_a_withdrawn_item_says_so_in_pages_and_in_the_changes_feed(
+    connector: CatalogueConnector, catalogue: MockAdmin
+) -> None:
+    # given an item in force, and a client that has read the feed up to now
+    target = (await connector.items_page(4, 1)).items[0]
+    assert target.status is ItemStatus.ACTIVE
+    quiet = await connector.changes_since(datetime.now(UTC) - timedelta(minutes=1))
+    # when the catalogue withdraws it
+    change_upstream(catalogue, target.impl_code, status="withdrawn")
+    try:
+        # then the feed reports it withdrawn, and so does its page
+        changed = await connector.changes_since(quiet.until)
+        reported = {i.impl_code: i.status for i in changed.items}
+        assert reported[target.impl_code] is ItemStatus.WITHDRAWN
+        assert (await connector.items_page(4, 1)).items[0].status is ItemStatus.WITHDRAWN
+    finally:
+        change_upstream(catalogue, target.impl_code, status="active")
+    assert admin_change_status(catalogue, target.impl_code, status="retired") == 400
+
+
+async def test_all_items_reports_its_progress_page_by_page(connector: CatalogueConnector) -> None:
+    seen: list[tuple[int, int]] = []
+    await connector.all_items(lambda done, pages: seen.append((done, pages)))
+    pages = math.ceil(TOTAL / 100)
+    assert seen == [(done, pages) for done in range(1, pages + 1)]
 
 
 async def test_scenarios_and_one_guide(connector: CatalogueConnector) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from connectors.catalogue import mapping
-from connectors.catalogue.models import Channel, MaterialKind
+from connectors.catalogue.models import Channel, ItemStatus, MaterialKind
 from connectors.errors import UpstreamPayloadError
 
 BEIJING = timezone(timedelta(hours=8))
@@ -178,3 +178,11 @@ def test_disclosures_and_public_services() -> None:
     assert services[0].category_name == ""
     with pytest.raises(UpstreamPayloadError, match="link"):
         mapping.public_services([{"id": "PS001", "name": "x", "category": "c"}])
+
+
+def test_status_is_mapped_and_missing_means_active() -> None:
+    assert mapping.item(sample()).status is ItemStatus.ACTIVE, "older exports carry no status"
+    assert mapping.item(sample(status="active")).status is ItemStatus.ACTIVE
+    assert mapping.item(sample(status="withdrawn")).status is ItemStatus.WITHDRAWN
+    with pytest.raises(UpstreamPayloadError):
+        mapping.item(sample(status="retired"))

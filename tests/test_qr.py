@@ -394,10 +394,14 @@ def test_a_catalogue_outage_before_the_copy_is_filled_is_a_503_never_a_500(
     make_settings: Callable[..., Settings],
     catalogue_mock: BackgroundMocks,
     upstream: dict[str, Any],
+    tmp_path: Path,
 ) -> None:
+    # a database of its own: the module's other hubs have filled theirs (and a filled copy
+    # answers through an outage, which is the point of keeping one)
     admin = MockAdmin(catalogue_mock.urls["catalogue"])
-    live = hub_on_known_port(make_settings, catalogue_mock)
     admin.faults(error_rate=1.0)
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    live = hub_on_known_port(make_settings, catalogue_mock, database_url=empty)
     try:
         code = upstream["item"]["impl_code"]
         page = live.client.get(f"/s/item/{code}")

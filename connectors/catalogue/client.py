@@ -38,6 +38,7 @@ from connectors.observer import Observer
 from connectors.payload import error_code
 
 T = TypeVar("T")
+PageProgress = Callable[[int, int], None]
 
 BATCH_ENDPOINT = "GET /api/items:batch"
 
@@ -65,13 +66,26 @@ class CatalogueConnector(Connector):
         params = {"page": str(page), "size": str(size)}
         return await self._get("/api/items", params, mapping.item_page)
 
-    async def all_items(self) -> tuple[Item, ...]:
-        """Every item, in catalogue order, each once."""
+    async def all_items(self, on_page: PageProgress | None = None) -> tuple[Item, ...]:
+        """Every item (withdrawn ones too, with their status), in catalogue order, each once.
+
+        ``on_page(pages_read, pages_in_all)`` is told after each page (a progress bar)."""
         size = mapping.MAX_PAGE_SIZE
         first = await self.items_page(1, size)
-        rest = await asyncio.gather(
-            *(self.items_page(page, size) for page in range(2, math.ceil(first.total / size) + 1))
-        )
+        pages = max(1, math.ceil(first.total / size))
+        read = 1
+        if on_page is not None:
+            on_page(read, pages)
+
+        async def page(number: int) -> ItemPage:
+            nonlocal read
+            found = await self.items_page(number, size)
+            read += 1
+            if on_page is not None:
+                on_page(read, pages)
+            return found
+
+        rest = await asyncio.gather(*(page(number) for number in range(2, pages + 1)))
         unique: dict[str, Item] = {}
         for found in (first, *rest):
             for item in found.items:

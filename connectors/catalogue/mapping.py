@@ -2,7 +2,8 @@
 
 The catalogue's quirks are handled here, once: ``materials`` is either an array or a JSON
 string holding that array (an old export); times are ``yyyyMMddHHmmss`` in Beijing time;
-fees are integer fen.
+fees are integer fen; ``status`` (``active`` / ``withdrawn``) is absent from older exports,
+which means in force.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from connectors.catalogue.models import (
     FormField,
     Item,
     ItemPage,
+    ItemStatus,
     Material,
     MaterialKind,
     PublicService,
@@ -93,6 +95,14 @@ def _channel(value: object) -> Channel:
         raise _error(f"item.channels: unknown channel {value!r}") from exc
 
 
+def _status(value: str | None) -> ItemStatus:
+    """An item without ``status`` (older exports) is in force."""
+    try:
+        return ItemStatus(value or ItemStatus.ACTIVE.value)
+    except ValueError as exc:
+        raise _error(f"item.status: unknown status {value!r}") from exc
+
+
 def item(payload: object) -> Item:
     f = Fields(payload, DEPARTMENT, "item")
     assert isinstance(payload, Mapping)  # Fields checked it
@@ -119,6 +129,7 @@ def item(payload: object) -> Item:
         life_stages=tuple(str(code) for code in f.opt_array("life_stages")),
         groups=tuple(str(code) for code in f.opt_array("groups")),
         updated_at=parse_time(f.text("updated_at"), "item.updated_at"),
+        status=_status(f.opt_text("status")),
     )
 
 

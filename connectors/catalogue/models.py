@@ -25,6 +25,13 @@ class Channel(Enum):
     BANK = "bank"
 
 
+class ItemStatus(Enum):
+    """Whether an item is in force (``active``) or withdrawn (废止) from the catalogue."""
+
+    ACTIVE = "active"
+    WITHDRAWN = "withdrawn"
+
+
 @dataclass(frozen=True)
 class Material:
     """One material an item asks for; ``from_dept`` issues it when it can be fetched."""
@@ -64,6 +71,7 @@ class Item:
     life_stages: tuple[str, ...]
     groups: tuple[str, ...]
     updated_at: datetime
+    status: ItemStatus = ItemStatus.ACTIVE
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, event, text
 from sqlmodel import Session, SQLModel, create_engine
 
 from connectors.tracing import Waits, waiting
-from hub.store import models  # noqa: F401  (registers the tables)
+from hub.store import catalogue, models  # noqa: F401  (registers the tables)
 
 T = TypeVar("T")
 

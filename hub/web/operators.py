@@ -9,8 +9,9 @@ one process, as the tests do. GraphQL operations are counted through
 ``/status`` carries ``/readyz``'s ``status`` and ``database`` entries, then each department's
 record; every windowed figure names its window (``breakerWindowSeconds`` for ``errorRate`` and
 ``calls``, ``latencyWindowSeconds`` / ``latencyMaxSamples`` for ``p50Ms`` / ``p99Ms``), and the
-``cache`` counts are since the hub started (``cacheCountsSince``). It always answers 200: it is
-for reading, ``/readyz`` is for load balancers.
+``cache`` counts are since the hub started (``cacheCountsSince``); ``catalogue`` is the catalogue
+copy's sync (items, last success, lag, last error, whether this process holds the refresh
+lease). It always answers 200: it is for reading, ``/readyz`` is for load balancers.
 
 Both endpoints belong on a network only operators reach, like ``/readyz``.
 """
@@ -107,6 +108,39 @@ class HubObserver:
             "GraphQL requests answered 503 because too many were executing and waiting.",
             registry=registry,
         )
+        self.catalogue_syncs = Counter(
+            "ihub_catalogue_sync",
+            "Catalogue copy sync steps (full, changes, guides) by outcome (ok, error).",
+            ["kind", "outcome"],
+            registry=registry,
+        )
+        self.catalogue_sync_seconds = Histogram(
+            "ihub_catalogue_sync_seconds",
+            "Duration of catalogue copy sync steps.",
+            ["kind"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.catalogue_items = Gauge(
+            "ihub_catalogue_items",
+            "Active items in this process's catalogue copy (and search index).",
+            registry=registry,
+        )
+        self.catalogue_last_success = Gauge(
+            "ihub_catalogue_last_success_timestamp_seconds",
+            "When the catalogue copy last agreed with the catalogue (Unix time; 0: never).",
+            registry=registry,
+        )
+        self.catalogue_lag = Gauge(
+            "ihub_catalogue_lag_seconds",
+            "Seconds since the catalogue copy last agreed with the catalogue.",
+            registry=registry,
+        )
+        self.catalogue_stale = Gauge(
+            "ihub_catalogue_stale",
+            "1 when the last catalogue refresh failed (reads answer from the copy, degraded).",
+            registry=registry,
+        )
         self.cache_tallies: dict[str, Tally[str]] = {}
         # when the counts kept here (cache tallies) began: an ISO 8601 UTC time
         self.started_at = datetime.now(UTC).isoformat(timespec="seconds")
@@ -137,6 +171,21 @@ class HubObserver:
 
     def breaker(self, department: str, state: str) -> None:
         self.breaker_state.labels(department).set(BREAKER_VALUES.get(state, -1))
+
+    # -- hub.catalogue.sync.SyncObserver -----------------------------------------------------
+
+    def catalogue_sync(self, kind: str, outcome: str, seconds: float) -> None:
+        self._child(self.catalogue_syncs, kind, outcome).inc()
+        self._child(self.catalogue_sync_seconds, kind).observe(seconds)
+
+    def catalogue_state(self, status: Mapping[str, Any]) -> None:
+        """The gauges, from ``CatalogueCopy.status()`` read when ``/metrics`` is asked."""
+        self.catalogue_items.set(float(status.get("items") or 0))
+        synced = status.get("lastSuccessAt")
+        moment = datetime.fromisoformat(synced).timestamp() if isinstance(synced, str) else 0.0
+        self.catalogue_last_success.set(moment)
+        self.catalogue_lag.set(float(status.get("lagSeconds") or 0.0))
+        self.catalogue_stale.set(1.0 if status.get("stale") else 0.0)
 
     # -- the hub's own events ----------------------------------------------------------------
 
@@ -197,10 +246,14 @@ def department_status(connector: Connector, tallies: Mapping[str, int]) -> dict[
 
 
 def operator_routes(
-    state: OperatedHub, *, readiness: Callable[[], Awaitable[Mapping[str, object]]]
+    state: OperatedHub,
+    *,
+    readiness: Callable[[], Awaitable[Mapping[str, object]]],
+    catalogue: Callable[[], Mapping[str, Any]] | None = None,
 ) -> list[Route]:
     """``/status`` and ``/metrics`` over ``state``'s connectors and observer; ``readiness``
-    gives ``/readyz``'s ``status`` and ``database`` entries."""
+    gives ``/readyz``'s ``status`` and ``database`` entries, ``catalogue`` the catalogue
+    copy's sync (``catalogue`` in ``/status``, ``ihub_catalogue_*`` in ``/metrics``)."""
 
     async def status(request: Request) -> JSONResponse:
         ready = await readiness()
@@ -209,14 +262,17 @@ def operator_routes(
             name: department_status(connector, tallies.get(name, Tally()))
             for name, connector in state.connectors.items()
         }
-        return JSONResponse(
-            {**ready, "cacheCountsSince": state.observer.started_at, "departments": departments}
-        )
+        body = {**ready, "cacheCountsSince": state.observer.started_at, "departments": departments}
+        if catalogue is not None:
+            body["catalogue"] = dict(catalogue())
+        return JSONResponse(body)
 
     async def metrics(request: Request) -> Response:
         # the breaker opens and half-opens with time as well as with calls: read it now
         for name, connector in state.connectors.items():
             state.observer.breaker(name, connector.breaker.state.value)
+        if catalogue is not None:
+            state.observer.catalogue_state(catalogue())
         return Response(generate_latest(state.observer.registry), media_type=CONTENT_TYPE_LATEST)
 
     return [

@@ -3,7 +3,8 @@
 Every call needs ``X-Api-Key`` (else ``401``). Errors are ``{"error": {"code", "message"}}``.
 Besides the read API there is one admin route of this mock: ``POST /__admin/items/{impl_code}``
 with a JSON object of fields to change; the item's ``updated_at`` becomes now (Beijing time),
-so ``GET /api/changes?since=`` has something to report. ``since`` is inclusive (times have
+so ``GET /api/changes?since=`` has something to report; ``{"status": "withdrawn"}`` withdraws
+the item (it stays in pages and in the feed, with that status). ``since`` is inclusive (times have
 whole seconds): a client that resumes from the answer's ``until`` may see an item twice, never
 misses one.
 """
@@ -17,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from mocks.catalogue import guides
-from mocks.catalogue.items import TIME_FORMAT, Record, build_items
+from mocks.catalogue.items import STATUSES, TIME_FORMAT, Record, build_items
 from mocks.common.admin import Handler, record_batch
 
 API_KEY = "dev-catalogue-key"
@@ -151,6 +152,8 @@ class CatalogueService:
         refused = sorted((set(changes) - set(item)) | ({"impl_code", "updated_at"} & set(changes)))
         if refused:
             return error(400, "bad_request", f"cannot change {refused}")
+        if changes.get("status", "active") not in STATUSES:
+            return error(400, "bad_request", f"status is one of {list(STATUSES)}")
         item.update(changes)
         item["updated_at"] = now_stamp()
         return _json(item)

@@ -3,7 +3,9 @@
 1,201 items: the banks' 340 (``channels`` has ``bank``), then every subject × action of
 ``departments.DEPTS``. Of them 116 carry a life stage, 111 are ``instant`` (秒批; 高龄津贴申领
 and 应届毕业生落户 always), 214 are handled at street or community centres, and every tenth
-(index ≡ 7 mod 10) keeps ``materials`` as a JSON string, as the old export did.
+(index ≡ 7 mod 10) keeps ``materials`` as a JSON string, as the old export did. Every item
+starts ``status: active``; the admin route can set ``withdrawn`` (废止), which the item keeps
+in pages and in the change feed, as the real catalogue does.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ INSTANT_ITEMS = 111
 LOCAL_ITEMS = 214  # street or community
 ALWAYS_INSTANT = ("高龄津贴申领", "应届毕业生落户")
 TIME_FORMAT = "%Y%m%d%H%M%S"
+STATUSES = ("active", "withdrawn")
 SEED_EPOCH = datetime(2025, 1, 6, 9, 0, 0)
 
 TYPES = ("行政许可", "行政给付", "行政确认", "公共服务", "其他行政权力")
@@ -96,6 +99,7 @@ def _basic(seed: int, rows: list[tuple[Dept, str, str, tuple[str, ...]]]) -> lis
                 "life_stages": [],
                 "groups": [code for code, words in GROUPS if any(w in name for w in words)],
                 "updated_at": updated.strftime(TIME_FORMAT),
+                "status": "active",
             }
         )
     return records
