@@ -1,14 +1,14 @@
 """The hub behind a real federation gateway, composed with another team's subgraph.
 
-The stack, started here on free loopback ports: the hub (depth limit 6, so a limit is easy to
-reach) on the running mocks; ``tests/node/ratings-subgraph.mjs``, which extends the hub's
+The stack, started here on free loopback ports: the hub (depth limit 6 and a burst of 10
+requests per resident, so limits are easy to reach) on the running mocks; ``tests/node/ratings-subgraph.mjs``, which extends the hub's
 ``Course`` with ``rating`` and has ``featuredCourses`` references of its own; both subgraphs'
 ``_service { sdl }`` composed by Apollo's composition *and* The Guild's (both must accept
 it); and Hive Gateway (``tests/node/gateway.mjs``) serving The Guild's supergraph, passing
 the caller's ``Authorization`` to the hub and sending it automatic persisted queries.
 
 What a gateway must not change: a resident's ``me`` works with their token and is audited,
-the same depth refusal comes back, partners stay bound to their manifests, and the hub's
+the same depth refusal comes back, the resident's one rate-limit bucket counts both routes, partners stay bound to their manifests, and the hub's
 persisted-query protocol carries the gateway's documents.
 """
 
@@ -29,9 +29,11 @@ import pytest
 from sqlmodel import Session, select
 
 from hub.app import create_app
+from hub.security.ratelimit import BucketPolicy
 from hub.settings import Settings
 from hub.store.db import drop_tables, make_engine
 from hub.store.models import AuditRecord, PersistedDocument
+from schema.context import CallerKind
 from tests.serving import free_ports
 from tests.support import LiveHub, MockAdmin
 from tests.test_partners import ICBC, token
@@ -40,6 +42,7 @@ NODE_DIR = Path(__file__).resolve().parent / "node"
 URLS = ["sqlite"] + (["postgresql"] if os.environ.get("HUB_TEST_DATABASE_URL") else [])
 COURSE = "GET /api/v1/courses/{course_id}"
 MAX_DEPTH = 6
+RESIDENT_BURST = 10  # hub requests per resident for the module (one more per 100 s)
 COURSES_WITH_RATINGS = """query CoursesWithRatings {
   youthCenter { courses(first: 3) { edges { node { id name rating { stars reviews } } } } }
 }"""
@@ -138,7 +141,10 @@ def stack(
         engine = make_engine(database_url)
         drop_tables(engine)
         engine.dispose()
-    hub = LiveHub(create_app(make_settings(database_url=database_url, max_depth=MAX_DEPTH)))
+    limits = {kind: BucketPolicy(kind.value, 100_000, 10_000.0) for kind in CallerKind}
+    limits[CallerKind.RESIDENT] = BucketPolicy("resident", RESIDENT_BURST, 0.01)
+    settings = make_settings(database_url=database_url, max_depth=MAX_DEPTH, rate_limits=limits)
+    hub = LiveHub(create_app(settings))
     started: list[subprocess.Popen[bytes]] = []
     try:
         courses = hub.graphql("{ youthCenter { courses(first: 5) { edges { node { id } } } } }")
@@ -289,3 +295,22 @@ def test_a_partner_stays_bound_to_its_manifest_through_the_gateway(stack: Stack)
     assert [e["extensions"]["code"] for e in direct["errors"]] == ["PERSISTED_QUERY_NOT_ALLOWED"]
     assert [e["extensions"]["code"] for e in body["errors"]] == ["PERSISTED_QUERY_NOT_ALLOWED"]
     assert body["data"] in (None, {"bankWindows": None})
+
+
+def test_a_residents_rate_limit_counts_gateway_and_direct_requests_alike(
+    stack: Stack, token_for: Callable[..., str]
+) -> None:
+    bearer = token_for("R000010")
+    # when the resident spends their burst through the gateway
+    codes: list[str] = []
+    for _ in range(RESIDENT_BURST + 1):
+        body = stack.ask(MY_NAME, bearer=bearer)
+        codes += [e["extensions"]["code"] for e in body.get("errors", [])]
+        if codes:
+            break
+    # then the gateway relays the hub's refusal
+    assert codes and set(codes) == {"RATE_LIMITED"}, codes
+    # and the same resident asking the hub directly finds the same bucket empty
+    direct = stack.hub.graphql(MY_NAME, token=bearer)
+    assert direct.status_code == 429
+    assert [e["extensions"]["code"] for e in direct.json()["errors"]] == ["RATE_LIMITED"]
