@@ -36,7 +36,8 @@ DESCRIPTIONS: Mapping[str, str] = {
     "The subgraph's SDL for a federation gateway (introspection rules apply).",
     "Query._entities": "联邦网关 · Public entities by key, for a federation gateway; at most "
     f"{MAX_REPRESENTATIONS} representations a call.",
-    "_Service": "This subgraph as a federation gateway composes it.",
+    "_Service": "联邦网关 · This subgraph as a federation gateway composes it.",
+    "_Entity": "联邦实体 · The public entities a gateway may ask for by key.",
     "_Service.sdl": "The schema with its federation directives (@link, @key).",
     "_Any": "A representation: an entity's `__typename` and key fields, as a gateway sends it.",
     "link__Purpose": "What a linked specification is for (the argument of `@link`).",
