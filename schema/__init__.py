@@ -27,7 +27,13 @@ from schema.context import CallerKind
 from schema.cost import OperationMeasures
 from schema.errors import is_unexpected
 from schema.extensions import Degradation, ErrorVocabulary, OperationOutcome
-from schema.federation import FEDERATION_VERSION, checked_representations, describe, entity_keys
+from schema.federation import (
+    FEDERATION_VERSION,
+    FederationQuery,
+    checked_representations,
+    describe,
+    entity_keys,
+)
 from schema.garbage import GarbageQuery
 from schema.introspection import DEFAULT_INTROSPECTION, IntrospectionPolicy
 from schema.library import LibraryQuery
@@ -49,6 +55,7 @@ QUERY_MODULES: tuple[type[Any], ...] = (
     BankQuery,
     GarbageQuery,
     PartnerQuery,
+    FederationQuery,
 )
 MUTATION_MODULES: tuple[type[Any], ...] = (
     YouthMutation,
@@ -71,6 +78,13 @@ class HubSchema(strawberry.federation.Schema):
         types = self.schema_converter.type_map.values()
         self._entity_keys = entity_keys(t.definition for t in types)
         describe(self._schema)
+        self._sdl: str | None = None
+
+    def as_str(self) -> str:
+        """The SDL, printed once (``_service`` answers it to every gateway that asks)."""
+        if self._sdl is None:
+            self._sdl = super().as_str()
+        return self._sdl
 
     def entities_resolver(
         self, info: Info, representations: list[FederationAny]

@@ -13,8 +13,9 @@ may ask for them.
   selection once per representation (``schema.cost``). Each representation must name an
   entity and carry its key fields as strings; anything else is ``BAD_USER_INPUT`` for the
   whole field, and only the key fields reach ``resolve_reference``.
-- ``_service { sdl }`` is the whole schema: the introspection policy gates it like
-  ``__schema`` (``schema.introspection``).
+- ``_service { sdl }`` is the whole schema, printed once per schema (strawberry's own field
+  prints it on every call): the introspection policy gates it like ``__schema``
+  (``schema.introspection``).
 """
 
 from __future__ import annotations
@@ -22,26 +23,44 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
+import strawberry
 from graphql import GraphQLObjectType, GraphQLSchema
 from strawberry.federation.schema_directives import Key
 from strawberry.types.base import StrawberryObjectDefinition
 
 from schema.bounds import MAX_ID_LENGTH, MAX_REPRESENTATIONS
+from schema.context import HubInfo
 from schema.errors import BadUserInput
 
 FEDERATION_VERSION: Final = "2.9"
 
 DESCRIPTIONS: Mapping[str, str] = {
-    "Query._service": "联邦网关 · "
-    "The subgraph's SDL for a federation gateway (introspection rules apply).",
     "Query._entities": "联邦网关 · Public entities by key, for a federation gateway; at most "
     f"{MAX_REPRESENTATIONS} representations a call.",
-    "_Service": "联邦网关 · This subgraph as a federation gateway composes it.",
     "_Entity": "联邦实体 · The public entities a gateway may ask for by key.",
-    "_Service.sdl": "The schema with its federation directives (@link, @key).",
     "_Any": "A representation: an entity's `__typename` and key fields, as a gateway sends it.",
     "link__Purpose": "What a linked specification is for (the argument of `@link`).",
 }
+
+
+@strawberry.type(
+    name="_Service", description="联邦网关 · This subgraph as a federation gateway composes it."
+)
+class SubgraphService:
+    sdl: str = strawberry.field(
+        description="The schema with its federation directives (@link, @key)."
+    )
+
+
+@strawberry.type
+class FederationQuery:
+    @strawberry.field(
+        name="_service",
+        description="联邦网关 · "
+        "The subgraph's SDL for a federation gateway (introspection rules apply).",
+    )
+    def service(self, info: HubInfo) -> SubgraphService:
+        return SubgraphService(sdl=info.schema.as_str())
 
 
 def entity_keys(definitions: Iterable[object]) -> dict[str, tuple[str, ...]]:
@@ -102,4 +121,10 @@ def describe(schema: GraphQLSchema) -> None:
             found.fields[field_name].description = description
 
 
-__all__ = ["FEDERATION_VERSION", "checked_representations", "describe", "entity_keys"]
+__all__ = [
+    "FEDERATION_VERSION",
+    "FederationQuery",
+    "checked_representations",
+    "describe",
+    "entity_keys",
+]
