@@ -208,3 +208,10 @@ def test_entities_cost_their_selection_once_per_representation(
     assert library.total() == 0
     # and nine (cost 91) are answered
     assert "errors" not in entities(hub, nine)
+    # and representations written in the document count the same as a variable's
+    listed = ", ".join(f'{{__typename: "Book", id: "B{n}"}}' for n in range(10))
+    before = library.total()
+    document = ENTITIES.replace("($representations: [_Any!]!)", "")
+    literal = hub.graphql(document.replace("$representations", f"[{listed}]")).json()
+    assert literal["errors"][0]["extensions"]["estimated"] == 101
+    assert library.total() == before
