@@ -1,7 +1,9 @@
 """The GraphQL schema: one module per department, merged into one ``Query``.
 
 Adding a department adds its modules and one line each to ``QUERY_MODULES`` and, if it has
-mutations, ``MUTATION_MODULES``.
+mutations, ``MUTATION_MODULES``. The schema is also a Federation 2 subgraph
+(``schema.federation``): a public type becomes an entity with ``@strawberry.federation.type(
+keys=[...])`` and an async ``resolve_reference`` classmethod reading through the loaders.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ from collections.abc import Hashable, Mapping
 from typing import Any
 
 import strawberry
+import strawberry.federation
 from cachetools import LRUCache
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
-from strawberry.types import ExecutionContext
+from strawberry.federation.schema import FederationAny
+from strawberry.types import ExecutionContext, Info
 
 from schema.audit import AuditTrailExtension
 from schema.bank import BankQuery
@@ -23,6 +27,13 @@ from schema.context import CallerKind
 from schema.cost import OperationMeasures
 from schema.errors import is_unexpected
 from schema.extensions import Degradation, ErrorVocabulary, OperationOutcome
+from schema.federation import (
+    FEDERATION_VERSION,
+    FederationQuery,
+    checked_representations,
+    describe,
+    entity_keys,
+)
 from schema.garbage import GarbageQuery
 from schema.introspection import DEFAULT_INTROSPECTION, IntrospectionPolicy
 from schema.library import LibraryQuery
@@ -48,6 +59,7 @@ QUERY_MODULES: tuple[type[Any], ...] = (
     ServicesQuery,
     PartnerQuery,
     QrQuery,
+    FederationQuery,
 )
 MUTATION_MODULES: tuple[type[Any], ...] = (
     YouthMutation,
@@ -59,8 +71,30 @@ MUTATION_MODULES: tuple[type[Any], ...] = (
 DOCUMENT_CACHE_SIZE = 1024
 
 
-class HubSchema(strawberry.Schema):
-    """Logs what was unexpected, once, with the request id; expected refusals are not noise."""
+class HubSchema(strawberry.federation.Schema):
+    """Logs what was unexpected, once, with the request id; expected refusals are not noise.
+
+    A Federation 2 subgraph whose ``_entities`` resolves only well-formed representations of
+    its entities (``schema.federation.checked_representations``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(federation_version=FEDERATION_VERSION, **kwargs)
+        types = self.schema_converter.type_map.values()
+        self._entity_keys = entity_keys(t.definition for t in types)
+        describe(self._schema)
+        self._sdl: str | None = None
+
+    def as_str(self) -> str:
+        """The SDL, printed once (``_service`` answers it to every gateway that asks)."""
+        if self._sdl is None:
+            self._sdl = super().as_str()
+        return self._sdl
+
+    def entities_resolver(
+        self, info: Info, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        checked = checked_representations(representations, self._entity_keys)
+        return super().entities_resolver(info, checked)  # type: ignore[arg-type]
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None

@@ -57,7 +57,10 @@ def item_of(item: m.GovItem, banks: Sequence[Bank]) -> GovItem:
     )
 
 
-@strawberry.type(description="A bank branch with a government-service window.")
+@strawberry.federation.type(
+    keys=["bank id"],
+    description="A bank branch with a government-service window (an entity: `@key(bank id)`).",
+)
 class BankBranch:
     id: strawberry.ID
     bank: Bank
@@ -80,6 +83,16 @@ class BankBranch:
     async def _load_queue(self, loaders: BankLoaders) -> BankQueue | None:
         found = await loaders.queue_by_branch.load(str(self.id))
         return None if found is None else _queue_of(found)
+
+    @classmethod
+    async def resolve_reference(cls, info: HubInfo, bank: str, id: str) -> BankBranch | None:
+        """A gateway's reference: from the bank's branch list (one cached call per bank)."""
+        if bank not in Bank.__members__:
+            known = ", ".join(Bank.__members__)
+            raise BadUserInput(f"`bank` must be one of {known}.", field="representations")
+        branches = await bank_loaders(info, Bank[bank]).connector.branches()
+        found = next((b for b in branches if b.id == id), None)
+        return branch_of(found, None) if found else None
 
     @strawberry.field(description="The government items this branch's window handles.")
     async def items(self, info: HubInfo) -> list[GovItem] | None:

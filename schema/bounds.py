@@ -2,7 +2,8 @@
 operation at the start of execution, before the cost check and before any department is called.
 
 One place for the bounds: an ``ID`` at most ``MAX_ID_LENGTH`` characters, any other string at
-most ``MAX_TEXT_LENGTH``, a ``first`` between 1 and ``MAX_PAGE``. A value out of bounds is one
+most ``MAX_TEXT_LENGTH``, a ``first`` between 1 and ``MAX_PAGE``, a federation gateway's
+``representations`` at most ``MAX_REPRESENTATIONS`` items. A value out of bounds is one
 ``BAD_USER_INPUT`` error naming the argument (or input field) in ``extensions.field``.
 """
 
@@ -34,6 +35,8 @@ MAX_ID_LENGTH = 128
 """Longer than any department's ids (barcodes, course ids, lock ids …) and idempotency keys."""
 MAX_TEXT_LENGTH = 500
 """Free text: search queries, notes."""
+MAX_REPRESENTATIONS = 100
+"""Entities a gateway may ask for in one ``_entities`` call: two pages of a list."""
 
 
 def argument_refusal(
@@ -75,6 +78,8 @@ def _problem(name: str, kind: GraphQLInputType, value: Any) -> tuple[str, str] |
         return None
     if isinstance(kind, GraphQLList):
         items = value if isinstance(value, list) else [value]
+        if name == "representations" and len(items) > MAX_REPRESENTATIONS:
+            return name, f"`{name}` may hold at most {MAX_REPRESENTATIONS} items."
         for item in items:
             if (found := _problem(name, kind.of_type, item)) is not None:
                 return found
@@ -98,4 +103,4 @@ def _problem(name: str, kind: GraphQLInputType, value: Any) -> tuple[str, str] |
     return None
 
 
-__all__ = ["MAX_ID_LENGTH", "MAX_TEXT_LENGTH", "argument_refusal"]
+__all__ = ["MAX_ID_LENGTH", "MAX_REPRESENTATIONS", "MAX_TEXT_LENGTH", "argument_refusal"]

@@ -5,6 +5,7 @@ Measured on a validated document, before execution, without calling anything. Th
 - every field costs 1;
 - a field with a ``first`` argument multiplies its selection by it (a literal, a variable,
   or the argument's default in the schema);
+- federation's ``_entities`` multiplies its selection by the number of representations;
 - any other list field multiplies its selection by its size in ``DEFAULT_LIST_SIZES``
   (``Type.field``, then ``*.field``), else by ``DEFAULT_LIST_SIZE``;
 - introspection fields (``__typename``, ``__schema``, ``__type``) cost nothing and add no
@@ -29,6 +30,7 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
@@ -197,11 +199,27 @@ class _Walk:
             first = self._first(node, definition.args["first"].default_value)
             if first is not None:
                 return first
+        if "representations" in definition.args:
+            count = self._length(node, "representations")
+            if count is not None:
+                return count
         if not is_list_type(get_nullable_type(definition.type)):
             return 1
         sizes = self._sizes
         name = node.name.value
         return sizes.get(f"{parent.name}.{name}", sizes.get(f"*.{name}", DEFAULT_LIST_SIZE))
+
+    def _length(self, node: FieldNode, name: str) -> int | None:
+        """The number of items of a list argument, given literally or as a variable."""
+        for argument in node.arguments or ():
+            if argument.name.value != name:
+                continue
+            if isinstance(argument.value, VariableNode):
+                value = self._variables.get(argument.value.name.value)
+                return len(value) if isinstance(value, list) else None
+            if isinstance(argument.value, ListValueNode):
+                return len(argument.value.values)
+        return None
 
     def _first(self, node: FieldNode, default: Any) -> int | None:
         value: Any = default

@@ -1,10 +1,13 @@
 """Introspection per caller kind, and no "Did you mean …" for callers who may not introspect.
 
-Refusal: ``__schema`` and ``__type`` are refused in validation with ``extensions.code =
-"FORBIDDEN"`` (the document is fine, this caller may not run it); ``__typename`` keeps
-working. graphql-core 3.3 can hide suggestions itself (``hide_suggestions`` on ``validate``
-and ``execute``), but strawberry 0.341 passes neither through, so the suggestion is cut from
-the messages of validation and variable-coercion errors once the operation is done.
+Refusal: ``__schema``, ``__type`` and federation's ``_service`` (the whole SDL, which is how a
+gateway reads the subgraph) are refused in validation with ``extensions.code = "FORBIDDEN"``
+(the document is fine, this caller may not run it); ``__typename`` keeps working, and so does
+``_entities``: it is data, not the schema.
+
+graphql-core 3.3 can hide suggestions itself (``hide_suggestions`` on ``validate`` and
+``execute``), but strawberry 0.341 passes neither through, so the suggestion is cut from the
+messages of validation and variable-coercion errors once the operation is done.
 """
 
 from __future__ import annotations
@@ -24,14 +27,14 @@ DEFAULT_INTROSPECTION: Mapping[CallerKind, bool] = MappingProxyType(
 )
 """On for developers and residents' front-ends, off for partners' systems."""
 
-_ENTRY_POINTS = frozenset({"__schema", "__type"})
+_ENTRY_POINTS = frozenset({"__schema", "__type", "_service"})
 
 # graphql-core's did_you_mean() appends " Did you mean …?" at the end of a message
 _SUGGESTION = re.compile(r" Did you mean .*\?$", re.DOTALL)
 
 
 class IntrospectionForbidden(ValidationRule):
-    """Refuse ``__schema`` and ``__type`` (not ``__typename``) with ``FORBIDDEN``."""
+    """Refuse ``__schema``, ``__type`` and ``_service`` (not ``__typename``) with ``FORBIDDEN``."""
 
     def enter_field(self, node: FieldNode, *_args: Any) -> VisitorAction:
         if node.name.value not in _ENTRY_POINTS:

@@ -55,7 +55,9 @@ class Copy:
     due_date: dt.date | None = strawberry.field(description="When an on-loan copy is due back.")
 
 
-@strawberry.type(description="A title in the library's catalogue.")
+@strawberry.federation.type(
+    keys=["id"], description="A title in the library's catalogue (an entity: `@key(id)`)."
+)
 class Book:
     id: strawberry.ID
     isbn: str
@@ -80,6 +82,12 @@ class Book:
             )
             for h in found
         ]
+
+    @classmethod
+    async def resolve_reference(cls, info: HubInfo, id: str) -> Book | None:
+        """A gateway's reference: every book of the ``_entities`` call in one catalogue batch."""
+        found = await info.context.loaders.get(LibraryLoaders).book_by_id.load(id)
+        return book_of(found) if found else None
 
 
 def book_of(book: m.Book) -> Book:

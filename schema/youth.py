@@ -50,7 +50,9 @@ class Schedule:
     end: str
 
 
-@strawberry.type(description="A course at the youth activity center.")
+@strawberry.federation.type(
+    keys=["id"], description="A course at the youth activity center (an entity: `@key(id)`)."
+)
 class Course:
     id: strawberry.ID
     name: str
@@ -76,6 +78,12 @@ class Course:
     @strawberry.field(description="Seats not yet taken.")
     def seats_left(self) -> int:
         return max(self.capacity - self.enrolled, 0)
+
+    @classmethod
+    async def resolve_reference(cls, info: HubInfo, id: str) -> Course | None:
+        """A gateway's reference: through the request's loader (one call per distinct course)."""
+        found = await info.context.loaders.get(YouthLoaders).course_by_id.load(id)
+        return course_of(found) if found else None
 
 
 def course_of(c: m.Course) -> Course:

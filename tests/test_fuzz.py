@@ -36,7 +36,11 @@ from schema.context import CallerKind
 from tests.support import BackgroundMocks, LiveHub
 
 REPO = Path(__file__).resolve().parent.parent
-SDL = (REPO / "schema.graphql").read_text(encoding="utf-8")
+# a subgraph's SDL uses federation's directives without defining them: a gateway knows them
+FEDERATION = """directive @link(url: String!, import: [String]) repeatable on SCHEMA
+directive @key(fields: String!, resolvable: Boolean = true) repeatable on OBJECT | INTERFACE
+"""
+SDL = FEDERATION + (REPO / "schema.graphql").read_text(encoding="utf-8")
 SCHEMA = graphql.build_schema(SDL)
 VOCABULARY = frozenset(
     {
@@ -66,6 +70,27 @@ SCALARS = {
         st.text(max_size=12),
     ).map(nodes.String),
 }
+
+
+def _object(fields: dict[str, str]) -> graphql.ObjectValueNode:
+    return nodes.Object(
+        [
+            graphql.ObjectFieldNode(name=graphql.NameNode(value=name), value=nodes.String(value))
+            for name, value in fields.items()
+        ]
+    )
+
+
+# a gateway's representations: entities and other types, key fields present or not, any text
+REPRESENTATIONS = st.builds(
+    lambda typename, keys: _object({"__typename": typename, **keys}),
+    st.sampled_from(["Book", "Course", "BankBranch", "ServiceItem", "Me", "LibraryCard", "Query", ""]),
+    st.dictionaries(
+        st.sampled_from(["id", "bank", "name"]),
+        st.one_of(st.sampled_from(["ICBC", "CCB", "YC2026A-0001"]), st.text(max_size=20)),
+    ),
+)
+SCALARS["_Any"] = REPRESENTATIONS
 FUZZ = settings(
     deadline=None,
     derandomize=True,

@@ -58,10 +58,20 @@ def material_of(material: Material) -> ServiceMaterial:
     )
 
 
-@strawberry.type(description="政务服务事项 · A government service item of the catalogue.")
+@strawberry.federation.type(
+    keys=["code"],
+    description="政务服务事项 · A government service item of the catalogue; an entity other "
+    "services may extend, by its implementation code.",
+)
 class ServiceItem:
     record: strawberry.Private[Item]
     resident_community: strawberry.Private[CommunityProfile | None] = None
+
+    @classmethod
+    async def resolve_reference(cls, info: HubInfo, code: str) -> ServiceItem | None:
+        """A gateway's reference, answered from the hub's copy (never a catalogue call)."""
+        found = await info.context.catalogue.item(code)
+        return ServiceItem(record=found) if found is not None and found.impl_code == code else None
 
     @strawberry.field(description="实施编码 · The implementation code.")
     def code(self) -> strawberry.ID:
