@@ -39,6 +39,7 @@ from connectors.library.models import (
 from connectors.library.token import Grant, Token, TokenKeeper, grant
 from connectors.observer import Observer
 from connectors.paging import page_slice
+from connectors.shared import Shared
 
 T = TypeVar("T")
 P = TypeVar("P")
@@ -76,8 +77,9 @@ class LibraryConnector(Connector):
         *,
         clock: Clock = time.monotonic,
         observer: Observer | None = None,
+        shared: Shared | None = None,
     ) -> None:
-        super().__init__(session, policy, clock=clock, observer=observer)
+        super().__init__(session, policy, clock=clock, observer=observer, shared=shared)
         self.tokens = TokenKeeper(self._grant, clock=clock)
         self.books_cache: TTLCache[str, Book] = ttl_cache(
             maxsize=policy.cache_size, ttl_s=policy.cache_ttl_s, clock=clock, naive=policy.naive

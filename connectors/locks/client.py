@@ -37,6 +37,7 @@ from connectors.locks.mapping import CommandStatus
 from connectors.locks.models import Gateway, KeyStatus, Lock, LockKey
 from connectors.locks.token import Grant, Token, TokenKeeper, grant
 from connectors.observer import Observer
+from connectors.shared import Shared
 
 T = TypeVar("T")
 P = TypeVar("P")
@@ -70,8 +71,9 @@ class LocksConnector(Connector):
         clock: Clock = time.monotonic,
         wall_clock: Clock = time.time,
         observer: Observer | None = None,
+        shared: Shared | None = None,
     ) -> None:
-        super().__init__(session, policy, clock=clock, observer=observer)
+        super().__init__(session, policy, clock=clock, observer=observer, shared=shared)
         self.wall_clock = wall_clock
         self.key_page_size = KEY_PAGE_SIZE
         self.tokens = TokenKeeper(self._password_grant, self._refresh_grant, clock=clock)
