@@ -179,6 +179,10 @@ class Settings:
     max_in_flight: int = 128
     max_waiting: int = 1000
     admission_wait_s: float = 10.0
+    # the state replicas share (hub.shared): rate limits, APQ, department caches and quotas,
+    # leases. None: all of it in this process, as for one replica
+    redis_url: str | None = None
+    redis_prefix: str = "ihub:"
     # after start-up, move everything alive to the GC's permanent generation: the full
     # collections that follow no longer walk the libraries' and the schema's objects
     gc_freeze: bool = True
@@ -264,6 +268,8 @@ class Settings:
             max_waiting=int(_number(env, "HUB_MAX_WAITING", 1000)),
             admission_wait_s=_number(env, "HUB_ADMISSION_WAIT_S", 10.0),
             gc_freeze=_flag(env, "HUB_GC_FREEZE", True),
+            redis_url=env.get("HUB_REDIS_URL") or None,
+            redis_prefix=env.get("HUB_REDIS_PREFIX") or "ihub:",
         )
 
 
@@ -271,6 +277,12 @@ class Settings:
 # hub's workers share 8 (headroom for the bank's own retries); HUB_CCB_MAX_CONCURRENCY, when
 # set, is per worker as for every department.
 DEFAULT_MAX_CONCURRENCY: Mapping[str, int] = {"ccb": 8}
+# Per-app limits that all replicas keep together when they share a state (HUB_REDIS_URL;
+# connectors.quota): CCB's calls in flight, the youth center's calls per second.
+DEFAULT_APP_QUOTAS: Mapping[str, Mapping[str, int]] = {
+    "ccb": {"app_max_concurrency": 8},
+    "youth": {"app_calls_per_second": 20},
+}
 
 
 def _otlp_endpoint(env: Mapping[str, str]) -> str | None:
@@ -315,7 +327,8 @@ def department_policy(
     ``_RETRY_BASE_S``, ``_RETRY_CAP_S``, ``_BREAKER_WINDOW_S``, ``_BREAKER_MIN_CALLS``,
     ``_BREAKER_ERROR_RATE``, ``_BREAKER_OPEN_S``, ``_BREAKER_HALF_OPEN_PROBES``,
     ``_MAX_CONCURRENCY``, ``_MAX_QUEUE_WAIT_S``, ``_CACHE_TTL_S``, ``_CACHE_SIZE``,
-    ``_STALE_IF_ERROR_S``.
+    ``_STALE_IF_ERROR_S``, ``_APP_MAX_CONCURRENCY``, ``_APP_CALLS_PER_SECOND`` (per-app limits
+    kept by all replicas together, only with ``HUB_REDIS_URL``; 0: none).
     ``naive`` is not a per-department setting: ``Settings.naive`` (``HUB_NAIVE``) sets it.
     A department whose limit is per app (``DEFAULT_MAX_CONCURRENCY``) has it shared among
     ``workers`` by default.
@@ -326,6 +339,12 @@ def department_policy(
     if name in DEFAULT_MAX_CONCURRENCY:
         shared = max(1, DEFAULT_MAX_CONCURRENCY[name] // workers)
         defaults = replace(defaults, max_concurrency=shared)
+    quotas = DEFAULT_APP_QUOTAS.get(name, {})
+    defaults = replace(
+        defaults,
+        app_max_concurrency=quotas.get("app_max_concurrency", 0),
+        app_calls_per_second=quotas.get("app_calls_per_second", 0),
+    )
     numbers: dict[str, Any] = {}
     for spec in fields(DepartmentPolicy):
         if spec.name in ("base_url", "credentials", "naive"):
