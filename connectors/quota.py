@@ -4,8 +4,8 @@ Some departments limit the hub as one app, however many replicas it runs: CCB re
 app's eleventh call in flight, the youth center answers ``429`` past 20 calls a second. With
 a shared state each call takes a place before it goes out (after the process's own bulkhead):
 
-- ``app_calls_per_second``: one call of the sliding second's allowance, waiting as long as the
-  quota says when it is spent;
+- ``app_calls_per_second``: one call of a sliding window's allowance (a second and a margin),
+  waiting as long as the quota says when it is spent;
 - ``app_max_concurrency``: one of the app's slots, held until the call ends (a slot of a
   replica that died frees itself after the call's budget).
 
@@ -27,6 +27,10 @@ from connectors.resilience import BulkheadFull
 from connectors.shared import Shared, SharedUnavailable
 
 _serial = itertools.count()
+WINDOW_MARGIN_S = 0.15
+"""Calls per second are counted over 1 s plus this: calls reach the department with delays
+that differ (a new connection, a busy process), and its own one-second window must never see
+more than its limit."""
 
 
 class QuotaSpent(BulkheadFull):
@@ -83,7 +87,8 @@ class DepartmentQuota:
                     await shared.quota.leave(self._slots, holder)
 
     async def _one_call(self, shared: Shared, deadline: float) -> None:
-        while (wait := await shared.quota.take(self._calls, self.calls_per_second)) > 0:
+        window = 1.0 + WINDOW_MARGIN_S
+        while (wait := await shared.quota.take(self._calls, self.calls_per_second, window)) > 0:
             if time.monotonic() + wait > deadline:
                 raise QuotaSpent(f"{self._calls}: the app's calls per second are spent")
             await asyncio.sleep(wait)

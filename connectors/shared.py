@@ -10,7 +10,7 @@ been. The hub passes a Redis-backed ``Shared`` (``hub.shared``) when ``HUB_REDIS
   locks (one replica fetches, the others wait) take one. ``InProcessLeases`` is the
   one-process implementation.
 - ``AppQuota``: limits a department sets per app, shared by every replica: calls in flight
-  (``enter``/``leave`` a slot) and calls per second (``take``, a sliding one-second window).
+  (``enter``/``leave`` a slot) and calls per second (``take``, a sliding window).
 
 Every method of a shared backend may raise ``SharedUnavailable``: the backend has already
 warned and counted it, and the caller does what one process alone would do (it degrades; a
@@ -59,8 +59,8 @@ class AppQuota(Protocol):
 
     async def leave(self, name: str, holder: str) -> None: ...
 
-    async def take(self, name: str, per_second: int) -> float:
-        """One call of at most ``per_second`` in any second: 0.0 when taken, else the seconds
+    async def take(self, name: str, limit: int, window_s: float) -> float:
+        """One call of at most ``limit`` in any ``window_s``: 0.0 when taken, else the seconds
         to wait before asking again."""
         ...
 

@@ -183,10 +183,10 @@ class RedisState:
 
         await self._run("quota", zrem)
 
-    async def take(self, name: str, per_second: int) -> float:
+    async def take(self, name: str, limit: int, window_s: float) -> float:
         member = f"{self.owner}:{next(self._serial)}"
-        keys = [self._key(name)]
-        wait_ms = await self._script("quota", scripts.TAKE_CALL, keys, per_second, member)
+        keys, window_ms = [self._key(name)], repr(window_s * 1000)
+        wait_ms = await self._script("quota", scripts.TAKE_CALL, keys, limit, member, window_ms)
         return float(wait_ms) / 1000
 
     # -- the rate limiter's bucket ----------------------------------------------------------

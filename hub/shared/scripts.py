@@ -64,17 +64,18 @@ return 0
 """Hold one of ``limit`` slots; slots of holders that never left expire."""
 
 TAKE_CALL = """
--- KEYS[1] the calls of the last second (a sorted set: member -> ms); ARGV[1] limit,
--- ARGV[2] a unique member
+-- KEYS[1] the calls of the last window (a sorted set: member -> ms); ARGV[1] limit,
+-- ARGV[2] a unique member, ARGV[3] the window in ms
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 1000)
+local window = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
   redis.call('ZADD', KEYS[1], now, ARGV[2])
-  redis.call('PEXPIRE', KEYS[1], 2000)
+  redis.call('PEXPIRE', KEYS[1], math.ceil(window) * 2)
   return '0'
 end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return tostring(math.max(1, tonumber(oldest[2]) + 1000 - now))
+return tostring(math.max(1, tonumber(oldest[2]) + window - now))
 """
-"""One call of at most ``limit`` in any second: ``'0'``, or the ms until one frees up."""
+"""One call of at most ``limit`` in any window: ``'0'``, or the ms until one frees up."""
