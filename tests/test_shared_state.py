@@ -1,0 +1,323 @@
+"""Several hubs on one Redis (``HUB_REDIS_URL``): one bucket, one APQ cache, one upstream call,
+one CCB quota, exclusive leases; and Redis going away degrades to per-process, never an error.
+
+Two ``create_app`` hubs in this process stand for two replicas: each has its own SQLite file,
+its own caches and its own event loop, and they share only the Redis under a prefix of the
+test's own. Redis is ``HUB_TEST_REDIS_URL`` (default ``redis://127.0.0.1:6379/5``; scripts/test
+starts one); without one the tests are skipped, except in CI, where that is a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import re
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from redis.exceptions import RedisError
+
+from hub.security.ratelimit import BucketPolicy
+from hub.shared.backend import RedisState
+from schema.context import CallerKind
+from tests.serving import free_ports
+from tests.support import LiveHub, MockAdmin
+
+REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
+CATEGORIES = "{ garbageSorting { categories { code name } } }"
+CATEGORIES_CALL = "GET /api/categories"
+BRANCHES = """{ bankWindows { branches(first: 50) { totalCount
+  edges { node { id bank queue { waiting } } } } } }"""
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> str:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
+    except RedisError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis unreachable at {REDIS_URL} in CI: {exc}")
+        pytest.skip(f"Redis unreachable at {REDIS_URL} (set HUB_TEST_REDIS_URL): {exc}")
+    return REDIS_URL
+
+
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test's own; its keys are deleted afterwards (never FLUSH)."""
+    chosen = f"ihub-test-{uuid.uuid4().hex[:12]}:"
+    yield chosen
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=chosen + "*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture
+def two_hubs(
+    start_hub: Callable[..., LiveHub], redis_url: str, prefix: str
+) -> Callable[..., tuple[LiveHub, LiveHub]]:
+    def start(**overrides: Any) -> tuple[LiveHub, LiveHub]:
+        shared = {"redis_url": redis_url, "redis_prefix": prefix, **overrides}
+        return start_hub(**shared), start_hub(**shared)
+
+    return start
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def metric(hub: LiveHub, name: str) -> float:
+    """The sum of every series of ``name`` on the hub's /metrics."""
+    text = hub.client.get("/metrics").text
+    found = re.findall(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.MULTILINE)
+    return sum(float(value) for value in found)
+
+
+def test_one_rate_limit_bucket_per_caller_across_hubs(
+    two_hubs: Callable[..., tuple[LiveHub, LiveHub]], token_for: Callable[..., str]
+) -> None:
+    # given two hubs on one Redis, a resident allowed a burst of 3 and almost no refill
+    policies = {kind: BucketPolicy(kind.value, 3, 0.001) for kind in CallerKind}
+    first, second = two_hubs(rate_limits=policies)
+    token = token_for("R000003")
+    # when the resident spends the burst on the first hub
+    spent = [first.graphql(CATEGORIES, token=token).status_code for _ in range(3)]
+    # then the second hub refuses the next request: it is the same bucket
+    refused = second.graphql(CATEGORIES, token=token)
+    assert spent == [200, 200, 200]
+    assert refused.status_code == 429
+    assert refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+    assert "r=0" in refused.headers["RateLimit"]
+    # and another resident still has a bucket of their own
+    assert second.graphql(CATEGORIES, token=token_for("R000004")).status_code == 200
+
+
+def test_apq_registered_on_one_hub_runs_on_the_other(
+    two_hubs: Callable[..., tuple[LiveHub, LiveHub]],
+) -> None:
+    # given two hubs with databases of their own, sharing Redis
+    first, second = two_hubs()
+    query = "{ garbageSorting { categories { code } } } # " + uuid.uuid4().hex
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": sha(query)}}
+    # when a client registers a document on the first hub
+    registered = first.client.post("/graphql", json={"query": query, "extensions": extensions})
+    assert registered.status_code == 200 and "errors" not in registered.json()
+    # then the hash alone runs on the second one
+    by_hash = second.client.post("/graphql", json={"extensions": extensions}).json()
+    assert "errors" not in by_hash, by_hash
+    assert by_hash["data"]["garbageSorting"]["categories"]
+
+
+def test_twenty_concurrent_requests_over_two_hubs_make_one_upstream_call(
+    two_hubs: Callable[..., tuple[LiveHub, LiveHub]], garbage: MockAdmin
+) -> None:
+    # given two fresh hubs on one Redis and a slow department, so the requests overlap
+    hubs = two_hubs()
+    garbage.faults(latency_ms=300)
+    # when 20 clients ask both hubs the same public question at once
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(lambda n: hubs[n % 2].graphql(CATEGORIES).json(), range(20)))
+    # then all are answered, and the department was asked once in all
+    assert all("errors" not in a and a["data"]["garbageSorting"]["categories"] for a in answers)
+    assert len({str(a["data"]) for a in answers}) == 1
+    assert garbage.calls(CATEGORIES_CALL) == 1
+    # and a repeat on either hub asks nothing either
+    assert hubs[1].graphql(CATEGORIES).status_code == 200
+    assert garbage.calls(CATEGORIES_CALL) == 1
+
+
+@pytest.fixture
+def ccb(mocks: Any) -> Iterator[MockAdmin]:
+    admin = MockAdmin(mocks.urls["ccb"])
+    admin.reset()
+    yield admin
+    httpx.post(f"{admin.url}/__admin/limits", json={"max_in_flight": 10, "processing_ms": 0})
+
+
+def test_the_ccb_concurrency_quota_is_shared_by_the_hubs(
+    two_hubs: Callable[..., tuple[LiveHub, LiveHub]],
+    make_settings: Callable[..., Any],
+    ccb: MockAdmin,
+) -> None:
+    # given a bank that refuses an app's third call in flight, each call taking 100 ms
+    limits = {"max_in_flight": 2, "processing_ms": 100}
+    httpx.post(f"{ccb.url}/__admin/limits", json=limits).raise_for_status()
+    # and two hubs, each allowed 2 calls in flight, the app 2 across both
+    env = {
+        "HUB_CCB_MAX_CONCURRENCY": "2",
+        "HUB_CCB_APP_MAX_CONCURRENCY": "2",
+        "HUB_CCB_MAX_QUEUE_WAIT_S": "20",
+        "HUB_CCB_TIMEOUT_S": "30",
+    }
+    first, second = two_hubs(departments=make_settings(env=env).departments)
+    # when both hubs load every branch's queue at once (one CCB call per branch each)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(lambda hub: hub.graphql(BRANCHES).json(), (first, second)))
+    # then the bank never saw a third call in flight: no refusal, every queue there
+    for answer in answers:
+        assert "errors" not in answer, answer["errors"]
+        nodes = [edge["node"] for edge in answer["data"]["bankWindows"]["branches"]["edges"]]
+        assert all(node["queue"] is not None for node in nodes if node["bank"] == "CCB")
+    assert ccb.calls("POST /api/wd.pdxx") == 20
+
+
+@pytest.fixture
+def youth(mocks: Any) -> Iterator[MockAdmin]:
+    admin = MockAdmin(mocks.urls["youth"])
+    admin.clear_faults()
+    admin.reset()
+    yield admin
+    httpx.post(f"{admin.url}/__admin/rate-limit", json={"per_second": 20}).raise_for_status()
+
+
+def test_the_youth_calls_per_second_are_shared_by_the_hubs(
+    two_hubs: Callable[..., tuple[LiveHub, LiveHub]],
+    make_settings: Callable[..., Any],
+    youth: MockAdmin,
+) -> None:
+    # given a center that takes 5 calls a second from the hub as one app
+    env = {
+        "HUB_YOUTH_APP_CALLS_PER_SECOND": "5",
+        "HUB_YOUTH_MAX_QUEUE_WAIT_S": "20",
+        "HUB_YOUTH_TIMEOUT_S": "30",
+    }
+    first, second = two_hubs(departments=make_settings(env=env).departments)
+    listed = first.graphql("{ youthCenter { courses(first: 20) { edges { node { id } } } } }")
+    ids = [edge["node"]["id"] for edge in listed.json()["data"]["youthCenter"]["courses"]["edges"]]
+    httpx.post(f"{youth.url}/__admin/rate-limit", json={"per_second": 5}).raise_for_status()
+    youth.reset()
+
+    def courses(part: list[str]) -> str:
+        fields = " ".join(f'c{n}: course(id: "{id}") {{ id }}' for n, id in enumerate(part))
+        return f"{{ youthCenter {{ {fields} }} }}"
+
+    # when each hub loads ten courses of its own at once (one call per course)
+    jobs = ((first, courses(ids[:10])), (second, courses(ids[10:])))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(lambda job: job[0].graphql(job[1]).json(), jobs))
+    # then every course is there and the center never had to refuse a call
+    for answer in answers:
+        assert "errors" not in answer, answer["errors"]
+        assert all(answer["data"]["youthCenter"].values())
+    assert youth.answers("GET /api/v1/courses/{course_id}", 429) == 0
+    assert youth.calls("GET /api/v1/courses/{course_id}") == 20
+
+
+async def test_a_lease_is_exclusive_across_owners_until_it_expires(
+    redis_url: str, prefix: str
+) -> None:
+    # given two replicas' views of the shared state
+    one, other = RedisState(redis_url, prefix=prefix), RedisState(redis_url, prefix=prefix)
+    try:
+        # when the first takes the scan lease
+        assert await one.acquire("lease:scan", one.owner, 0.5)
+        # then the other can neither take, renew nor release it
+        assert not await other.acquire("lease:scan", other.owner, 0.5)
+        assert not await other.renew("lease:scan", other.owner, 30)
+        assert not await other.release("lease:scan", other.owner)
+        # and the owner can renew it
+        assert await one.renew("lease:scan", one.owner, 0.5)
+        # when the owner stops renewing, the lease expires and the other takes it
+        deadline = time.monotonic() + 10
+        while not await other.acquire("lease:scan", other.owner, 30):
+            assert time.monotonic() < deadline, "the lease never expired"
+            await asyncio.sleep(0.05)
+        # then the first owner has lost it: its renew and release fail
+        assert not await one.renew("lease:scan", one.owner, 30)
+        assert not await one.release("lease:scan", one.owner)
+        assert await other.release("lease:scan", other.owner)
+        assert await one.acquire("lease:scan", one.owner, 30)
+    finally:
+        await one.aclose()
+        await other.aclose()
+
+
+class LocalRedis:
+    """A redis-server of the test's own on a free port, to stop mid-run."""
+
+    def __init__(self, directory: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.skip("redis-server is not installed (scripts/test installs it)")
+        self.port = free_ports(1)
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        command += ["--appendonly", "no", "--dir", str(directory)]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                redis.Redis.from_url(self.url, socket_timeout=1).ping()
+                return
+            except RedisError:
+                assert time.monotonic() < deadline, "redis-server never answered"
+                time.sleep(0.05)  # another process starting: poll it until the deadline
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=20)
+
+
+@pytest.fixture
+def local_redis(tmp_path: Path) -> Iterator[LocalRedis]:
+    server = LocalRedis(tmp_path)
+    yield server
+    server.stop()
+
+
+def test_redis_going_away_mid_run_degrades_without_errors(
+    start_hub: Callable[..., LiveHub],
+    local_redis: LocalRedis,
+    token_for: Callable[..., str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # given a hub on a Redis that answers
+    hub = start_hub(redis_url=local_redis.url, redis_prefix="ihub-gone:")
+    token = token_for("R000001")
+    assert "errors" not in hub.graphql(CATEGORIES, token=token).json()
+    assert metric(hub, "ihub_shared_state_up") == 1
+    # when Redis goes away
+    local_redis.stop()
+    with caplog.at_level(logging.WARNING, logger="ihub.shared"):
+        # then residents are still answered: rate limits, caches and APQ fall back to the
+        # process, a department read that misses goes to the department itself
+        again = hub.graphql(CATEGORIES, token=token)
+        fresh = hub.graphql('{ garbageSorting { classify(item: "纸箱") { match { name } } } }')
+        query = "{ garbageSorting { categories { code } } } # " + uuid.uuid4().hex
+        extensions = {"persistedQuery": {"version": 1, "sha256Hash": sha(query)}}
+        registered = hub.client.post("/graphql", json={"query": query, "extensions": extensions})
+        by_hash = hub.client.post("/graphql", json={"extensions": extensions})
+    for answer in (again, fresh, registered, by_hash):
+        assert answer.status_code == 200 and "errors" not in answer.json(), answer.text
+    assert fresh.json()["data"]["garbageSorting"]["classify"]["match"]["name"] == "纸箱"
+    # and the operators are told: a warning, a counter, a gauge
+    assert any("shared state unreachable" in r.getMessage() for r in caplog.records)
+    assert metric(hub, "ihub_shared_state_unavailable_total") >= 1
+    assert metric(hub, "ihub_shared_state_up") == 0
+
+
+def test_a_hub_started_without_its_redis_answers_all_the_same(
+    start_hub: Callable[..., LiveHub], token_for: Callable[..., str]
+) -> None:
+    # given a hub whose Redis is a closed port from the start
+    hub = start_hub(redis_url=f"redis://127.0.0.1:{free_ports(1)}/0")
+    # when residents and anonymous callers ask
+    answers = [hub.graphql(CATEGORIES, token=token_for("R000002")) for _ in range(3)]
+    answers.append(hub.graphql(CATEGORIES))
+    # then they are answered, and the fallback is counted
+    assert all(a.status_code == 200 and "errors" not in a.json() for a in answers)
+    assert metric(hub, "ihub_shared_state_unavailable_total") >= 1
