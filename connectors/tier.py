@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -66,18 +66,30 @@ class SharedTier:
 
     async def read(self, key: Hashable) -> tuple[SharedEntry[Any] | None, int]:
         """The entry of ``key`` in the current generation (or ``None``), and that generation."""
-        raw, generation = await self._shared.store.get_many([self._key(key), self._generation_key])
+        (entry,), generation = await self.read_many([key])
+        return entry, generation
+
+    async def read_many(
+        self, keys: Sequence[Hashable]
+    ) -> tuple[list[SharedEntry[Any] | None], int]:
+        """The entries of ``keys`` (``None`` where there is none), in one round trip."""
+        *raws, generation = await self._shared.store.get_many(
+            [*(self._key(key) for key in keys), self._generation_key]
+        )
         current = int(generation) if generation is not None else 0
+        return [self._entry(raw, current) for raw in raws], current
+
+    def _entry(self, raw: bytes | None, generation: int) -> SharedEntry[Any] | None:
         if raw is None:
-            return None, current
+            return None
         try:
             kept = orjson.loads(raw)
-            if kept["g"] != current:
-                return None, current
+            if kept["g"] != generation:
+                return None
             value = codec.decode(kept["v"].encode())
-            return SharedEntry(value, kept["e"], float(kept["f"]), float(kept["s"])), current
+            return SharedEntry(value, kept["e"], float(kept["f"]), float(kept["s"]))
         except (ValueError, KeyError, TypeError, AttributeError):
-            return None, current  # not ours, or an older layout: refetch and overwrite
+            return None  # not ours, or an older layout: refetch and overwrite
 
     async def write(
         self, key: Hashable, entry: SharedEntry[Any], generation: int, keep_s: float

@@ -92,6 +92,8 @@ class BankConnector(Connector):
             stale_if_error_s=stale,
             observe=observe,
             naive=naive,
+            shared=self.shared_tier("queues"),
+            wait_s=policy.timeout_s,
         )
 
     # -- the verbs -------------------------------------------------------------------------
