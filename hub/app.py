@@ -91,7 +91,9 @@ async def healthz(request: Request) -> JSONResponse:
 async def readiness(state: HubState) -> dict[str, object]:
     """``status`` (``ready`` / ``not ready``) and ``database``, for ``/readyz`` and ``/status``.
 
-    Ready means the database answers (public data needs no database, personal data does)."""
+    Ready means the database answers (public data needs no database, personal data does).
+    With ``HUB_REDIS_URL``, ``sharedState`` says whether Redis answers; it never makes the
+    hub not ready (the hub degrades to per-process state)."""
     try:
         await state.database.ping()
         if not state.database_initialised:
@@ -100,7 +102,13 @@ async def readiness(state: HubState) -> dict[str, object]:
     except Exception as exc:
         logger.warning("readiness: database unreachable: %s", type(exc).__name__)
         database = {"status": "unreachable"}
-    return {"status": "ready" if database["status"] == "ok" else "not ready", "database": database}
+    ready: dict[str, object] = {"status": "ready" if database["status"] == "ok" else "not ready"}
+    ready["database"] = database
+    if state.redis is not None:
+        # informative only: without Redis a replica still answers, on its own state
+        reachable = await state.redis.reachable()
+        ready["sharedState"] = {"status": "ok" if reachable else "unreachable"}
+    return ready
 
 
 async def readyz(request: Request) -> JSONResponse:

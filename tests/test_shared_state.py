@@ -139,6 +139,33 @@ def test_twenty_concurrent_requests_over_two_hubs_make_one_upstream_call(
     assert garbage.calls(CATEGORIES_CALL) == 1
 
 
+def test_branch_queues_are_fetched_once_for_both_hubs(
+    two_hubs: Callable[..., tuple[LiveHub, LiveHub]], mocks: Any
+) -> None:
+    # given two fresh hubs and slow banks, so that the requests overlap
+    banks = {name: MockAdmin(mocks.urls[name]) for name in ("icbc", "ccb")}
+    for admin in banks.values():
+        admin.reset()
+        admin.faults(latency_ms=200)
+    hubs = two_hubs()
+    try:
+        # when 10 clients open the branch list on both hubs at once
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            answers = list(pool.map(lambda n: hubs[n % 2].graphql(BRANCHES).json(), range(10)))
+    finally:
+        for admin in banks.values():
+            admin.clear_faults()
+    # then all have every queue, and each bank was asked for each queue once in all
+    for answer in answers:
+        assert "errors" not in answer, answer["errors"]
+        edges = answer["data"]["bankWindows"]["branches"]["edges"]
+        assert len(edges) == 20 and all(edge["node"]["queue"] for edge in edges)
+    assert banks["ccb"].calls("POST /api/wd.pdxx") == 10, "one call per CCB branch"
+    assert banks["ccb"].calls("POST /api/wd.list") == 1
+    # ICBC answers queues in batches: the hub that leads a branch's fetch asks for it
+    assert 1 <= banks["icbc"].calls("POST /api/branch.queue.query") <= 2
+
+
 @pytest.fixture
 def ccb(mocks: Any) -> Iterator[MockAdmin]:
     admin = MockAdmin(mocks.urls["ccb"])
@@ -163,15 +190,18 @@ def test_the_ccb_concurrency_quota_is_shared_by_the_hubs(
         "HUB_CCB_TIMEOUT_S": "30",
     }
     first, second = two_hubs(departments=make_settings(env=env).departments)
-    # when both hubs load every branch's queue at once (one CCB call per branch each)
+    # when one hub loads every branch's queue (one CCB call per branch) while the other loads
+    # the items (pages fetched together): different data, so no shared cache entry helps
+    jobs = ((first, BRANCHES), (second, "{ bankWindows { items { code } } }"))
     with ThreadPoolExecutor(max_workers=2) as pool:
-        answers = list(pool.map(lambda hub: hub.graphql(BRANCHES).json(), (first, second)))
-    # then the bank never saw a third call in flight: no refusal, every queue there
+        answers = list(pool.map(lambda job: job[0].graphql(job[1]).json(), jobs))
+    # then the bank never saw a third call in flight: no refusal, every queue and item there
     for answer in answers:
         assert "errors" not in answer, answer["errors"]
-        nodes = [edge["node"] for edge in answer["data"]["bankWindows"]["branches"]["edges"]]
-        assert all(node["queue"] is not None for node in nodes if node["bank"] == "CCB")
-    assert ccb.calls("POST /api/wd.pdxx") == 20
+    nodes = [edge["node"] for edge in answers[0]["data"]["bankWindows"]["branches"]["edges"]]
+    assert all(node["queue"] is not None for node in nodes if node["bank"] == "CCB")
+    assert len(answers[1]["data"]["bankWindows"]["items"]) == 340
+    assert ccb.calls("POST /api/wd.pdxx") == 10 and ccb.calls("POST /api/zw.sx.list") > 2
 
 
 @pytest.fixture
@@ -290,6 +320,7 @@ def test_redis_going_away_mid_run_degrades_without_errors(
     token = token_for("R000001")
     assert "errors" not in hub.graphql(CATEGORIES, token=token).json()
     assert metric(hub, "ihub_shared_state_up") == 1
+    assert hub.client.get("/readyz").json()["sharedState"] == {"status": "ok"}
     # when Redis goes away
     local_redis.stop()
     with caplog.at_level(logging.WARNING, logger="ihub.shared"):
@@ -308,6 +339,10 @@ def test_redis_going_away_mid_run_degrades_without_errors(
     assert any("shared state unreachable" in r.getMessage() for r in caplog.records)
     assert metric(hub, "ihub_shared_state_unavailable_total") >= 1
     assert metric(hub, "ihub_shared_state_up") == 0
+    # and the hub is still ready (it runs on its own), saying that Redis is unreachable
+    ready = hub.client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["sharedState"] == {"status": "unreachable"}
 
 
 def test_a_hub_started_without_its_redis_answers_all_the_same(

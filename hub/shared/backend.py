@@ -73,6 +73,17 @@ class RedisState:
         """Whether the last operation reached Redis."""
         return self._up
 
+    async def reachable(self) -> bool:
+        """Whether Redis answers a ``PING`` now (for ``/readyz`` and ``/status``)."""
+
+        async def ping(client: Redis) -> bool:
+            return bool(await client.ping())
+
+        try:
+            return await self._run("ping", ping)
+        except SharedUnavailable:
+            return False
+
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.aclose()
