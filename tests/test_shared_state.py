@@ -23,11 +23,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
+import orjson
 import pytest
 import redis
 from redis.exceptions import RedisError
 
+from connectors.library import LibraryConnector
+from connectors.policy import DepartmentPolicy
+from connectors.tier import SharedEntry, SharedTier
 from hub.security.ratelimit import BucketPolicy
 from hub.shared.backend import RedisState
 from schema.context import CallerKind
@@ -273,6 +278,56 @@ async def test_a_lease_is_exclusive_across_owners_until_it_expires(
     finally:
         await one.aclose()
         await other.aclose()
+
+
+async def test_library_books_fetched_by_one_replica_serve_the_other(
+    redis_url: str, prefix: str, mocks: Any
+) -> None:
+    # given two library connectors (two replicas) on one Redis
+    library = MockAdmin(mocks.urls["library"])
+    library.reset()
+    credentials = {"appid": "ihub-dev", "secret": "dev-library-secret"}
+    policy = DepartmentPolicy(base_url=library.url, credentials=credentials, cache_ttl_s=30)
+    states = [RedisState(redis_url, prefix=prefix) for _ in range(2)]
+    ids = ["500001", "500002", "500003", "999"]
+    try:
+        async with aiohttp.ClientSession() as session:
+            one, other = (LibraryConnector(session, policy, shared=s.shared()) for s in states)
+            # when the first fetches three records (and one the library does not know)
+            first = await one.books_by_ids(ids)
+            # then the second has them without asking the library
+            assert await other.books_by_ids(ids) == first
+            assert sorted(first) == ids[:3]
+            assert library.calls("GET /opac/api/book/batch") == 1
+            assert other.fresh_book("500001") == first["500001"]
+    finally:
+        for state in states:
+            await state.aclose()
+
+
+async def test_tampered_or_outdated_shared_entries_are_misses(redis_url: str, prefix: str) -> None:
+    # given a shared cache tier with one record in it
+    state = RedisState(redis_url, prefix=prefix)
+    tier = SharedTier(state.shared(), "youth:courses", lease_s=5, wall_clock=time.time)
+    entry = SharedEntry(("a", 1), None, time.time() + 60, time.time())
+    try:
+        await tier.write("c1", entry, 0, 60)
+        assert (await tier.read("c1"))[0] == entry
+        # when someone with access to Redis writes a pickle or a foreign type under its key
+        client = redis.Redis.from_url(redis_url)
+        for forged in (
+            b"\x80\x04\x95",
+            orjson.dumps({"g": 0, "v": '{"@": "os.system", "f": {}}', "e": None, "f": 2e9, "s": 0}),
+        ):
+            client.set(f"{prefix}cache:youth:courses:'c2'", forged)
+            # then reading it is a miss: nothing is unpickled, no foreign type is built
+            assert (await tier.read("c2"))[0] is None
+        client.close()
+        # and after an invalidation the old entry is not served by anyone
+        await tier.invalidate()
+        assert (await tier.read("c1")) == (None, 1)
+    finally:
+        await state.aclose()
 
 
 class LocalRedis:
