@@ -339,9 +339,12 @@ class LocalRedis:
             pytest.skip("redis-server is not installed (scripts/test installs it)")
         self.port = free_ports(1)
         self.url = f"redis://127.0.0.1:{self.port}/0"
-        command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        command += ["--appendonly", "no", "--dir", str(directory)]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        self.command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        self.command += ["--appendonly", "no", "--dir", str(directory)]
+        self.start()
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 20
         while True:
             try:
@@ -398,6 +401,14 @@ def test_redis_going_away_mid_run_degrades_without_errors(
     ready = hub.client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["sharedState"] == {"status": "unreachable"}
+    # when Redis is back, the hub uses it again once its retry interval has passed
+    local_redis.start()
+    deadline = time.monotonic() + 30
+    while hub.client.get("/readyz").json()["sharedState"] != {"status": "ok"}:
+        assert time.monotonic() < deadline, "the hub never went back to Redis"
+        time.sleep(0.1)  # the hub retries Redis on its own schedule: poll until the deadline
+    assert metric(hub, "ihub_shared_state_up") == 1
+    assert hub.graphql(CATEGORIES, token=token).status_code == 200
 
 
 def test_a_hub_started_without_its_redis_answers_all_the_same(
