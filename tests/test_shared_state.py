@@ -10,6 +10,7 @@ starts one); without one the tests are skipped, except in CI, where that is a fa
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import os
@@ -30,6 +31,7 @@ import pytest
 import redis
 from redis.exceptions import RedisError
 
+from connectors.cache import Fetched, RevalidatingCache
 from connectors.library import LibraryConnector
 from connectors.policy import DepartmentPolicy
 from connectors.tier import SharedEntry, SharedTier
@@ -326,6 +328,40 @@ async def test_tampered_or_outdated_shared_entries_are_misses(redis_url: str, pr
         # and after an invalidation the old entry is not served by anyone
         await tier.invalidate()
         assert (await tier.read("c1")) == (None, 1)
+    finally:
+        await state.aclose()
+
+
+async def test_a_replica_serves_the_expired_entry_while_another_refreshes_it(
+    redis_url: str, prefix: str
+) -> None:
+    # given an expired shared entry with an ETag, and another replica holding its fill lease
+    state = RedisState(redis_url, prefix=prefix)
+    mine = SharedTier(state.shared(), "garbage:reads", lease_s=5, wall_clock=time.time)
+    theirs_shared = dataclasses.replace(state.shared(), owner="another-replica")
+    theirs = SharedTier(theirs_shared, "garbage:reads", lease_s=5, wall_clock=time.time)
+    now = time.time()
+    await mine.write("k", SharedEntry("old", '"v1"', now - 1, now - 61), 0, 600)
+    assert await theirs.lead("k")
+    sent: list[str | None] = []
+
+    async def fetch(etag: str | None) -> Fetched[str]:
+        sent.append(etag)
+        return Fetched("new", '"v2"', None)
+
+    cache: RevalidatingCache[str] = RevalidatingCache(maxsize=10, ttl_s=60, shared=mine)
+    try:
+        # when this replica misses: it serves the expired entry and asks nobody
+        assert await cache.get("k", fetch) == "old"
+        assert sent == []
+        # when the lease is free: it refreshes, revalidating with the shared ETag
+        await theirs.done("k")
+        assert await cache.get("k", fetch) == "new"
+        assert sent == ['"v1"']
+        # and the other replica reads the new entry from Redis without a call of its own
+        other: RevalidatingCache[str] = RevalidatingCache(maxsize=10, ttl_s=60, shared=theirs)
+        assert await other.get("k", fetch) == "new"
+        assert sent == ['"v1"']
     finally:
         await state.aclose()
 
