@@ -4,6 +4,8 @@ Every value has a dev default, so a fresh checkout runs with no configuration. P
 policy is data keyed by department name (``HUB_<DEPT>_URL``, ``HUB_<DEPT>_TIMEOUT_S``,
 ``HUB_<DEPT>_CACHE_TTL_S``, ``HUB_<DEPT>_MAX_CONCURRENCY``). ``HUB_NAIVE=true`` is a
 benchmark baseline only, never for production: no caches, batching or coalescing anywhere.
+``HUB_REDIS_URL`` makes replicas share rate limits, APQ, caches, quotas and leases
+(``hub.shared``); unset, all of it stays in the process.
 """
 
 from __future__ import annotations
