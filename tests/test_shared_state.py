@@ -34,6 +34,7 @@ from redis.exceptions import RedisError
 from connectors.cache import Fetched, RevalidatingCache
 from connectors.library import LibraryConnector
 from connectors.policy import DepartmentPolicy
+from connectors.shared import SharedUnavailable
 from connectors.tier import SharedEntry, SharedTier
 from hub.security.ratelimit import BucketPolicy
 from hub.shared.backend import RedisState
@@ -362,6 +363,26 @@ async def test_a_replica_serves_the_expired_entry_while_another_refreshes_it(
         other: RevalidatingCache[str] = RevalidatingCache(maxsize=10, ttl_s=60, shared=theirs)
         assert await other.get("k", fetch) == "new"
         assert sent == ['"v1"']
+    finally:
+        await state.aclose()
+
+
+async def test_an_error_answer_falls_back_for_that_operation_only(
+    redis_url: str, prefix: str
+) -> None:
+    # given a bucket key that holds something else (a string, not a hash)
+    refused: list[str] = []
+    state = RedisState(redis_url, prefix=prefix, on_unavailable=refused.append)
+    client = redis.Redis.from_url(redis_url)
+    client.set(f"{prefix}ratelimit:resident:resident:R000001", "not a bucket")
+    client.close()
+    try:
+        # when the rate limiter takes a token there, Redis answers WRONGTYPE
+        with pytest.raises(SharedUnavailable):
+            await state.token_bucket("ratelimit:resident:resident:R000001", 3, 1.0)
+        # then that operation is counted as a fallback, but Redis is not taken for gone
+        assert refused == ["ratelimit"] and state.up
+        assert (await state.token_bucket("ratelimit:resident:resident:R000002", 3, 1.0))[0]
     finally:
         await state.aclose()
 

@@ -28,7 +28,9 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from connectors.shared import Shared, SharedUnavailable
 from hub.shared import scripts
@@ -106,7 +108,7 @@ class RedisState:
             raise SharedUnavailable(operation)
         try:
             result = await asyncio.wait_for(call(self._redis()), self._timeout_s * 4)
-        except (RedisError, OSError, TimeoutError) as exc:
+        except (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError) as exc:
             self._down_until = time.monotonic() + self._retry_after_s
             self._on_unavailable(operation)
             if self._up:
@@ -118,6 +120,12 @@ class RedisState:
                     type(exc).__name__,
                     operation,
                 )
+            raise SharedUnavailable(operation) from exc
+        except RedisError as exc:
+            # Redis answered, with an error (a key of another type, a script refused): this
+            # operation falls back, the others go on using Redis
+            self._on_unavailable(operation)
+            logger.warning("shared state refused %s: %s", operation, exc)
             raise SharedUnavailable(operation) from exc
         if not self._up:
             self._up = True
