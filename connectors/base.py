@@ -30,6 +30,7 @@ from connectors.errors import (
 from connectors.health import Health
 from connectors.observer import NULL_OBSERVER, Observer, outcome_of, route_of
 from connectors.policy import DepartmentPolicy
+from connectors.quota import DepartmentQuota
 from connectors.resilience import (
     BreakerState,
     Bulkhead,
@@ -38,7 +39,9 @@ from connectors.resilience import (
     RetryPolicy,
     retry_after_s,
 )
+from connectors.shared import Shared
 from connectors.singleflight import InFlight
+from connectors.tier import SharedTier
 
 T = TypeVar("T")
 Clock = Callable[[], float]
@@ -78,7 +81,8 @@ class Connector:
     """Base class: one instance per department per process, one ``ClientSession`` each.
 
     ``sleep`` and ``monotonic`` (time budget, breaker) are attributes so tests can replace them;
-    ``clock`` is the caches' clock.
+    ``clock`` is the caches' clock. ``shared`` is what the hub's replicas share (caches, fill
+    leases, the department's per-app quota); ``None``: this process alone.
     """
 
     department: ClassVar[str]
@@ -90,15 +94,25 @@ class Connector:
         *,
         clock: Clock = time.monotonic,
         observer: Observer | None = None,
+        shared: Shared | None = None,
     ) -> None:
         self.session = session
         self.policy = policy
+        self.shared = shared
         self.clock = clock
         self.observer: Observer = observer or NULL_OBSERVER
         self.sleep: Sleep = asyncio.sleep
         self.monotonic: Clock = time.monotonic
         self._base_url = policy.base_url.rstrip("/")
         self.bulkhead = Bulkhead(policy.max_concurrency, policy.max_queue_wait_s)
+        self.app_quota = DepartmentQuota(
+            shared,
+            self.department,
+            max_concurrency=policy.app_max_concurrency,
+            calls_per_second=policy.app_calls_per_second,
+            max_queue_wait_s=policy.max_queue_wait_s,
+            slot_ttl_s=policy.timeout_s + 5.0,
+        )
         self.retries = RetryPolicy(
             max_retries=policy.max_retries, base_s=policy.retry_base_s, cap_s=policy.retry_cap_s
         )
@@ -257,7 +271,10 @@ class Connector:
             raise _FailFast(UpstreamUnavailable(self.department, f"{endpoint}: circuit open"))
         ok: bool | None = None
         try:
-            async with self.bulkhead.place(remaining_s=deadline - self.monotonic()):
+            async with (
+                self.bulkhead.place(remaining_s=deadline - self.monotonic()),
+                self.app_quota.place(remaining_s=deadline - self.monotonic()),
+            ):
                 ok, response = await self._exchange(method, path, endpoint, deadline, sent)
                 return response
         except BulkheadFull:
@@ -334,6 +351,18 @@ class Connector:
         reads that ``_request`` cannot match by their HTTP form (signed, time-stamped)."""
         with tracing.waiting_upstream():
             return await self.reads_in_flight.run(key, read)
+
+    def shared_tier(self, name: str) -> SharedTier | None:
+        """The shared entries of this department's cache ``name`` (``None`` without a shared
+        state, or in naive mode)."""
+        if self.shared is None or self.policy.naive:
+            return None
+        return SharedTier(
+            self.shared,
+            f"{self.department}:{name}",
+            lease_s=self.policy.timeout_s,
+            wall_clock=time.time,
+        )
 
     def record_batch(self, endpoint: str, size: int) -> None:
         """Report one batch call of ``size`` keys (for the batch-size metrics)."""

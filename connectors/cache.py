@@ -12,6 +12,13 @@
 Keys must include everything that changes the answer (path, parameters and, for upstreams
 that filter by caller, the caller).
 
+Across replicas (``shared``, a ``connectors.tier.SharedTier``): a miss here asks the shared
+entry first; when there is none fresh, one replica takes the fill lease and fetches (with the
+shared entry's ``ETag``), the others serve the expired entry if there is one or wait for the
+new one until the call's budget, then fetch themselves. Fresh shared entries are kept here
+too, no longer than they are fresh. An unreachable shared state leaves this process's cache
+working as it does without one.
+
 Naive mode (``DepartmentPolicy.naive``, the benchmark baseline): a cache built with
 ``naive=True`` keeps nothing and shares nothing, so every read is its own upstream call.
 """
@@ -29,6 +36,8 @@ from cachetools import LRUCache, TTLCache
 from connectors import tracing
 from connectors.degradation import StaleServe, may_serve_stale, record_stale
 from connectors.errors import ConnectorError
+from connectors.shared import SharedUnavailable
+from connectors.tier import SharedEntry, SharedTier
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -88,8 +97,12 @@ class RevalidatingCache(Generic[T]):
         stale_if_error_s: float = 0.0,
         observe: Callable[[str], None] | None = None,
         naive: bool = False,
+        shared: SharedTier | None = None,
+        wait_s: float = 5.0,
     ) -> None:
         self._naive = naive
+        self._shared = None if naive else shared
+        self._wait_s = wait_s
         self._entries: LRUCache[Hashable, _Entry[T]] = LRUCache(maxsize=maxsize)
         self._inflight: dict[Hashable, asyncio.Task[_Served[T]]] = {}
         self._ttl_s = ttl_s
@@ -134,6 +147,12 @@ class RevalidatingCache(Generic[T]):
     def clear(self) -> None:
         self._entries.clear()
 
+    async def invalidate(self) -> None:
+        """Forget every entry, here and (with a shared tier) in every replica's shared tier."""
+        self._entries.clear()
+        if self._shared is not None:
+            await self._shared.invalidate()
+
     async def _fetch_uncached(self, fetch: Fetch[T]) -> T:
         """Naive mode: one upstream call per read, nothing kept, nothing shared."""
         self.misses += 1
@@ -144,6 +163,87 @@ class RevalidatingCache(Generic[T]):
         return answer.value
 
     async def _refresh(self, key: Hashable, entry: _Entry[T] | None, fetch: Fetch[T]) -> _Served[T]:
+        if self._shared is not None:
+            try:
+                return await self._refresh_shared(self._shared, key, entry, fetch)
+            except SharedUnavailable:
+                pass  # reported by the backend: this process fetches on its own
+        return await self._refresh_here(key, entry, fetch)
+
+    async def _refresh_shared(
+        self, tier: SharedTier, key: Hashable, entry: _Entry[T] | None, fetch: Fetch[T]
+    ) -> _Served[T]:
+        """The shared entry when fresh; else lead the fill, serve stale, or wait for it."""
+        deadline = self._clock() + self._wait_s
+        step = tier.wait_step_s
+        while True:
+            found, generation = await tier.read(key)
+            now = tier.wall_clock()
+            if found is not None and found.fresh_until > now:
+                self._observe("shared_hit")
+                self._keep(key, found, now)
+                return _Served(found.value)
+            if await tier.lead(key):
+                try:
+                    return await self._fill(tier, key, found, entry, generation, fetch)
+                finally:
+                    await tier.done(key)
+            if found is not None:
+                self._observe("shared_stale")  # another replica is refreshing it right now
+                return _Served(found.value)
+            if self._clock() + step > deadline:
+                return await self._refresh_here(key, entry, fetch)
+            self._observe("shared_wait")
+            await asyncio.sleep(step)  # another replica is fetching: poll for its entry
+            step = min(step * 2, 0.1)
+
+    async def _fill(
+        self,
+        tier: SharedTier,
+        key: Hashable,
+        found: SharedEntry[T] | None,
+        entry: _Entry[T] | None,
+        generation: int,
+        fetch: Fetch[T],
+    ) -> _Served[T]:
+        """Fetch as the replica holding the fill lease, and share what came back."""
+        now = tier.wall_clock()
+        if found is None and entry is not None:
+            age = self._clock() - entry.stored_at
+            found = SharedEntry(entry.value, entry.etag, now, now - age)
+        try:
+            answer = await fetch(found.etag if found is not None else None)
+        except Exception as exc:
+            if found is None:
+                raise
+            stale = self._stale_at(now - found.stored_at, exc)
+            if stale is None:
+                raise
+            return _Served(found.value, stale)
+        now = tier.wall_clock()
+        if isinstance(answer, NotModified):
+            if found is None:
+                raise RuntimeError("304 Not Modified for a request sent without a validator")
+            self.revalidated += 1
+            self._observe("revalidated")
+            kept = SharedEntry(found.value, found.etag, now + self._ttl_s, now)
+        else:
+            ttl = self._ttl_s if answer.max_age_s is None else min(self._ttl_s, answer.max_age_s)
+            kept = SharedEntry(answer.value, answer.etag, now + ttl, now)
+        self._keep(key, kept, now)
+        await tier.write(key, kept, generation, self._ttl_s + self._stale_if_error_s)
+        return _Served(kept.value)
+
+    def _keep(self, key: Hashable, found: SharedEntry[T], now: float) -> None:
+        """A shared entry as this process's, fresh no longer than it is fresh there."""
+        local = self._clock()
+        fresh_until = local + max(found.fresh_until - now, 0.0)
+        stored_at = local - (now - found.stored_at)
+        self._entries[key] = _Entry(found.value, found.etag, fresh_until, stored_at)
+
+    async def _refresh_here(
+        self, key: Hashable, entry: _Entry[T] | None, fetch: Fetch[T]
+    ) -> _Served[T]:
         try:
             answer = await fetch(entry.etag if entry is not None else None)
         except Exception as exc:
@@ -167,9 +267,14 @@ class RevalidatingCache(Generic[T]):
 
     def _stale(self, entry: _Entry[T] | None, error: Exception) -> StaleServe | None:
         """What to record if ``entry`` may stand in for the answer ``error`` prevented."""
-        if entry is None or self._stale_if_error_s <= 0 or not may_serve_stale(error):
+        if entry is None:
             return None
-        age = self._clock() - entry.stored_at
+        return self._stale_at(self._clock() - entry.stored_at, error)
+
+    def _stale_at(self, age: float, error: Exception) -> StaleServe | None:
+        """What to record if an answer ``age`` seconds old may stand in for ``error``'s."""
+        if self._stale_if_error_s <= 0 or not may_serve_stale(error):
+            return None
         if age > self._stale_if_error_s:
             return None
         assert isinstance(error, ConnectorError)

@@ -7,6 +7,12 @@ fails with a department failure and every key it was asked for has such a value,
 served instead and a ``StaleServe`` is recorded for the caller.
 Naive mode (``naive=True``, the benchmark baseline): nothing is kept or shared; every call
 fetches all of its keys.
+
+Across replicas (``shared``, a ``connectors.tier.SharedTier``): the misses are read from the
+shared entries first (one round trip); of those still missing, this replica fetches the keys
+whose fill lease it takes, in one batch, and shares what it found (and, for a moment, what it
+did not find); the keys another replica is fetching are polled for until the budget, then
+fetched here. Shared values are kept here no longer than they are fresh there.
 """
 
 from __future__ import annotations
@@ -15,13 +21,21 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Generic, TypeVar
 
-from cachetools import LRUCache, TTLCache
+from cachetools import LRUCache, TLRUCache
 
 from connectors import tracing
 from connectors.degradation import StaleServe, may_serve_stale, record_stale
 from connectors.errors import ConnectorError
+from connectors.shared import SharedUnavailable
+from connectors.tier import SharedEntry, SharedTier
 
 V = TypeVar("V")
+ABSENT_S = 1.0
+"""How long a key the department did not know is marked so in the shared entries: long
+enough for the replicas waiting on the fetch, short enough to ask again soon."""
+Fetch = Callable[[list[str]], Awaitable[Mapping[str, V]]]
+Timed = Mapping[str, tuple[V, float]]
+"""Values with the local clock time until which they are fresh."""
 
 
 class KeyedCache(Generic[V]):
@@ -36,11 +50,18 @@ class KeyedCache(Generic[V]):
         stale_if_error_s: float = 0.0,
         observe: Callable[[str], None] | None = None,
         naive: bool = False,
+        shared: SharedTier | None = None,
+        wait_s: float = 5.0,
     ) -> None:
         self._naive = naive
-        self._fresh: TTLCache[str, V] = TTLCache(maxsize=maxsize, ttl=ttl_s, timer=clock)
+        self._shared = None if naive else shared
+        self._wait_s = wait_s
+        self._ttl_s = ttl_s
+        self._fresh: TLRUCache[str, tuple[V, float]] = TLRUCache(
+            maxsize=maxsize, ttu=lambda key, kept, now: kept[1], timer=clock
+        )
         self._last: LRUCache[str, tuple[V, float]] = LRUCache(maxsize=maxsize)
-        self._inflight: dict[str, asyncio.Task[Mapping[str, V]]] = {}
+        self._inflight: dict[str, asyncio.Task[Timed[V]]] = {}
         self._clock = clock
         self._stale_if_error_s = stale_if_error_s
         self._observe = observe or (lambda event: None)
@@ -49,10 +70,11 @@ class KeyedCache(Generic[V]):
         """The value of ``key`` if it is fresh, without waiting for anything; else ``None``."""
         if self._naive:
             return None
-        value = self._fresh.get(key)
-        if value is not None:
-            self._observe("hit")
-        return value
+        kept = self._fresh.get(key)
+        if kept is None:
+            return None
+        self._observe("hit")
+        return kept[0]
 
     async def get_many(
         self,
@@ -67,11 +89,11 @@ class KeyedCache(Generic[V]):
             answer = await fetch(wanted) if wanted else {}
             return {key: answer[key] for key in wanted if key in answer}
         found: dict[str, V] = {}
-        waits: dict[asyncio.Task[Mapping[str, V]], list[str]] = {}
+        waits: dict[asyncio.Task[Timed[V]], list[str]] = {}
         missing: list[str] = []
         for key in keys:
             if (cached := self._fresh.get(key)) is not None:
-                found[key] = cached
+                found[key] = cached[0]
                 self._observe("hit")
             elif (task := self._inflight.get(key)) is not None:
                 waits.setdefault(task, []).append(key)
@@ -80,7 +102,7 @@ class KeyedCache(Generic[V]):
                 missing.append(key)
                 self._observe("miss")
         if missing:
-            task = asyncio.ensure_future(fetch(missing))
+            task = asyncio.ensure_future(self._fetch(missing, fetch))
             self._inflight.update((key, task) for key in missing)
             task.add_done_callback(lambda done: self._settle(missing, done))
             waits[task] = missing
@@ -88,13 +110,76 @@ class KeyedCache(Generic[V]):
             try:
                 # shield: one caller giving up must not cancel the call others are waiting for
                 with tracing.waiting_upstream():  # the call may be another request's
-                    answer = await asyncio.shield(task)
+                    timed = await asyncio.shield(task)
             except ConnectorError as exc:
-                answer = self._stale(wanted, exc)
-            found.update((key, answer[key]) for key in wanted if key in answer)
+                timed = self._stale(wanted, exc)
+            found.update((key, timed[key][0]) for key in wanted if key in timed)
         return found
 
-    def _stale(self, wanted: list[str], error: ConnectorError) -> Mapping[str, V]:
+    async def _fetch(self, keys: list[str], fetch: Fetch[V]) -> Timed[V]:
+        if self._shared is not None:
+            try:
+                return await self._fetch_shared(self._shared, keys, fetch)
+            except SharedUnavailable:
+                pass  # reported by the backend: this process fetches on its own
+        return self._timed(await fetch(keys))
+
+    def _timed(self, answer: Mapping[str, V]) -> Timed[V]:
+        until = self._clock() + self._ttl_s
+        return {key: (value, until) for key, value in answer.items()}
+
+    async def _fetch_shared(self, tier: SharedTier, keys: list[str], fetch: Fetch[V]) -> Timed[V]:
+        """Shared entries where fresh; this replica fetches the keys whose lease it takes."""
+        deadline = self._clock() + self._wait_s
+        step = tier.wait_step_s
+        found: dict[str, tuple[V, float]] = {}
+        pending = keys
+        while pending:
+            entries, generation = await tier.read_many(pending)
+            now, local = tier.wall_clock(), self._clock()
+            missing = []
+            for key, entry in zip(pending, entries, strict=True):
+                if entry is None or entry.fresh_until <= now:
+                    missing.append(key)
+                elif entry.value is not None:  # None: the department does not know the key
+                    found[key] = (entry.value, local + entry.fresh_until - now)
+            for _ in range(len(pending) - len(missing)):
+                self._observe("shared_hit")
+            if not missing:
+                break
+            leads = await asyncio.gather(*(tier.lead(key) for key in missing))
+            mine = [key for key, led in zip(missing, leads, strict=True) if led]
+            if mine:
+                try:
+                    found.update(await self._fill(tier, mine, generation, fetch))
+                finally:
+                    await asyncio.gather(*(tier.done(key) for key in mine))
+            pending = [key for key in missing if key not in mine]
+            if pending and self._clock() + step > deadline:
+                found.update(self._timed(await fetch(pending)))
+                break
+            if pending:
+                self._observe("shared_wait")
+                await asyncio.sleep(step)  # other replicas are fetching these: poll for them
+                step = min(step * 2, 0.1)
+        return found
+
+    async def _fill(
+        self, tier: SharedTier, keys: list[str], generation: int, fetch: Fetch[V]
+    ) -> Timed[V]:
+        answer = await fetch(keys)
+        now = tier.wall_clock()
+        keep = self._ttl_s + self._stale_if_error_s
+
+        def entry(key: str) -> SharedEntry[V | None]:
+            if key in answer:
+                return SharedEntry(answer[key], None, now + self._ttl_s, now)
+            return SharedEntry(None, None, now + min(ABSENT_S, self._ttl_s), now)
+
+        await asyncio.gather(*(tier.write(key, entry(key), generation, keep) for key in keys))
+        return self._timed(answer)
+
+    def _stale(self, wanted: list[str], error: ConnectorError) -> Timed[V]:
         """The last values of ``wanted`` if each is young enough to stand in, else re-raise."""
         now = self._clock()
         last = [self._last.get(key) for key in wanted]
@@ -107,9 +192,9 @@ class KeyedCache(Generic[V]):
         kept = [entry for entry in last if entry is not None]
         record_stale(StaleServe(error.department, max(now - at for _, at in kept), error))
         self._observe("stale")
-        return {key: entry[0] for key, entry in zip(wanted, kept, strict=True)}
+        return {key: entry for key, entry in zip(wanted, kept, strict=True)}
 
-    def _settle(self, keys: list[str], done: asyncio.Task[Mapping[str, V]]) -> None:
+    def _settle(self, keys: list[str], done: asyncio.Task[Timed[V]]) -> None:
         for key in keys:
             if self._inflight.get(key) is done:
                 del self._inflight[key]
@@ -119,4 +204,4 @@ class KeyedCache(Generic[V]):
         found = [(key, answer[key]) for key in keys if key in answer]
         self._fresh.update(found)
         now = self._clock()
-        self._last.update((key, (value, now)) for key, value in found)
+        self._last.update((key, (kept[0], now)) for key, kept in found)

@@ -37,6 +37,11 @@ class DepartmentPolicy:
     """How long a call waits for a place when ``max_concurrency`` calls are in flight."""
     stale_if_error_s: float = 300.0
     """How old a cached answer may be and still stand in for one the department failed."""
+    app_max_concurrency: int = 0
+    """The department's limit of calls in flight per app, kept by all replicas together when
+    the hub has a shared state (``connectors.quota``); 0: none."""
+    app_calls_per_second: int = 0
+    """The department's limit of calls per second per app, likewise; 0: none."""
     naive: bool = False
     """Benchmark baseline only (``HUB_NAIVE``): no caches, no batching, no coalescing of
     concurrent identical calls, so their effect can be measured side by side."""
@@ -46,5 +51,7 @@ class DepartmentPolicy:
             raise ValueError("breaker_error_rate must be in (0, 1]")
         if min(self.max_concurrency, self.breaker_min_calls, self.breaker_half_open_probes) < 1:
             raise ValueError("max_concurrency, breaker_min_calls and probes must be at least 1")
+        if self.app_max_concurrency < 0 or self.app_calls_per_second < 0:
+            raise ValueError("app_max_concurrency and app_calls_per_second must not be negative")
         if self.max_retries < 0:
             raise ValueError("max_retries must not be negative")

@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from connectors.base import Connector
 from connectors.catalogue import CatalogueConnector
+from connectors.shared import InProcessLeases, Lease
 from hub.catalogue import CatalogueCopy, sync_settings
 from hub.context import Services
 from hub.departments import DEPARTMENTS
@@ -39,6 +40,8 @@ from hub.security.partners import PARTNER_AUDIENCE, PartnerRegistry, seed_dev_pa
 from hub.security.persisted import PersistedDocuments
 from hub.security.ratelimit import InProcessRateLimiter
 from hub.settings import Settings
+from hub.shared.backend import RedisState
+from hub.shared.ratelimit import SharedRateLimiter
 from hub.store.audit import SqlAuditLog
 from hub.store.db import Database, create_tables, make_engine
 from hub.store.directory import SqlResidentDirectory
@@ -77,6 +80,11 @@ class HubState:
     connectors: dict[str, Connector] = field(default_factory=dict)
     observer: HubObserver = field(default_factory=HubObserver)
     admission: Admission | None = None
+    redis: RedisState | None = None
+    """The replicas' shared state (``HUB_REDIS_URL``), or ``None``: this process alone."""
+    leases: Lease = field(default_factory=InProcessLeases)
+    """Leases for background work (scans, refreshes): ``acquire(name, owner, ttl_s)`` before,
+    ``renew`` while it runs, ``release`` after; shared by all replicas with Redis."""
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -86,7 +94,9 @@ async def healthz(request: Request) -> JSONResponse:
 async def readiness(state: HubState) -> dict[str, object]:
     """``status`` (``ready`` / ``not ready``) and ``database``, for ``/readyz`` and ``/status``.
 
-    Ready means the database answers (public data needs no database, personal data does)."""
+    Ready means the database answers (public data needs no database, personal data does).
+    With ``HUB_REDIS_URL``, ``sharedState`` says whether Redis answers; it never makes the
+    hub not ready (the hub degrades to per-process state)."""
     try:
         await state.database.ping()
         if not state.database_initialised:
@@ -95,7 +105,13 @@ async def readiness(state: HubState) -> dict[str, object]:
     except Exception as exc:
         logger.warning("readiness: database unreachable: %s", type(exc).__name__)
         database = {"status": "unreachable"}
-    return {"status": "ready" if database["status"] == "ok" else "not ready", "database": database}
+    ready: dict[str, object] = {"status": "ready" if database["status"] == "ok" else "not ready"}
+    ready["database"] = database
+    if state.redis is not None:
+        # informative only: without Redis a replica still answers, on its own state
+        reachable = await state.redis.reachable()
+        ready["sharedState"] = {"status": "ok" if reachable else "unreachable"}
+    return ready
 
 
 async def readyz(request: Request) -> JSONResponse:
@@ -145,6 +161,10 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
         subject=PARTNER_SUBJECT,
     )
     partners = PartnerRegistry(database, keys, issuer=HUB_ISSUER)
+    redis = state.redis = _redis_state(settings, state.observer)
+    if redis is not None:
+        state.leases = redis
+    shared = redis.shared() if redis is not None else None
     catalogue = CatalogueCopy(
         lambda: cast(CatalogueConnector, state.connectors["catalogue"]),
         database,
@@ -163,9 +183,13 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
         audit_log=SqlAuditLog(database),
         catalogue=catalogue,
         public_links=PublicLinks(settings.public_base_url),
-        persisted=PersistedDocuments(database, partners, schema._schema, apq=settings.apq),
+        persisted=PersistedDocuments(
+            database, partners, schema._schema, apq=settings.apq, shared=redis
+        ),
         connectors=state.connectors,
-        rate_limiter=InProcessRateLimiter(),
+        rate_limiter=InProcessRateLimiter()
+        if redis is None
+        else SharedRateLimiter(redis, fallback=InProcessRateLimiter()),
         rate_policies=settings.rate_limits,
         on_rate_limited=state.observer.rate_limited,
     )
@@ -199,7 +223,7 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
             )
             state.sessions.append(session)
             state.connectors[department.name] = department.connector(
-                session, policy, observer=state.observer
+                session, policy, observer=state.observer, shared=shared
             )
         catalogue.start()  # in the background: reads wait for the first load, within a bound
         fetching = None
@@ -225,6 +249,8 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
                 await session.close()
             state.sessions.clear()
             state.connectors.clear()
+            if redis is not None:
+                await redis.aclose()
             engine.dispose()
             if provider is not None:
                 provider.shutdown()  # flushes the spans still waiting for export
@@ -284,6 +310,17 @@ async def _initialise_database(state: HubState) -> None:
         if added := await state.database.run(partners):
             logger.info("registered dev partners %s with their example manifests", added)
     state.database_initialised = True
+
+
+def _redis_state(settings: Settings, observer: HubObserver) -> RedisState | None:
+    if settings.redis_url is None:
+        return None
+    return RedisState(
+        settings.redis_url,
+        prefix=settings.redis_prefix,
+        on_unavailable=observer.shared_state_unavailable,
+        on_state=observer.shared_state,
+    )
 
 
 def _graphiql(settings: Settings, *, dev_token: bool) -> GraphiQL | None:

@@ -4,6 +4,8 @@ Every value has a dev default, so a fresh checkout runs with no configuration. P
 policy is data keyed by department name (``HUB_<DEPT>_URL``, ``HUB_<DEPT>_TIMEOUT_S``,
 ``HUB_<DEPT>_CACHE_TTL_S``, ``HUB_<DEPT>_MAX_CONCURRENCY``). ``HUB_NAIVE=true`` is a
 benchmark baseline only, never for production: no caches, batching or coalescing anywhere.
+``HUB_REDIS_URL`` makes replicas share rate limits, APQ, caches, quotas and leases
+(``hub.shared``); unset, all of it stays in the process.
 """
 
 from __future__ import annotations
@@ -184,6 +186,10 @@ class Settings:
     max_in_flight: int = 128
     max_waiting: int = 1000
     admission_wait_s: float = 10.0
+    # the state replicas share (hub.shared): rate limits, APQ, department caches and quotas,
+    # leases. None: all of it in this process, as for one replica
+    redis_url: str | None = None
+    redis_prefix: str = "ihub:"
     # after start-up, move everything alive to the GC's permanent generation: the full
     # collections that follow no longer walk the libraries' and the schema's objects
     gc_freeze: bool = True
@@ -298,6 +304,8 @@ class Settings:
             catalogue_full_sync_s=_number(env, "HUB_CATALOGUE_FULL_SYNC_S", 86400.0),
             catalogue_lease_s=_number(env, "HUB_CATALOGUE_LEASE_S", 180.0),
             catalogue_start_wait_s=_number(env, "HUB_CATALOGUE_START_WAIT_S", 10.0),
+            redis_url=env.get("HUB_REDIS_URL") or None,
+            redis_prefix=env.get("HUB_REDIS_PREFIX") or "ihub:",
         )
 
 
@@ -305,6 +313,12 @@ class Settings:
 # hub's workers share 8 (headroom for the bank's own retries); HUB_CCB_MAX_CONCURRENCY, when
 # set, is per worker as for every department.
 DEFAULT_MAX_CONCURRENCY: Mapping[str, int] = {"ccb": 8}
+# Per-app limits that all replicas keep together when they share a state (HUB_REDIS_URL;
+# connectors.quota): CCB's calls in flight, the youth center's calls per second.
+DEFAULT_APP_QUOTAS: Mapping[str, Mapping[str, int]] = {
+    "ccb": {"app_max_concurrency": 8},
+    "youth": {"app_calls_per_second": 20},
+}
 
 
 def _otlp_endpoint(env: Mapping[str, str]) -> str | None:
@@ -378,7 +392,8 @@ def department_policy(
     ``_RETRY_BASE_S``, ``_RETRY_CAP_S``, ``_BREAKER_WINDOW_S``, ``_BREAKER_MIN_CALLS``,
     ``_BREAKER_ERROR_RATE``, ``_BREAKER_OPEN_S``, ``_BREAKER_HALF_OPEN_PROBES``,
     ``_MAX_CONCURRENCY``, ``_MAX_QUEUE_WAIT_S``, ``_CACHE_TTL_S``, ``_CACHE_SIZE``,
-    ``_STALE_IF_ERROR_S``.
+    ``_STALE_IF_ERROR_S``, ``_APP_MAX_CONCURRENCY``, ``_APP_CALLS_PER_SECOND`` (per-app limits
+    kept by all replicas together, only with ``HUB_REDIS_URL``; 0: none).
     ``naive`` is not a per-department setting: ``Settings.naive`` (``HUB_NAIVE``) sets it.
     A department whose limit is per app (``DEFAULT_MAX_CONCURRENCY``) has it shared among
     ``workers`` by default.
@@ -389,6 +404,12 @@ def department_policy(
     if name in DEFAULT_MAX_CONCURRENCY:
         shared = max(1, DEFAULT_MAX_CONCURRENCY[name] // workers)
         defaults = replace(defaults, max_concurrency=shared)
+    quotas = DEFAULT_APP_QUOTAS.get(name, {})
+    defaults = replace(
+        defaults,
+        app_max_concurrency=quotas.get("app_max_concurrency", 0),
+        app_calls_per_second=quotas.get("app_calls_per_second", 0),
+    )
     numbers: dict[str, Any] = {}
     for spec in fields(DepartmentPolicy):
         if spec.name in ("base_url", "credentials", "naive"):

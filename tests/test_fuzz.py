@@ -84,7 +84,9 @@ def _object(fields: dict[str, str]) -> graphql.ObjectValueNode:
 # a gateway's representations: entities and other types, key fields present or not, any text
 REPRESENTATIONS = st.builds(
     lambda typename, keys: _object({"__typename": typename, **keys}),
-    st.sampled_from(["Book", "Course", "BankBranch", "ServiceItem", "Me", "LibraryCard", "Query", ""]),
+    st.sampled_from(
+        ["Book", "Course", "BankBranch", "ServiceItem", "Me", "LibraryCard", "Query", ""]
+    ),
     st.dictionaries(
         st.sampled_from(["id", "bank", "name"]),
         st.one_of(st.sampled_from(["ICBC", "CCB", "YC2026A-0001"]), st.text(max_size=20)),

@@ -34,6 +34,7 @@ from connectors.errors import UpstreamPayloadError, UpstreamRejected
 from connectors.keyed import KeyedCache
 from connectors.observer import Observer
 from connectors.payload import Fields
+from connectors.shared import Shared
 
 T = TypeVar("T")
 P = TypeVar("P")
@@ -68,18 +69,22 @@ class BankConnector(Connector):
         clock: Clock = time.monotonic,
         wall_clock: Clock = time.time,
         observer: Observer | None = None,
+        shared: Shared | None = None,
     ) -> None:
-        super().__init__(session, policy, clock=clock, observer=observer)
+        super().__init__(session, policy, clock=clock, observer=observer, shared=shared)
         self.wall_clock = wall_clock
         self._keys: signing.AppKeys | None = None
         size, ttl, stale = policy.cache_size, policy.cache_ttl_s, policy.stale_if_error_s
         observe, naive = self.observe_cache, policy.naive
+        wait = policy.timeout_s
         self.branch_cache: RevalidatingCache[tuple[Branch, ...]] = RevalidatingCache(
-            maxsize=1, ttl_s=ttl, clock=clock, stale_if_error_s=stale, observe=observe, naive=naive
-        )
+            maxsize=1, ttl_s=ttl, clock=clock, stale_if_error_s=stale, observe=observe, naive=naive,
+            shared=self.shared_tier("branches"), wait_s=wait,
+        )  # fmt: skip
         self.item_cache: RevalidatingCache[tuple[GovItem, ...]] = RevalidatingCache(
-            maxsize=1, ttl_s=ttl, clock=clock, stale_if_error_s=stale, observe=observe, naive=naive
-        )
+            maxsize=1, ttl_s=ttl, clock=clock, stale_if_error_s=stale, observe=observe, naive=naive,
+            shared=self.shared_tier("items"), wait_s=wait,
+        )  # fmt: skip
         self.queue_cache: KeyedCache[Queue] = KeyedCache(
             maxsize=size,
             ttl_s=QUEUE_TTL_S,
@@ -87,6 +92,8 @@ class BankConnector(Connector):
             stale_if_error_s=stale,
             observe=observe,
             naive=naive,
+            shared=self.shared_tier("queues"),
+            wait_s=policy.timeout_s,
         )
 
     # -- the verbs -------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from connectors.catalogue.models import (
 from connectors.errors import UpstreamNotFound, UpstreamPayloadError, UpstreamRejected
 from connectors.observer import Observer
 from connectors.payload import error_code
+from connectors.shared import Shared
 
 T = TypeVar("T")
 PageProgress = Callable[[int, int], None]
@@ -55,8 +56,9 @@ class CatalogueConnector(Connector):
         *,
         clock: Clock = time.monotonic,
         observer: Observer | None = None,
+        shared: Shared | None = None,
     ) -> None:
-        super().__init__(session, policy, clock=clock, observer=observer)
+        super().__init__(session, policy, clock=clock, observer=observer, shared=shared)
         self._api_key = policy.credentials.get("api_key", "")
 
     async def items_page(self, page: int, size: int = mapping.MAX_PAGE_SIZE) -> ItemPage:

@@ -57,6 +57,8 @@ class GarbageConnector(Connector):
             stale_if_error_s=self.policy.stale_if_error_s,
             observe=self.observe_cache,
             naive=self.policy.naive,
+            shared=self.shared_tier("reads"),
+            wait_s=self.policy.timeout_s,
         )
 
     async def categories(self) -> tuple[Category, ...]:

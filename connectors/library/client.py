@@ -18,11 +18,10 @@ from typing import TypeVar
 from urllib.parse import quote
 
 import aiohttp
-from cachetools import TTLCache
 
 from connectors.base import Clock, Connector, DepartmentPolicy
-from connectors.cache import ttl_cache
 from connectors.errors import UpstreamNotFound, UpstreamPayloadError, UpstreamRejected
+from connectors.keyed import KeyedCache
 from connectors.library import envelope, mapping
 from connectors.library.envelope import Envelope
 from connectors.library.models import (
@@ -39,6 +38,7 @@ from connectors.library.models import (
 from connectors.library.token import Grant, Token, TokenKeeper, grant
 from connectors.observer import Observer
 from connectors.paging import page_slice
+from connectors.shared import Shared
 
 T = TypeVar("T")
 P = TypeVar("P")
@@ -76,11 +76,19 @@ class LibraryConnector(Connector):
         *,
         clock: Clock = time.monotonic,
         observer: Observer | None = None,
+        shared: Shared | None = None,
     ) -> None:
-        super().__init__(session, policy, clock=clock, observer=observer)
+        super().__init__(session, policy, clock=clock, observer=observer, shared=shared)
         self.tokens = TokenKeeper(self._grant, clock=clock)
-        self.books_cache: TTLCache[str, Book] = ttl_cache(
-            maxsize=policy.cache_size, ttl_s=policy.cache_ttl_s, clock=clock, naive=policy.naive
+        # catalogue records only (loans, holds and readers are personal, never cached)
+        self.books_cache: KeyedCache[Book] = KeyedCache(
+            maxsize=policy.cache_size,
+            ttl_s=policy.cache_ttl_s,
+            clock=clock,
+            observe=self.observe_cache,
+            naive=policy.naive,
+            shared=self.shared_tier("books"),
+            wait_s=policy.timeout_s,
         )
 
     # -- readers ---------------------------------------------------------------------------
@@ -111,28 +119,15 @@ class LibraryConnector(Connector):
 
     def fresh_book(self, book_id: str) -> Book | None:
         """The catalogue record if the hub has it fresh (no call, no waiting), else ``None``."""
-        found = self.books_cache.get(book_id)
-        if found is not None:
-            self.observe_cache("hit")
-        return found
+        return self.books_cache.fresh(book_id)
 
     async def books_by_ids(self, book_ids: Sequence[str]) -> dict[str, Book]:
         """Catalogue records by id, from the cache where fresh; unknown ids are absent."""
-        found: dict[str, Book] = {}
-        misses = []
-        for book_id in _distinct(book_ids):
-            cached = self.books_cache.get(book_id)
-            if cached is None:
-                misses.append(book_id)
-            else:
-                found[book_id] = cached
-        self.observe_cache("hit", len(found))
-        self.observe_cache("miss", len(misses))
-        if misses:
-            fetched = await self._batch(BOOK_BATCH, "bookrecnos", misses, _books_by_id)
-            self.books_cache.update(fetched)
-            found.update(fetched)
-        return found
+
+        async def fetch(misses: list[str]) -> dict[str, Book]:
+            return await self._batch(BOOK_BATCH, "bookrecnos", misses, _books_by_id)
+
+        return await self.books_cache.get_many(_distinct(book_ids), fetch)
 
     async def search(self, query: str, field: SearchField, *, page: int, rows: int) -> SearchPage:
         """One page (1-based) of ``rows`` ≤ 50 records matching ``query`` in ``field``."""

@@ -21,22 +21,22 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
 import aiohttp
-from cachetools import TTLCache
 
 from connectors.base import Clock, Connector, DepartmentPolicy
-from connectors.cache import ttl_cache
 from connectors.errors import (
     ConnectorError,
     UpstreamNotFound,
     UpstreamPayloadError,
     UpstreamRejected,
 )
+from connectors.keyed import KeyedCache
 from connectors.locks import envelope, mapping
 from connectors.locks.envelope import Envelope
 from connectors.locks.mapping import CommandStatus
 from connectors.locks.models import Gateway, KeyStatus, Lock, LockKey
 from connectors.locks.token import Grant, Token, TokenKeeper, grant
 from connectors.observer import Observer
+from connectors.shared import Shared
 
 T = TypeVar("T")
 P = TypeVar("P")
@@ -70,13 +70,21 @@ class LocksConnector(Connector):
         clock: Clock = time.monotonic,
         wall_clock: Clock = time.time,
         observer: Observer | None = None,
+        shared: Shared | None = None,
     ) -> None:
-        super().__init__(session, policy, clock=clock, observer=observer)
+        super().__init__(session, policy, clock=clock, observer=observer, shared=shared)
         self.wall_clock = wall_clock
         self.key_page_size = KEY_PAGE_SIZE
         self.tokens = TokenKeeper(self._password_grant, self._refresh_grant, clock=clock)
-        self.locks_cache: TTLCache[int, Lock] = ttl_cache(
-            maxsize=policy.cache_size, ttl_s=policy.cache_ttl_s, clock=clock, naive=policy.naive
+        # by the lock id as text: the shared entries are keyed by text
+        self.locks_cache: KeyedCache[Lock] = KeyedCache(
+            maxsize=policy.cache_size,
+            ttl_s=policy.cache_ttl_s,
+            clock=clock,
+            observe=self.observe_cache,
+            naive=policy.naive,
+            shared=self.shared_tier("locks"),
+            wait_s=policy.timeout_s,
         )
 
     # -- reads -----------------------------------------------------------------------------
@@ -97,23 +105,17 @@ class LocksConnector(Connector):
 
     def fresh_lock(self, lock_id: int) -> Lock | None:
         """The lock's details if the hub has them fresh (no call, no waiting), else ``None``."""
-        found = self.locks_cache.get(lock_id)
-        if found is not None:
-            self.observe_cache("hit")
-        return found
+        return self.locks_cache.fresh(str(lock_id))
 
     async def locks_by_ids(self, lock_ids: Sequence[int]) -> dict[int, Lock]:
         """Locks by id, from the cache where fresh; at most 20 ids a call; unknown ids absent."""
-        found: dict[int, Lock] = {}
-        misses: list[int] = []
-        for lock_id in dict.fromkeys(lock_ids):
-            cached = self.locks_cache.get(lock_id)
-            if cached is None:
-                misses.append(lock_id)
-            else:
-                found[lock_id] = cached
-        self.observe_cache("hit", len(found))
-        self.observe_cache("miss", len(misses))
+        keys = [str(lock_id) for lock_id in dict.fromkeys(lock_ids)]
+        found = await self.locks_cache.get_many(keys, self._fetch_locks)
+        return {int(key): lock for key, lock in found.items()}
+
+    async def _fetch_locks(self, keys: list[str]) -> dict[str, Lock]:
+        misses = [int(key) for key in keys]
+        found: dict[str, Lock] = {}
         chunks = [misses[start : start + MAX_BATCH] for start in range(0, len(misses), MAX_BATCH)]
         for chunk in chunks:
             self.record_batch(f"GET {LIST_BY_IDS}", len(chunk))
@@ -122,10 +124,9 @@ class LocksConnector(Connector):
         )
         asked = set(misses)
         for answer in answers:
-            fetched = {lock.id: lock for lock in self._map(mapping.locks, answer.payload)}
-            fetched = {lock_id: lock for lock_id, lock in fetched.items() if lock_id in asked}
-            self.locks_cache.update(fetched)
-            found.update(fetched)
+            for lock in self._map(mapping.locks, answer.payload):
+                if lock.id in asked:
+                    found[str(lock.id)] = lock
         return found
 
     async def gateways(self, lock_id: int) -> tuple[Gateway, ...]:

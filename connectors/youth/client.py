@@ -26,6 +26,7 @@ from connectors.errors import Refused, UpstreamNotFound, UpstreamRejected
 from connectors.observer import Observer
 from connectors.paging import page_slice
 from connectors.payload import error_code
+from connectors.shared import Shared
 from connectors.youth import mapping
 from connectors.youth.models import (
     Application,
@@ -53,8 +54,9 @@ class YouthConnector(Connector):
         *,
         clock: Clock = time.monotonic,
         observer: Observer | None = None,
+        shared: Shared | None = None,
     ) -> None:
-        super().__init__(session, policy, clock=clock, observer=observer)
+        super().__init__(session, policy, clock=clock, observer=observer, shared=shared)
         self._api_key = policy.credentials.get("api_key", "")
         self.course_cache: RevalidatingCache[Course] = RevalidatingCache(
             maxsize=policy.cache_size,
@@ -63,6 +65,8 @@ class YouthConnector(Connector):
             stale_if_error_s=policy.stale_if_error_s,
             observe=self.observe_cache,
             naive=policy.naive,
+            shared=self.shared_tier("courses"),
+            wait_s=policy.timeout_s,
         )
 
     async def courses(self, filter: CourseFilter, *, page: int, page_size: int) -> CoursePage:
@@ -162,7 +166,7 @@ class YouthConnector(Connector):
                 raise Refused(self.department, *found)
             raise self._rejected(response, f"POST {path}")
         # seats and statuses just changed: cached courses would show the old counts
-        self.course_cache.clear()
+        await self.course_cache.invalidate()
         return self._decode(response, mapping.application)
 
     async def _call(

@@ -7,10 +7,15 @@ client resends it; with ``query`` the hash is checked, the document validated, s
 Partners: only documents of their own registered manifest, by ``documentId`` (or the APQ
 hash), and in full too in ``allowlist`` mode; anything in ``log_unknown`` mode. Bound to the
 authenticated partner, never to a header a client chooses.
+
+APQ registrations are kept in this process (LRU), in the database, and with a shared store
+(``HUB_REDIS_URL``) there too for ``APQ_SHARED_TTL_S``, so a hash registered on one replica
+runs on every other one even when each has its own database.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from dataclasses import dataclass, replace
@@ -22,6 +27,7 @@ from graphql import GraphQLError, GraphQLSchema, parse, validate
 from sqlmodel import select
 from strawberry.http import GraphQLRequestData
 
+from connectors.shared import SharedStore, SharedUnavailable
 from hub.security.manifests import sha256
 from hub.security.partners import PartnerRegistry
 from hub.store.db import Database
@@ -30,6 +36,7 @@ from schema.context import CallerKind, Principal
 
 logger = logging.getLogger("ihub.persisted")
 HASH = re.compile(r"[0-9a-f]{64}")
+APQ_SHARED_TTL_S = 7 * 24 * 3600.0
 
 
 class PersistedQueryError(Exception):
@@ -66,7 +73,9 @@ class PersistedDocuments:
         *,
         apq: bool = True,
         cache_size: int = 10_000,
+        shared: SharedStore | None = None,
     ) -> None:
+        self._shared = shared
         self._database = database
         self._partners = partners
         self._schema = schema
@@ -153,6 +162,14 @@ class PersistedDocuments:
     async def _document(self, digest: str) -> str | None:
         if digest in self._documents:
             return self._documents[digest]
+        if self._shared is not None:
+            try:
+                (kept,) = await self._shared.get_many([f"apq:{digest}"])
+            except SharedUnavailable:
+                kept = None  # reported by the store: the database still has what was stored here
+            if kept is not None and sha256(body := kept.decode()) == digest:
+                self._documents[digest] = body
+                return body
         found = await self._database.run(lambda s: s.get(PersistedDocument, digest))
         if found is not None:
             self._documents[digest] = found.body
@@ -175,6 +192,10 @@ class PersistedDocuments:
         except Exception:  # a concurrent registration of the same document won the race
             logger.info("persisted document %s was stored concurrently", digest)
         self._documents[digest] = body
+        if self._shared is not None:
+            # unreachable (reported by the store): other replicas ask their client to resend it
+            with contextlib.suppress(SharedUnavailable):
+                await self._shared.put(f"apq:{digest}", body.encode(), APQ_SHARED_TTL_S)
 
     async def _manifest(self, partner_id: str) -> _Manifest:
         if partner_id in self._manifests:

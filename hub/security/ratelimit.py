@@ -1,7 +1,8 @@
 """Rate limits per principal: a token bucket per resident, partner, or client IP.
 
 ``RateLimiter`` is the seam: ``InProcessRateLimiter`` keeps the buckets in this process (one
-replica); a shared store (Redis) implements the same ``take`` for several replicas. Answers
+replica); ``hub.shared.ratelimit.SharedRateLimiter`` keeps one bucket per caller in Redis for
+every replica (``HUB_REDIS_URL``). Answers
 carry the IETF ``RateLimit-Policy`` / ``RateLimit`` fields, and ``429`` adds ``Retry-After``.
 """
 
@@ -94,14 +95,19 @@ class InProcessRateLimiter:
         if allowed:
             tokens -= 1
         self._buckets[key] = _Bucket(tokens, now)
-        missing = policy.capacity - tokens
-        return Decision(
-            allowed=allowed,
-            policy=policy,
-            remaining=int(tokens),
-            reset_s=math.ceil(missing / policy.per_second),
-            retry_after_s=0 if allowed else math.ceil((1 - tokens) / policy.per_second),
-        )
+        return decision(policy, allowed, tokens)
+
+
+def decision(policy: BucketPolicy, allowed: bool, tokens: float) -> Decision:
+    """The answer of a bucket that has ``tokens`` left after this request took one (or not)."""
+    missing = policy.capacity - tokens
+    return Decision(
+        allowed=allowed,
+        policy=policy,
+        remaining=int(tokens),
+        reset_s=math.ceil(missing / policy.per_second),
+        retry_after_s=0 if allowed else math.ceil((1 - tokens) / policy.per_second),
+    )
 
 
 def bucket_key(principal: Principal, client_ip: str | None) -> str:

@@ -141,6 +141,20 @@ class HubObserver:
             "1 when the last catalogue refresh failed (reads answer from the copy, degraded).",
             registry=registry,
         )
+        self.shared_unavailable = Counter(
+            "ihub_shared_state_unavailable",
+            "Operations on the shared state (Redis) that could not reach it and fell back to "
+            "this process alone, by operation (get, put, bump, lease, quota, ratelimit).",
+            ["operation"],
+            registry=registry,
+        )
+        self.shared_up = Gauge(
+            "ihub_shared_state_up",
+            "0 while the shared state (HUB_REDIS_URL) cannot be reached and this replica "
+            "runs on its own; 1 otherwise (also when none is configured).",
+            registry=registry,
+        )
+        self.shared_up.set(1)
         self.cache_tallies: dict[str, Tally[str]] = {}
         # when the counts kept here (cache tallies) began: an ISO 8601 UTC time
         self.started_at = datetime.now(UTC).isoformat(timespec="seconds")
@@ -196,6 +210,13 @@ class HubObserver:
     def rate_limited(self, caller: str) -> None:
         """A request refused by a rate limit (``caller``: anonymous, resident, partner)."""
         self.rate_limit_refusals.labels(caller).inc()
+
+    def shared_state_unavailable(self, operation: str) -> None:
+        """An operation on the shared state that fell back to this process alone."""
+        self._child(self.shared_unavailable, operation).inc()
+
+    def shared_state(self, up: bool) -> None:
+        self.shared_up.set(1 if up else 0)
 
     def overloaded(self) -> None:
         """A request refused by admission control (``hub.web.admission``)."""
