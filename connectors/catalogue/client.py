@@ -42,7 +42,6 @@ T = TypeVar("T")
 BATCH_ENDPOINT = "GET /api/items:batch"
 
 
-
 class CatalogueConnector(Connector):
     """Typed reads of the service-item catalogue: items, changes, scenarios, services, 公开."""
 

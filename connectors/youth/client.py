@@ -41,7 +41,6 @@ T = TypeVar("T")
 API = "/api/v1"
 
 
-
 class YouthConnector(Connector):
     """Typed calls to the youth activity center (courses, members, applications)."""
 
