@@ -1,22 +1,25 @@
 """Keeping under a department's calls-per-second quota before it has to say ``429``.
 
-A sliding one-second window of send times in this process: a call waits, in arrival order,
-until fewer than ``per_second`` calls went out in the last second (plus a small margin for
-the department's own clock). The department's ``429`` + ``Retry-After`` stays the backstop
-(other workers and other apps share the quota), honoured by ``Connector._request``.
+A sliding one-second window in this process. A call holds a slot from the moment it starts
+until its answer arrived, and its slot counts for one second (plus a margin) from then: the
+department stamps a call somewhere between the two, so counting from the answer is the
+side that never overruns. Calls wait in arrival order. The department's ``429`` +
+``Retry-After`` stays the backstop (other workers share the quota), honoured by
+``Connector._request``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
-from collections.abc import Awaitable, Callable
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 MARGIN_S = 0.05
 
 
 class CallPacer:
-    """At most ``per_second`` calls started in any one-second window."""
+    """At most ``per_second`` calls in any one-second window, counted from their answers."""
 
     def __init__(
         self,
@@ -30,19 +33,34 @@ class CallPacer:
         self.per_second = per_second
         self._clock = clock
         self._sleep = sleep
-        self._sent: deque[float] = deque()
+        self._calls: list[list[float]] = []  # [finished at], inf while in flight
         self._lock = asyncio.Lock()
+        self._finished = asyncio.Event()
         self.waits = 0
 
-    async def slot(self) -> None:
-        """Return when one more call may start now."""
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one slot for the duration of one call."""
+        entry = await self._take()
+        try:
+            yield
+        finally:
+            entry[0] = self._clock()
+            self._finished.set()
+
+    async def _take(self) -> list[float]:
         async with self._lock:
             while True:
-                now = self._clock()
-                while self._sent and self._sent[0] <= now - 1.0 - MARGIN_S:
-                    self._sent.popleft()
-                if len(self._sent) < self.per_second:
-                    self._sent.append(now)
-                    return
+                horizon = self._clock() - 1.0 - MARGIN_S
+                self._calls = [call for call in self._calls if call[0] > horizon]
+                if len(self._calls) < self.per_second:
+                    entry = [math.inf]
+                    self._calls.append(entry)
+                    return entry
                 self.waits += 1
-                await self._sleep(self._sent[0] + 1.0 + MARGIN_S - now)
+                finished = [call[0] for call in self._calls if call[0] != math.inf]
+                if finished:
+                    await self._sleep(min(finished) - horizon)
+                else:  # every slot is in flight: wait for an answer
+                    self._finished.clear()
+                    await self._finished.wait()

@@ -47,15 +47,15 @@ class CredentialsConnector(Connector):
         if not cert_no or not name:
             raise ValueError("a certificate number and a name")
         headers = {"X-Api-Key": self._api_key, "Accept": "application/json"}
-        await self.pacer.slot()
-        response = await self._request(
-            "POST",
-            "/verify",
-            headers=headers,
-            json={"cert_no": cert_no, "name": name},
-            retry=True,
-            read=True,
-        )
+        async with self.pacer.slot():
+            response = await self._request(
+                "POST",
+                "/verify",
+                headers=headers,
+                json={"cert_no": cert_no, "name": name},
+                retry=True,
+                read=True,
+            )
         if response.status != 200:
             raise UpstreamRejected(
                 self.department, f"POST /verify: HTTP {response.status}", code=str(response.status)

@@ -113,11 +113,11 @@ class PopulationConnector(Connector):
         self.record_batch(f"POST {path}", size)
         body = orjson.dumps(payload)
         headers = {PURPOSE_HEADER: purpose, "Content-Type": "application/json"}
-        await self.pacer.slot()
         try:
-            response = await self._request(
-                "POST", path, headers=headers, data=body, retry=True, read=True
-            )
+            async with self.pacer.slot():
+                response = await self._request(
+                    "POST", path, headers=headers, data=body, retry=True, read=True
+                )
         except UpstreamUnavailable as exc:
             if exc.status == 503 and exc.retry_after_s is not None:
                 message = f"POST {path}: maintenance for {exc.retry_after_s:.0f} s more"

@@ -49,6 +49,10 @@ class CallLimit:
         self._clock = clock
         self._calls: dict[str, deque[float]] = {}
 
+    def forget(self) -> None:
+        """Start every key's window afresh (a new limit set from the admin API)."""
+        self._calls.clear()
+
     def allow(self, key: str) -> bool:
         now = self._clock()
         calls = self._calls.setdefault(key, deque())
@@ -77,6 +81,7 @@ async def _set_limit(request: web.Request) -> web.Response:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         return answer({"error": "per_second must be a positive integer"}, 400)
     request.app[LIMIT_KEY].per_second = value
+    request.app[LIMIT_KEY].forget()
     return answer({"per_second": value})
 
 
@@ -89,7 +94,8 @@ def install_population(app: web.Application, config: MockConfig) -> Population:
 
 
 def install_limit(app: web.Application, per_second: int) -> CallLimit:
-    """A call limit and ``GET|POST /__admin/rate-limit`` ``{"per_second": N}``."""
+    """A call limit and ``GET|POST /__admin/rate-limit`` ``{"per_second": N}`` (setting it
+    also forgets the calls counted so far)."""
     limit = CallLimit(per_second)
     app[LIMIT_KEY] = limit
     app.router.add_get("/__admin/rate-limit", _get_limit)

@@ -42,6 +42,7 @@ LOG_KEY = web.AppKey("exchange_log", CallLog)
 MAINTENANCE_KEY = web.AppKey("maintenance", Maintenance)
 NONCES_KEY = web.AppKey("nonces", Nonces)
 GATE_KEY = web.AppKey("gate_limit", CallLimit)
+ASKED = web.RequestKey("asked", int)
 
 
 def _refused(refusal: Refusal) -> web.Response:
@@ -75,7 +76,7 @@ async def exchange_gate(request: web.Request, handler: Handler) -> web.StreamRes
     except Refusal as refusal:
         response = _refused(refusal)
     entry["status"] = response.status
-    entry["ids"] = request.get("asked", 0)
+    entry["ids"] = request.get(ASKED, 0)
     app[LOG_KEY].add(**entry)
     return response
 
@@ -108,7 +109,7 @@ async def _ids(request: web.Request, key: str) -> list[str]:
         raise Refusal(400, "E_BAD_REQUEST", f"{key} must be a non-empty list of strings")
     if len(ids) > MAX_IDS:
         raise Refusal(400, "E_TOO_MANY", f"at most {MAX_IDS} {key} per call")
-    request["asked"] = len(ids)
+    request[ASKED] = len(ids)
     record_batch(request, len(ids))
     return list(dict.fromkeys(ids))
 
