@@ -95,6 +95,24 @@ async def test_a_revoked_token_is_renewed_once_and_the_call_sent_again(
     assert civil.answers(ALLOWANCES, 401) >= 1
 
 
+async def test_a_token_is_renewed_before_it_expires_without_a_refusal(
+    civil: MockAdmin, people: dict[str, dict[str, Any]]
+) -> None:
+    now = [0.0]
+    id_number = people["care_level_3"]["id_number"]
+    async with aiohttp.ClientSession() as session:
+        connector = CivilConnector(session, policy("civil", civil.url), clock=lambda: now[0])
+        await connector.entitlements(id_number)
+        now[0] += 7200 - 300 - 1  # still inside the lifetime less the renewal margin
+        await connector.entitlements(id_number)
+        assert connector.tokens.fetches == 1
+        now[0] += 2  # within five minutes of the two hours: renewed before the ledger refuses
+        await connector.entitlements(id_number)
+    assert connector.tokens.fetches == 2
+    assert civil.calls(TOKEN) == 2
+    assert civil.answers(ALLOWANCES, 401) == 0
+
+
 async def test_wrong_client_credentials_are_rejected(civil: MockAdmin) -> None:
     async with aiohttp.ClientSession() as session:
         wrong = policy("civil", civil.url, credentials={"client_secret": "nope"})
