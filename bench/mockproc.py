@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -23,7 +24,10 @@ async def serve(name: str, state_dir: Path, ready: Path, port: int) -> None:
     specs = [spec for spec in MOCKS if spec.name == name]
     if not specs:
         raise SystemExit(f"unknown mock {name!r}: one of {[s.name for s in MOCKS]}")
-    running = await start_mocks(specs, config=MockConfig(state_dir=state_dir), ports={name: port})
+    # the government mocks' population: HUB_MOCKS_POPULATION (100,000 or 1,000,000 for benchmarks)
+    population = int(os.environ.get("HUB_MOCKS_POPULATION") or 1000)
+    config = MockConfig(state_dir=state_dir, population=population)
+    running = await start_mocks(specs, config=config, ports={name: port})
     try:
         partial = ready.with_suffix(".partial")
         partial.write_text(json.dumps({"name": name, "url": running.urls[name]}))

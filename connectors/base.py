@@ -138,7 +138,7 @@ class Connector:
         *,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
-        data: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | bytes | None = None,
         json: object = None,
         retry: bool | None = None,
         endpoint: str | None = None,
@@ -185,7 +185,7 @@ class Connector:
         path: str,
         params: Mapping[str, str] | None,
         headers: Mapping[str, str] | None,
-        data: Mapping[str, str] | None,
+        data: Mapping[str, str] | bytes | None,
         json: object,
         retry: bool | None,
         endpoint: str | None,
@@ -211,7 +211,7 @@ class Connector:
         path: str,
         params: Mapping[str, str] | None,
         headers: Mapping[str, str] | None,
-        data: Mapping[str, str] | None,
+        data: Mapping[str, str] | bytes | None,
         json: object,
         retry: bool | None,
         name: str,
@@ -254,7 +254,10 @@ class Connector:
                 assert response is not None
                 if response.status >= 500:
                     message = f"{method} {path}: HTTP {response.status}"
-                    raise self._failed(UpstreamUnavailable(self.department, message))
+                    unavailable = UpstreamUnavailable(
+                        self.department, message, status=response.status, retry_after_s=asked
+                    )
+                    raise self._failed(unavailable)
                 return response  # 429: the connector knows what its department means by it
             retries += 1
             if span is not None:
@@ -299,6 +302,10 @@ class Connector:
             sock_connect=self.policy.connect_timeout_s,
             sock_read=self.policy.read_timeout_s,
         )
+        sent = {
+            **sent,
+            "headers": self.attempt_headers(method, path, sent["headers"], sent["data"]),
+        }
         started = time.perf_counter()
         try:
             async with self.session.request(
@@ -318,6 +325,17 @@ class Connector:
             raise UpstreamUnavailable(self.department, message) from exc
         self._attempted(endpoint, outcome_of(response.status), started)
         return response.status < 500 and response.status != 429, response
+
+    def attempt_headers(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str] | None,
+        data: Mapping[str, str] | bytes | None,
+    ) -> Mapping[str, str] | None:
+        """The headers of one attempt: a hook for departments that sign each attempt afresh
+        (a nonce and a timestamp must not be resent by a retry). By default, as given."""
+        return headers
 
     def _attempted(self, endpoint: str, outcome: str, started: float) -> None:
         seconds = time.perf_counter() - started

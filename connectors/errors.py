@@ -2,6 +2,7 @@
 
     ConnectorError                 (every failure carries .department)
     ├── UpstreamUnavailable        connection refused, DNS, 5xx, outage
+    │   └── UpstreamMaintenance    a planned window (503 with Retry-After): back at a known time
     ├── UpstreamTimeout            no complete answer within the time budget
     ├── UpstreamRejected           the department refused our call (auth, bad parameters, 4xx)
     ├── UpstreamPayloadError       the answer could not be decoded or lacks a required field
@@ -26,7 +27,27 @@ class ConnectorError(Exception):
 
 
 class UpstreamUnavailable(ConnectorError):
-    """The department could not be reached or answered with a server error."""
+    """The department could not be reached or answered with a server error.
+
+    ``status`` is the last HTTP status when there was one, ``retry_after_s`` what its
+    ``Retry-After`` asked for (the connector decides what that means for its department).
+    """
+
+    def __init__(
+        self,
+        department: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(department, message)
+        self.status = status
+        self.retry_after_s = retry_after_s
+
+
+class UpstreamMaintenance(UpstreamUnavailable):
+    """The department is in a planned maintenance window, over in ``retry_after_s``."""
 
 
 class UpstreamTimeout(ConnectorError):

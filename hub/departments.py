@@ -7,9 +7,13 @@ from dataclasses import dataclass
 from connectors.bank import CcbConnector, IcbcConnector
 from connectors.base import Connector
 from connectors.catalogue import CatalogueConnector
+from connectors.civil import CivilConnector
+from connectors.credentials import CredentialsConnector
 from connectors.garbage import GarbageConnector
+from connectors.hrss import HrssConnector
 from connectors.library import LibraryConnector
 from connectors.locks import LocksConnector
+from connectors.population import PopulationConnector
 from connectors.youth import YouthConnector
 
 
@@ -33,4 +37,8 @@ DEPARTMENTS: tuple[Department, ...] = (
     Department("locks", LocksConnector),
     Department("garbage", GarbageConnector),
     Department("catalogue", CatalogueConnector),
+    Department("population", PopulationConnector),
+    Department("civil", CivilConnector),
+    Department("hrss", HrssConnector),
+    Department("credentials", CredentialsConnector),
 )

@@ -61,6 +61,10 @@ DEV_DEPARTMENTS: Mapping[str, tuple[int, Mapping[str, str]]] = {
     ),
     "garbage": (6, {}),
     "catalogue": (7, {"api_key": "dev-catalogue-key"}),
+    "population": (8, {"app": "ihub-luohu", "secret": "dev-exchange-secret"}),
+    "civil": (9, {"client_id": "ihub-luohu", "client_secret": "dev-civil-secret"}),
+    "hrss": (10, {"api_key": "dev-hrss-key"}),
+    "credentials": (11, {"api_key": "dev-credentials-key"}),
 }
 
 
@@ -141,8 +145,10 @@ class Settings:
     # where residents reach the hub (QR codes and public pages, schema.links); None: the
     # hub's own address, http://<host>:<port> (localhost for a wildcard host), fine for dev only
     public_url: str | None = None
-    # the dev mocks listen on this port plus their offset (DEV_DEPARTMENTS), 8101…8107 by default
+    # the dev mocks listen on this port plus their offset (DEV_DEPARTMENTS), 8101…8111 by default
     mocks_base_port: int = DEV_MOCKS_BASE_PORT
+    # persons in the government mocks' shared population (1,000 = the seeded residents)
+    mocks_population: int = 1000
     var_dir: Path = Path("var")
     graphiql_dir: Path = Path("var/graphiql")
     database_url: str = "sqlite:///var/hub.db"
@@ -254,6 +260,7 @@ class Settings:
             port=_port(env, "HUB_PORT", 8000),
             public_url=public_url,
             mocks_base_port=mocks_base_port,
+            mocks_population=_population(env),
             var_dir=var_dir,
             database_url=env.get("HUB_DATABASE_URL", f"sqlite:///{var_dir / 'hub.db'}"),
             seed_database=_flag(env, "HUB_SEED_DATABASE", hub_env == "dev"),
@@ -369,6 +376,13 @@ def workers_of(env: Mapping[str, str]) -> int:
     if not raw.isdigit() or int(raw) < 1:
         raise SettingsError("HUB_WORKERS (or WEB_CONCURRENCY) must be a whole number ≥ 1")
     return int(raw)
+
+
+def _population(env: Mapping[str, str]) -> int:
+    value = _number(env, "HUB_MOCKS_POPULATION", 1000)
+    if value != int(value) or not 1000 <= value <= 10_000_000:
+        raise SettingsError("HUB_MOCKS_POPULATION must be a whole number from 1000 to 10000000")
+    return int(value)
 
 
 def dev_url(name: str, mocks_base_port: int = DEV_MOCKS_BASE_PORT) -> str:

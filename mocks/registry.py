@@ -12,4 +12,8 @@ MOCKS: tuple[MockSpec, ...] = (
     MockSpec("locks", 5, "mocks.locks:create_app"),
     MockSpec("garbage", 6, "mocks.garbage:create_app"),
     MockSpec("catalogue", 7, "mocks.catalogue:create_app"),
+    MockSpec("population", 8, "mocks.population:create_app"),
+    MockSpec("civil", 9, "mocks.civil:create_app"),
+    MockSpec("hrss", 10, "mocks.hrss:create_app"),
+    MockSpec("credentials", 11, "mocks.credentials:create_app"),
 )

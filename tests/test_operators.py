@@ -24,7 +24,12 @@ from tests.support import BackgroundLoop, LiveHub, MockAdmin
 
 HOME = """query Home { me { keys { id } } youthCenter { courses(first: 3) { totalCount } }
   garbageSorting { categories { code } } }"""
-DEPARTMENTS = {"youth", "library", "icbc", "ccb", "locks", "garbage", "catalogue"}
+DEPARTMENTS = {"youth", "library", "icbc", "ccb", "locks", "garbage", "catalogue"} | {
+    "population",
+    "civil",
+    "hrss",
+    "credentials",
+}
 
 
 def samples(metrics: str, family: str) -> dict[str, float]:

@@ -5,6 +5,9 @@ home screen with the other departments' data intact, within the budget plus a ma
 with the failing department's errors only, each with its ``code`` and ``department``.
 
 Faults come from the mocks' ``/__admin/faults`` (down, latency, garbage body, error rate).
+The government departments (population exchange, civil ledger, 人社, credentials) have no
+schema yet: for them the same faults are seen through their connectors, each failure typed
+and mapped to the code the schema would answer (``GOV_DEPARTMENTS``).
 The 429 storm uses the youth center's own limiter (``/__admin/rate-limit``); the other mocks
 have no 429 to give, so for them the department's URL points at a stand-in that answers
 every call ``429`` with ``Retry-After: 1``. Then the breaker: it opens, fails fast, recovers.
@@ -13,16 +16,20 @@ every call ``429`` with ``Retry-After: 1``. Then the breaker: it opens, fails fa
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from threading import Event
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 from aiohttp import web
 
+from connectors.errors import ConnectorError
 from hub.app import create_app
+from hub.departments import DEPARTMENTS as REGISTERED
 from hub.settings import Settings
+from schema.errors import upstream_code
 from tests.support import BackgroundLoop, BackgroundMocks, LiveHub, MockAdmin
 
 HOME = """{ me { library { loans { dueDate } }
@@ -33,6 +40,7 @@ HOME = """{ me { library { loans { dueDate } }
   services { item(code: "GJJ-0003") { name bankBranches(first: 50) { bank name } } } }"""
 RESIDENT = "R000001"
 DEPARTMENTS = ("garbage", "library", "youth", "icbc", "ccb", "locks")
+GOV_DEPARTMENTS = ("population", "civil", "hrss", "credentials")
 BANK_NAMES = {"icbc": "工商银行", "ccb": "建设银行"}
 BUDGET_S = 0.5
 MARGIN_S = 1.5
@@ -273,3 +281,57 @@ def test_the_breaker_opens_fails_fast_and_recovers(
     body, _ = home(hub, token)
     assert "errors" not in body
     assert parts(body["data"])[department] == baseline[department]
+
+
+def gov_call(department: str, connector: Any, case: dict[str, Any]) -> Awaitable[object]:
+    """One representative read of a government department, for a listed case."""
+    if department == "population":
+        return connector.persons([case["id_number"]], purpose="MATRIX-0001")
+    if department == "civil":
+        return connector.entitlements(case["id_number"])
+    if department == "hrss":
+        return connector.insurance(case["id_number"])
+    return connector.verify(case["cert_no"], case["name"])
+
+
+@pytest.mark.parametrize("fault", list(EXPECTED))
+@pytest.mark.parametrize("department", GOV_DEPARTMENTS)
+async def test_a_failing_government_department_is_a_typed_error_within_its_budget(
+    department: str,
+    fault: str,
+    make_settings: Callable[..., Settings],
+    admins: dict[str, MockAdmin],
+    throttler: str,
+) -> None:
+    # given the department's connector with a small budget, the department failing this way
+    env = small_budget(department)
+    if fault == "429_storm":
+        env.update(policy_env(department, url=throttler))
+    policy = make_settings(env=env).departments[department]
+    admin = admins[department]
+    case = cases_of(admin)["graduate_bachelor"]
+    inject(fault, department, admin)
+    connector_class = next(d.connector for d in REGISTERED if d.name == department)
+    async with aiohttp.ClientSession() as session:
+        connector = connector_class(session, policy)
+        started = time.perf_counter()
+        # when it is asked once
+        try:
+            await gov_call(department, connector, case)
+            failure: ConnectorError | None = None
+        except ConnectorError as exc:
+            failure = exc
+        elapsed = time.perf_counter() - started
+    # then the answer came within the budget plus a margin, as a typed failure of that
+    # department (half the calls failing may still get through on a retry)
+    assert elapsed < BUDGET_S + MARGIN_S, f"{elapsed:.2f} s"
+    if fault == "half_errors" and failure is None:
+        return
+    assert failure is not None, "a department failing every call is reported"
+    assert failure.department == department
+    assert upstream_code(failure) in EXPECTED[fault], repr(failure)
+
+
+def cases_of(admin: MockAdmin) -> dict[str, Any]:
+    found: dict[str, Any] = httpx.get(f"{admin.url}/__admin/cases").json()["cases"]
+    return found

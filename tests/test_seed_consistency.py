@@ -18,6 +18,11 @@ def test_the_id_rules_agree_for_every_resident() -> None:
         assert hub_seed.household_of_resident(n) == people.household_of_resident(n)
         assert hub_seed.library_card(n) == people.library_card(n)
         assert hub_seed.lock_uid(n) == people.lock_uid(n)
+    for row in hub_seed.rows()[hub_seed.Resident]:
+        n = int(row["id"][1:])
+        assert people.id_number(n) == row["id_number"] == hub_seed.id_number(n)
+        assert people.birth_date(n) == row["birth_date"]
+        assert people.resident_name(n) == row["name"], "the registry's names are the hub's"
     for k in range(1, 501):
         assert hub_seed.children_member_nos(k) == people.children_member_nos(k)
         for i in range(1, k % 4 + 1):
@@ -78,3 +83,22 @@ def test_the_hubs_id_numbers_are_the_librarys(mocks: BackgroundMocks, n: int) ->
         params={"token": token, "selecttype": "rdcertify", "queryvalue": hub_seed.id_number(n)},
     ).json()
     assert [r["rdid"] for r in found["readers"]] == [hub_seed.library_card(n)]
+
+
+@pytest.mark.parametrize("n", [1, 2, 500, 1000])
+def test_the_hubs_residents_are_the_registrys_persons(mocks: BackgroundMocks, n: int) -> None:
+    """Over HTTP, through the cases listing every government mock serves."""
+    for name in ("population", "civil", "hrss", "credentials"):
+        listed = httpx.get(f"{mocks.urls[name]}/__admin/cases").json()
+        assert listed["size"] == hub_seed.RESIDENTS
+        graduate = listed["cases"]["graduate_bachelor"]
+        k = int(graduate["resident_id"][1:])
+        assert graduate["id_number"] == hub_seed.id_number(k)
+    insured = httpx.get(
+        f"{mocks.urls['hrss']}/hrss/api/insured",
+        params={"idNo": hub_seed.id_number(n)},
+        headers={"X-Api-Key": "dev-hrss-key"},
+    ).json()
+    assert insured["code"] in ("0000", "1004")
+    if insured["code"] == "0000":
+        assert insured["data"]["idNo"] == hub_seed.id_number(n)

@@ -96,3 +96,15 @@ def test_a_port_setting_that_is_not_a_port_is_one_line_too(tmp_path: Path) -> No
     code, out, err = serve.finish()
     assert (code, out) == (2, "")
     assert err.strip() == "ihub: HUB_MOCKS_BASE_PORT must be a number, not 'eighty'"
+
+
+def test_the_government_mocks_population_is_a_setting() -> None:
+    assert Settings.from_env({}).mocks_population == 1000
+    assert Settings.from_env({"HUB_MOCKS_POPULATION": "1000000"}).mocks_population == 1_000_000
+    for wrong in ("999", "1.5", "many"):
+        try:
+            Settings.from_env({"HUB_MOCKS_POPULATION": wrong})
+        except ValueError as exc:
+            assert "HUB_MOCKS_POPULATION" in str(exc)
+        else:
+            raise AssertionError(f"{wrong!r} accepted")

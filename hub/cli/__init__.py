@@ -52,13 +52,16 @@ async def _start_mocks(settings: Settings) -> Any:
     try:
         running = await start_mocks(
             _mock_specs(),
-            config=MockConfig(state_dir=settings.var_dir / "mocks"),
+            config=MockConfig(
+                state_dir=settings.var_dir / "mocks", population=settings.mocks_population
+            ),
             base_port=settings.mocks_base_port,
         )
     except PortInUse as exc:
         raise PortBusy(
             f"{exc.strerror}: set HUB_MOCKS_BASE_PORT to another base "
-            f"(now {settings.mocks_base_port}; the mocks listen on base+1…base+6)"
+            f"(now {settings.mocks_base_port}; "
+            f"the mocks listen on base+1…base+{len(_mock_specs())})"
         ) from exc
     for name, url in running.urls.items():
         print(f"  mock {name:<10} {url}")

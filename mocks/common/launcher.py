@@ -6,17 +6,29 @@ import errno
 import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from aiohttp import web
 
 
+def shanghai_today() -> date:
+    return datetime.now(timezone(timedelta(hours=8))).date()
+
+
 @dataclass(frozen=True)
 class MockConfig:
-    """What a mock factory gets: the data seed and a directory for state it must keep (keys)."""
+    """What a mock factory gets: the data seed and a directory for state it must keep (keys).
+
+    ``population`` is the size of the government systems' shared population
+    (``mocks.common.population``; 1,000 = the hub's residents), ``as_of`` the day their
+    boundary cases are dated from (default: today in Shanghai, when the config is made).
+    """
 
     seed: int = 20261127
     state_dir: Path = Path("var/mocks")
+    population: int = 1000
+    as_of: date = field(default_factory=shanghai_today)
 
 
 DEV_BASE_PORT = 8100

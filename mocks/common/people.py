@@ -12,11 +12,14 @@ these rules (the hub's copy is ``hub/store/seed.py``; a test checks they agree o
   first resident (``R{2k-1:06d}``).
 - Every resident whose *n* is not a multiple of 5 holds library card ``LH{n:06d}``.
 - Every resident has lock-cloud uid ``700000 + n``.
+- Resident *n* is named ``resident_name(n)``, born ``birth_date(n)``, ID number ``id_number(n)``
+  (``mocks/common/population.py`` builds the government systems' population on these).
 """
 
 from __future__ import annotations
 
-from datetime import date
+import random
+from datetime import date, timedelta
 
 RESIDENTS = 1000
 COMMUNITIES = 40
@@ -76,3 +79,44 @@ def child_birth_date(household: int, i: int) -> date:
     """Birth date of child *i*; household 3's children are 11, 9 and 7 in late 2026."""
     year = 2013 + 2 * i + ((household - 3) * 5 + 4) % 7 - 4
     return date(year, 1 + (household + 4 * i) % 10, 1 + (household * 7 + i) % 28)
+
+
+# Adults: resident *n* was born on ``birth_date(n)`` with ID number ``id_number(n)`` and named
+# ``resident_name(n)``, the same rules as the hub's seed (``hub/store/seed.py``) and the
+# library's readers. The names replay the hub's seeded draw (its seed, its order).
+LUOHU_AREA_CODE = "440303"
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK = "10X98765432"
+RESIDENT_NAME_SEED = 20261127
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许邓冯韩曹曾彭萧蔡潘田董袁"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰涛明超秀霞平刚桂英华建文辉玲红志宇浩然欣怡子轩梓涵俊杰诗琪"
+
+
+def birth_date(n: int) -> date:
+    return date(1950, 1, 1) + timedelta(days=n * 7919 % 20000)
+
+
+def id_check(body: str) -> str:
+    """The GB 11643 check character of a 17-digit ID number body."""
+    return ID_CHECK[sum(int(d) * k for d, k in zip(body, ID_WEIGHTS, strict=True)) % 11]
+
+
+def id_number(n: int) -> str:
+    """Resident *n*'s 18-digit ID number (n ≤ 1,000: the hub's seeded residents)."""
+    body = f"{LUOHU_AREA_CODE}{birth_date(n):%Y%m%d}{n * 389 % 1000:03d}"
+    return body + id_check(body)
+
+
+_NAMES: list[str] = []
+
+
+def resident_name(n: int) -> str:
+    """Resident *n*'s name (1 ≤ n ≤ 1,000), as the hub seeded it."""
+    if not _NAMES:
+        rng = random.Random(RESIDENT_NAME_SEED)
+        for _ in range(COMMUNITIES * 2):  # the hub draws its communities' coordinates first
+            rng.random()
+        for _ in range(RESIDENTS):
+            surname = rng.choice(SURNAMES)
+            _NAMES.append(surname + "".join(rng.choices(GIVEN, k=rng.choice((1, 2)))))
+    return _NAMES[n - 1]
