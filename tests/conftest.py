@@ -13,6 +13,7 @@ from hub.app import create_app
 from hub.security.auth import DevKeys, issue_token
 from hub.security.ratelimit import BucketPolicy
 from hub.settings import DEV_DEPARTMENTS, Settings, department_policy
+from hub.store.db import drop_tables, make_engine
 from mocks.common.launcher import MockConfig
 from mocks.registry import MOCKS
 from schema.context import CallerKind
@@ -120,3 +121,20 @@ def database_urls(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     if os.environ.get("HUB_TEST_DATABASE_URL"):
         urls.append(os.environ["HUB_TEST_DATABASE_URL"])
     return urls
+
+
+DATABASE_KINDS = ["sqlite"] + (["postgresql"] if os.environ.get("HUB_TEST_DATABASE_URL") else [])
+
+
+@pytest.fixture(params=DATABASE_KINDS)
+def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database, once on each engine: a SQLite file, or the PostgreSQL test
+    database emptied."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    url = os.environ["HUB_TEST_DATABASE_URL"]
+    engine = make_engine(url)
+    drop_tables(engine)
+    engine.dispose()
+    yield url

@@ -4,6 +4,7 @@ items with their places and bank branches, and the resident's own view, over HTT
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -331,3 +332,33 @@ def test_with_both_banks_down_an_item_still_says_where_else_to_go(
         (e["extensions"]["department"], e["extensions"]["code"]) for e in body["errors"]
     )
     assert failures == [("ccb", "UPSTREAM_UNAVAILABLE"), ("icbc", "UPSTREAM_UNAVAILABLE")]
+
+
+def test_a_catalogue_outage_keeps_browsing_up_and_says_it_is_degraded(
+    start_hub: Callable[..., LiveHub], admins: dict[str, MockAdmin], fresh_database_url: str
+) -> None:
+    # given a hub whose copy (in a fresh database, on each engine) is filled and refreshed often
+    hub = start_hub(catalogue_refresh_s=0.2, database_url=fresh_database_url)
+    fresh = hub.graphql(ITEMS, {"first": 3, "filter": {"query": "公积金"}}).json()
+    assert "errors" not in fresh and "degraded" not in fresh.get("extensions", {})
+    # when the catalogue goes down and a refresh has failed
+    admins["catalogue"].faults(down=True)
+    deadline = time.monotonic() + 15
+    while True:
+        answer = hub.graphql(ITEMS, {"first": 3, "filter": {"query": "公积金"}}).json()
+        if "degraded" in answer.get("extensions", {}) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    # then the same answer still comes from the copy, and says the catalogue is degraded
+    assert answer["data"] == fresh["data"]
+    assert "errors" not in answer
+    (degraded,) = answer["extensions"]["degraded"]
+    assert degraded["department"] == "catalogue"
+    assert degraded["reason"].startswith("UPSTREAM_")
+    # and once the catalogue is back, a refresh clears it
+    admins["catalogue"].clear_faults()
+    deadline = time.monotonic() + 15
+    while "degraded" in answer.get("extensions", {}) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        answer = hub.graphql(ITEMS, {"first": 3, "filter": {"query": "公积金"}}).json()
+    assert "degraded" not in answer.get("extensions", {})
