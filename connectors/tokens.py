@@ -12,6 +12,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from connectors.errors import UpstreamPayloadError
+from connectors.payload import Fields
+
 MARGIN_S = 300.0
 """Renew this long before the upstream's expiry (at most a tenth of the lifetime)."""
 
@@ -61,3 +64,40 @@ class SharedToken:
             margin = min(self._margin_s, expires_in / 10)
             self._fresh_until = self._clock() + expires_in - margin
             return self._token
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a token endpoint answered: the token and its lifetime in seconds."""
+
+    value: str = field(repr=False)
+    expires_in: float
+
+
+def grant_of(payload: object, department: str, value_field: str) -> Grant:
+    """``{value_field: "…", "expires_in": n, …}`` → ``Grant`` (a positive lifetime)."""
+    f = Fields(payload, department, "token")
+    expires_in = f.number("expires_in")
+    if expires_in <= 0:
+        raise UpstreamPayloadError(department, "token.expires_in: not positive")
+    return Grant(f.text(value_field), expires_in)
+
+
+class TokenKeeper(SharedToken):
+    """A token fetched whole by ``fetch`` (no refresh token), counting its fetches."""
+
+    def __init__(
+        self,
+        fetch: Callable[[], Awaitable[Grant]],
+        *,
+        clock: Callable[[], float],
+        margin_s: float = MARGIN_S,
+    ) -> None:
+        super().__init__(self._fetch, clock=clock, margin_s=margin_s)
+        self._grant = fetch
+        self.fetches = 0
+
+    async def _fetch(self) -> tuple[str, float]:
+        granted = await self._grant()
+        self.fetches += 1
+        return granted.value, granted.expires_in
