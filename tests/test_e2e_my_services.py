@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,13 +13,12 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from hub.store.db import drop_tables, make_engine
+from hub.store.db import make_engine
 from hub.store.models import AuditRecord, HouseholdChild
 from hub.store.seed import birth_date, child_birth_date
 from schema.common import age_on
 from tests.support import LiveHub, MockAdmin
 
-URLS = ["sqlite"] + (["postgresql"] if os.environ.get("HUB_TEST_DATABASE_URL") else [])
 CHINA = dt.timezone(dt.timedelta(hours=8))
 OTHERS = ("youth", "library", "icbc", "ccb", "locks", "garbage")
 MY_SERVICES = """query MyServices { me { services {
@@ -34,19 +32,6 @@ PLACES = "places(first: 50) { kind mine street community { id } }"
 MY_ITEM = f"query MyItem($code: ID!) {{ me {{ services {{ item(code: $code) {{ {PLACES} }} }} }} }}"
 PUBLIC_ITEM = f"query Item($code: ID!) {{ services {{ item(code: $code) {{ {PLACES} }} }} }}"
 GUIDE = """query Guide { services { scenario(id: "SC004") { form { key value } } } }"""
-
-
-@pytest.fixture(params=URLS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database: a SQLite file, or the PostgreSQL test database emptied."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'services.db'}"
-        return
-    url = os.environ["HUB_TEST_DATABASE_URL"]
-    engine = make_engine(url)
-    drop_tables(engine)
-    engine.dispose()
-    yield url
 
 
 @pytest.fixture
@@ -96,20 +81,20 @@ def stages(services: dict[str, Any]) -> set[str]:
 
 def test_recommendations_follow_age_and_household_and_ask_no_department(
     start_hub: Callable[..., LiveHub],
-    database_url: str,
+    fresh_database_url: str,
     token_for: Callable[..., str],
     admins: dict[str, MockAdmin],
 ) -> None:
     # given the seed's residents: R000003 is over 60 with two school children (household 2);
     # R000007 is in their thirties, and a newborn is added to their household (H0004, no
     # children in the seed); R000015 is in their twenties without children (household 8)
-    hub = start_hub(database_url=database_url)
+    hub = start_hub(database_url=fresh_database_url)
     assert age_on(birth_date(3), today()) >= 60
     assert all(6 <= age_on(child_birth_date(2, i), today()) <= 15 for i in (1, 2))
     assert (
         20 <= age_on(birth_date(7), today()) <= 40 and 20 <= age_on(birth_date(15), today()) <= 40
     )
-    add_newborn(database_url, "H0004")
+    add_newborn(fresh_database_url, "H0004")
     # when each reads their services
     elder = my_services(hub, token_for("R000003"))
     parent = my_services(hub, token_for("R000007"))
@@ -149,19 +134,19 @@ def test_recommendations_follow_age_and_household_and_ask_no_department(
 
 
 def test_a_pre_filled_guide_is_audited_like_any_personal_read(
-    start_hub: Callable[..., LiveHub], database_url: str, token_for: Callable[..., str]
+    start_hub: Callable[..., LiveHub], fresh_database_url: str, token_for: Callable[..., str]
 ) -> None:
-    hub = start_hub(database_url=database_url)
+    hub = start_hub(database_url=fresh_database_url)
     # an anonymous guide has no values and leaves no record
     public = hub.graphql(GUIDE).json()["data"]["services"]["scenario"]["form"]
     assert public and all(f["value"] is None for f in public)
-    assert audit_records(database_url) == []
+    assert audit_records(fresh_database_url) == []
     # the resident's own guide is pre-filled, and the read is recorded without its values
     body = hub.graphql(MY_GUIDE, token=token_for("R000002")).json()
     form = {f["key"]: f for f in body["data"]["me"]["services"]["scenario"]["form"]}
     assert form["id_number"]["value"] and "*" in form["id_number"]["value"]
     assert form["applicant_name"]["prefilledFrom"] == "IDENTITY"
-    [record] = audit_records(database_url)
+    [record] = audit_records(fresh_database_url)
     assert (record.principal, json.loads(record.subjects)) == ("R000002", ["R000002"])
     assert record.operation_name == "MyGuide" and record.outcome == "ok"
     assert "me.services.scenario.form.value" in json.loads(record.fields)
