@@ -37,6 +37,12 @@ def shown(principal: Principal, identifier: Identifier, value: str) -> str:
     return MASKS[identifier](value)
 
 
+def shown_under_consent(unmasked: frozenset[str], identifier: Identifier, value: str) -> str:
+    """``value`` as a partner acting under a resident's consent sees it: in full only where the
+    consent (the hub's record of what the resident granted, never the request) says so."""
+    return value if identifier.value in unmasked else MASKS[identifier](value)
+
+
 def mask_name(name: str) -> str:
     """张伟 → 张*, 欧阳娜娜 → 欧***: the surname character stays."""
     return name[:1] + "*" * (len(name) - 1) if name else name
