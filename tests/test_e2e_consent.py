@@ -22,6 +22,7 @@ from hub.store.db import drop_tables, make_engine
 from hub.store.models import Consent, IdempotencyRecord, Resident
 from tests.support import LiveHub
 from tests.test_partners import CCB, ICBC, operations, token
+from tests.test_shared_state import prefix, redis_url  # noqa: F401  (fixtures)
 
 URLS = ["sqlite"] + (["postgresql"] if os.environ.get("HUB_TEST_DATABASE_URL") else [])
 RESIDENT, OTHER = "R000002", "R000003"
@@ -359,6 +360,33 @@ def test_brute_force_is_refused(hub: LiveHub, token_for: Callable[..., str]) -> 
     assert refused["data"] is None
     # another partner has attempts of its own
     assert codes(other.redeem("000000")) == ["NOT_FOUND"]
+
+
+def test_attempts_are_counted_across_replicas(
+    start_hub: Callable[..., LiveHub],
+    token_for: Callable[..., str],
+    database_url: str,
+    clock: Clock,
+    redis_url: str,  # noqa: F811
+    prefix: str,  # noqa: F811
+) -> None:
+    # given two replicas on one database and one Redis, a window allowed 4 attempts
+    shared = {
+        "database_url": database_url, "consent_clock": clock, "redis_url": redis_url,
+        "redis_prefix": prefix,
+        "consent_redeem_attempts": BucketPolicy("consent-redeem", 4, 0.0001),
+    }  # fmt: skip
+    first = start_hub(**shared)
+    code = grant(resident(first, token_for), "grant-replicas1")["code"]
+    second = start_hub(**shared)  # once the first has filled the catalogue copy they share
+    on_first, on_second = Window(first, "icbc", ICBC), Window(second, "icbc", ICBC)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    # when it spends two attempts on each replica
+    tried = [codes(window.redeem(wrong)) for window in (on_first, on_second) * 2]
+    # then the next, on either, is refused: one bucket for both
+    assert tried == [["NOT_FOUND"]] * 4
+    assert codes(on_second.redeem(code)) == ["RATE_LIMITED"]
+    assert codes(on_first.redeem(code)) == ["RATE_LIMITED"]
 
 
 def test_bad_grants(hub: LiveHub, token_for: Callable[..., str]) -> None:
