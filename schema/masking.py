@@ -1,8 +1,10 @@
 """Masking of personal identifiers: masked by default, in full only where policy allows.
 
 ``shown(principal, identifier, value)`` is how any resolver exposes an ID number, a mobile
-or a name to someone else; ``may_see_in_full`` is the one policy. Masking happens in the
-resolver, so nothing after it (response caches, logs) ever holds the full value.
+or a name to someone else; ``may_see_in_full`` is the one policy. The one exception is a
+resident's own grant: ``shown_under_consent`` shows in full what their consent unmasks.
+Masking happens in the resolver, so nothing after it (response caches, logs) ever holds the
+full value.
 """
 
 from __future__ import annotations

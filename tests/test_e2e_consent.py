@@ -10,6 +10,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,7 @@ class Window:
         return dict(response.json())
 
     def key(self) -> str:
-        return f"window-key-{next(self.keys):06d}"
+        return f"window-key-{id(self):x}-{next(self.keys):06d}"
 
     def redeem(self, code: str, key: str | None = None) -> dict[str, Any]:
         return self.run("RedeemConsent", code=code, idempotencyKey=key or self.key())
@@ -204,10 +205,8 @@ def test_the_whole_flow(hub: LiveHub, token_for: Callable[..., str], database_ur
     assert application["filedBy"] == "icbc" and application["consentId"] == consent["id"]
     assert window.file(consent["id"], key=key)["data"] == filed["data"]
     # a second filing with another key is still the one filing of this consent
-    assert (
-        window.file(consent["id"])["data"]["fileUnderConsent"]["application"]["id"]
-        == (application["id"])
-    )
+    refiled = window.file(consent["id"])["data"]["fileUnderConsent"]["application"]
+    assert refiled["id"] == application["id"]
     states = window.run("ConsentedApplications", consentId=consent["id"])
     assert [a["id"] for a in states["data"]["partner"]["consent"]["applications"]] == [
         application["id"]
@@ -278,6 +277,18 @@ def test_fields_and_items_outside_the_grant(
     other_item = window.file(wide_id, item=OTHER_ITEM)
     assert codes(other_item) == ["FORBIDDEN"]
     assert other_item["errors"][0]["extensions"]["field"] == "itemCode"
+
+
+def test_two_windows_redeeming_at_once_get_one_redemption(
+    hub: LiveHub, token_for: Callable[..., str]
+) -> None:
+    code = grant(resident(hub, token_for), "grant-race-0001")["code"]
+    windows = [Window(hub, "icbc", ICBC) for _ in range(6)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda window: window.redeem(code), windows))
+    won = [a for a in answers if "errors" not in a]
+    assert len(won) == 1, answers
+    assert sorted(codes(a) for a in answers if a not in won) == [["NOT_FOUND"]] * 5
 
 
 def test_other_residents(hub: LiveHub, token_for: Callable[..., str]) -> None:
