@@ -26,7 +26,14 @@ import strawberry
 
 from schema.common import IDEMPOTENCY_KEY_HELP, UserError, idempotent_in, user_errors
 from schema.consents import UnmaskedField
-from schema.context import CallerKind, ConsentRecord, ConsentScope, FiledApplication, HubInfo
+from schema.context import (
+    CallerKind,
+    ConsentRecord,
+    ConsentScope,
+    FiledApplication,
+    HubInfo,
+    ResidentProfile,
+)
 from schema.errors import BadUserInput, Forbidden, NotFound, RateLimited
 from schema.masking import Identifier, shown_under_consent
 from schema.services.items import ServiceMaterial, material_of
@@ -131,7 +138,7 @@ class PartnerConsent:
     def expires_at(self) -> dt.datetime:
         return self.record.expires_at
 
-    async def _profile(self, info: HubInfo, scope: ConsentScope) -> Any:
+    async def _profile(self, info: HubInfo, scope: ConsentScope) -> ResidentProfile:
         _granted(self.record, scope)
         profile = await info.context.directory.profile(self.record.resident_id)
         if profile is None:
