@@ -38,13 +38,15 @@ from hub.security.auth import (
 from hub.security.jwks import JwksKeySet
 from hub.security.partners import PARTNER_AUDIENCE, PartnerRegistry, seed_dev_partners
 from hub.security.persisted import PersistedDocuments
-from hub.security.ratelimit import InProcessRateLimiter
+from hub.security.ratelimit import InProcessRateLimiter, RedemptionLimiter
 from hub.settings import Settings
 from hub.shared.backend import RedisState
 from hub.shared.ratelimit import SharedRateLimiter
 from hub.store.audit import SqlAuditLog
+from hub.store.consents import SqlConsents
 from hub.store.db import Database, create_tables, make_engine
 from hub.store.directory import SqlResidentDirectory
+from hub.store.filings import RecordedFilings
 from hub.store.idempotency import SqlIdempotencyStore
 from hub.store.records import SqlHubRecords, applicant_key
 from hub.store.seed import seed_database
@@ -171,6 +173,11 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
         sync_settings(settings),
         observer=state.observer,
     )
+    rate_limiter = (
+        InProcessRateLimiter()
+        if redis is None
+        else SharedRateLimiter(redis, fallback=InProcessRateLimiter())
+    )
     services = Services(
         authenticator=Authenticator(residents, partner_tokens),
         directory=SqlResidentDirectory(database),
@@ -187,9 +194,12 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
             database, partners, schema._schema, apq=settings.apq, shared=redis
         ),
         connectors=state.connectors,
-        rate_limiter=InProcessRateLimiter()
-        if redis is None
-        else SharedRateLimiter(redis, fallback=InProcessRateLimiter()),
+        consents=SqlConsents(
+            database, code_key=applicant_key(settings), clock=settings.consent_clock
+        ),
+        filings=RecordedFilings(database, clock=settings.consent_clock),
+        redemption_attempts=RedemptionLimiter(rate_limiter, settings.consent_redeem_attempts),
+        rate_limiter=rate_limiter,
         rate_policies=settings.rate_limits,
         on_rate_limited=state.observer.rate_limited,
     )

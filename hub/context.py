@@ -15,12 +15,15 @@ from hub.security.auth import Authenticator
 from hub.security.persisted import PersistedDocuments
 from hub.security.ratelimit import BucketPolicy, RateLimiter
 from schema.context import (
+    ApplicationFiling,
     AuditLog,
     AuditTrail,
     CallerKind,
+    ConsentStore,
     HubRecords,
     IdempotencyStore,
     Principal,
+    RedemptionAttempts,
     ResidentDirectory,
     ServiceCatalogue,
 )
@@ -60,6 +63,9 @@ class Services:
     audit_log: AuditLog
     catalogue: ServiceCatalogue
     public_links: PublicLinks
+    consents: ConsentStore
+    filings: ApplicationFiling
+    redemption_attempts: RedemptionAttempts
     persisted: PersistedDocuments
     connectors: Mapping[str, Connector]
     rate_limiter: RateLimiter
@@ -79,6 +85,9 @@ class HubContext:
     audit_log: AuditLog
     catalogue: ServiceCatalogue
     public_links: PublicLinks
+    consents: ConsentStore
+    filings: ApplicationFiling
+    redemption_attempts: RedemptionAttempts
     loaders: RequestLoaders = field(repr=False)
     partial_errors: list[GraphQLError] = field(default_factory=list)
     audit: AuditTrail = field(default_factory=AuditTrail)

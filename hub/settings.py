@@ -13,14 +13,15 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from connectors.base import DepartmentPolicy
-from hub.security.ratelimit import DEFAULT_POLICIES, BucketPolicy
+from hub.security.ratelimit import CONSENT_REDEEM_ATTEMPTS, DEFAULT_POLICIES, BucketPolicy
 from schema.context import CallerKind
 from schema.limits import CostMode, QueryLimits
 
@@ -169,6 +170,11 @@ class Settings:
     max_body_bytes: int = 1_000_000
     applicant_ref_key: str | None = None
     door_attempts_per_minute: int = 5
+    # consents (帮办): code redemptions a partner may try, shared by the replicas (a burst,
+    # then one every two minutes): 6-digit codes cannot be brute-forced
+    consent_redeem_attempts: BucketPolicy = CONSENT_REDEEM_ATTEMPTS
+    # the clock consents are granted, redeemed and expire by (UTC); tests move it
+    consent_clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     apq: bool = True
     rate_limits: Mapping[CallerKind, BucketPolicy] = field(
         default_factory=lambda: dict(DEFAULT_POLICIES)
@@ -279,6 +285,11 @@ class Settings:
             max_body_bytes=int(_number(env, "HUB_MAX_BODY_BYTES", 1_000_000)),
             applicant_ref_key=env.get("HUB_APPLICANT_REF_KEY") or None,
             door_attempts_per_minute=int(_number(env, "HUB_DOOR_ATTEMPTS_PER_MINUTE", 5)),
+            consent_redeem_attempts=BucketPolicy.parse(
+                "consent-redeem", env["HUB_CONSENT_REDEEM_ATTEMPTS"]
+            )
+            if env.get("HUB_CONSENT_REDEEM_ATTEMPTS")
+            else CONSENT_REDEEM_ATTEMPTS,
             apq=_flag(env, "HUB_APQ", True),
             rate_limits={
                 kind: BucketPolicy.parse(kind.value, env[f"HUB_RATE_LIMIT_{kind.name}"])

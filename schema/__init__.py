@@ -23,6 +23,8 @@ from strawberry.types import ExecutionContext, Info
 from schema.audit import AuditTrailExtension
 from schema.bank import BankQuery
 from schema.bank_appointments import BankMutation
+from schema.consents import ConsentMutation
+from schema.consents_partner import PartnerConsentMutation
 from schema.context import CallerKind
 from schema.cost import OperationMeasures
 from schema.errors import is_unexpected
@@ -66,6 +68,8 @@ MUTATION_MODULES: tuple[type[Any], ...] = (
     LibraryMutation,
     BankMutation,
     LocksMutation,
+    ConsentMutation,
+    PartnerConsentMutation,
 )
 
 DOCUMENT_CACHE_SIZE = 1024

@@ -35,6 +35,9 @@ class DataAccess:
     outcome: AccessOutcome = strawberry.field(
         description="OK; PARTIAL when some parts failed; ERROR when nothing was returned."
     )
+    consent_ids: list[strawberry.ID] = strawberry.field(
+        description="The consents (me.consents) a bank's window acted under; empty otherwise."
+    )
 
 
 @strawberry.type(description="A data access in your log.")
@@ -59,6 +62,7 @@ def _access_of(logged: LoggedAccess) -> DataAccess:
         departments=list(entry.departments),
         fields=list(entry.fields),
         outcome=AccessOutcome(entry.outcome),
+        consent_ids=[strawberry.ID(c) for c in entry.consents],
     )
 
 

@@ -93,6 +93,7 @@ class AuditTrailExtension(SchemaExtension):
             departments=tuple(sorted(getattr(loaders, "departments", ()))),
             fields=tuple(sorted(returned)),
             outcome=outcome,
+            consents=tuple(sorted(trail.consents)),
         )
         try:
             await context.audit_log.append(entry)

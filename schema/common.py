@@ -83,9 +83,25 @@ async def idempotent(
     A department's refusal is an outcome too (``userErrors``), stored like a success; a
     department's failure is not stored, so the client may retry with the same key.
     """
+    return await idempotent_in(
+        info, resident.id, operation=operation, key=key, arguments=arguments, perform=perform
+    )
+
+
+async def idempotent_in(
+    info: HubInfo,
+    scope: str,
+    *,
+    operation: str,
+    key: str,
+    arguments: Mapping[str, object],
+    perform: Perform,
+) -> dict[str, Any]:
+    """``idempotent`` for any caller: once per (``scope``, key), ``scope`` naming the caller
+    (a resident id, ``partner:<id>``)."""
     if not IDEMPOTENCY_KEY.fullmatch(key):
         raise BadUserInput(IDEMPOTENCY_KEY_HELP, field="idempotencyKey")
-    request = json.dumps([operation, arguments, resident.id], sort_keys=True, default=str)
+    request = json.dumps([operation, arguments, scope], sort_keys=True, default=str)
     fingerprint = hashlib.sha256(request.encode()).hexdigest()
 
     async def run(upstream_key: str) -> str:
@@ -99,7 +115,7 @@ async def idempotent(
 
     try:
         text = await info.context.idempotency.run(
-            scope=resident.id, key=key, fingerprint=fingerprint, perform=run
+            scope=scope, key=key, fingerprint=fingerprint, perform=run
         )
     except MutationInProgress as busy:
         return {

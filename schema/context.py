@@ -192,6 +192,8 @@ class AuditEntry:
     departments: tuple[str, ...]
     fields: tuple[str, ...]
     outcome: str
+    consents: tuple[str, ...] = ()
+    """The consents (ids) the access was made under: a partner acting for a resident."""
 
 
 @dataclass(frozen=True)
@@ -226,6 +228,8 @@ class AuditTrail:
     """
 
     subjects: set[str] = field(default_factory=set)
+    consents: set[str] = field(default_factory=set)
+    """The consents the request read or acted under (``schema.consents``)."""
 
 
 class HubContextProtocol(Protocol):
@@ -240,6 +244,9 @@ class HubContextProtocol(Protocol):
     catalogue: ServiceCatalogue
     public_links: PublicLinks
     """The hub's public pages and their QR codes, under its public base URL."""
+    consents: ConsentStore
+    filings: ApplicationFiling
+    redemption_attempts: RedemptionAttempts
     partial_errors: list[GraphQLError]
 
 
@@ -336,3 +343,117 @@ class ServiceCatalogue(Protocol):
     async def disclosures(self, category: str | None = None) -> tuple[Disclosure, ...]: ...
 
     def freshness(self) -> CatalogueFreshness: ...
+
+
+# --- consents (帮办): a resident lets a bank's window act for them, for one item, briefly ---
+
+
+class ConsentScope(Enum):
+    """What a consent lets the partner read (or do, for ``APPLICATION_STATE``)."""
+
+    IDENTITY = "identity"
+    HOUSEHOLD_MEMBERS = "household_members"
+    MATERIALS = "materials"
+    APPLICATION_STATE = "application_state"
+    FILE_APPLICATION = "file_application"
+
+
+@dataclass(frozen=True)
+class ConsentRecord:
+    """A consent as the hub keeps it (never its code: only a keyed hash of it).
+
+    ``bank`` is the bank whose window system may redeem it; ``branch_id`` the branch the
+    resident chose, or ``partner_id`` the one partner system; ``unmasked`` names
+    ``schema.masking.Identifier`` values shown in full."""
+
+    id: str
+    resident_id: str
+    item_code: str
+    bank: str
+    branch_id: str | None
+    partner_id: str | None
+    scopes: frozenset[ConsentScope]
+    unmasked: frozenset[str]
+    granted_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None = None
+    redeemed_at: datetime | None = None
+    redeemed_by: str | None = None
+
+    def active(self, now: datetime) -> bool:
+        return self.revoked_at is None and now < self.expires_at
+
+
+@dataclass(frozen=True)
+class ConsentGrant:
+    """What ``ConsentStore.grant`` is asked to keep."""
+
+    resident_id: str
+    item_code: str
+    bank: str
+    branch_id: str | None
+    partner_id: str | None
+    scopes: frozenset[ConsentScope]
+    unmasked: frozenset[str]
+    minutes: int
+
+
+class ConsentStore(Protocol):
+    """Consents in the hub's database; every time is the store's own clock (``now``)."""
+
+    def now(self) -> datetime: ...
+
+    async def grant(self, grant: ConsentGrant) -> tuple[ConsentRecord, str]:
+        """The new consent and its one-time 6-digit code (never stored: only its keyed hash)."""
+        ...
+
+    async def get(self, consent_id: str) -> ConsentRecord | None: ...
+
+    async def revoke(self, resident_id: str, consent_id: str) -> ConsentRecord | None:
+        """Revoke the resident's consent (again: unchanged); ``None`` if not theirs."""
+        ...
+
+    async def of_resident(self, resident_id: str, *, first: int) -> list[ConsentRecord]:
+        """The resident's consents, newest first."""
+        ...
+
+    async def redeem(self, code: str, *, partner_id: str, bank: str) -> ConsentRecord | None:
+        """Redeem ``code`` once, for this partner of this bank: the consent, or ``None`` when
+        no unredeemed, unexpired, unrevoked consent for them has that code."""
+        ...
+
+
+class RedemptionAttempts(Protocol):
+    """How many codes a partner may try (shared by the replicas): brute force stops here."""
+
+    async def take(self, partner_id: str) -> bool:
+        """Take one attempt; ``False`` once the partner has used them up."""
+        ...
+
+
+@dataclass(frozen=True)
+class FiledApplication:
+    """An application filed for a resident by a partner under a consent."""
+
+    id: str
+    resident_id: str
+    item_code: str
+    partner_id: str
+    consent_id: str
+    state: str
+    filed_at: datetime
+
+
+class ApplicationFiling(Protocol):
+    """Files item ``item_code``'s application for resident R on behalf of partner P under
+    consent C (秒批 for instant items); the consent is checked before this is called."""
+
+    async def file(
+        self, *, resident_id: str, item_code: str, partner_id: str, consent_id: str, instant: bool
+    ) -> FiledApplication:
+        """File once per consent: a repeat answers the first filing."""
+        ...
+
+    async def filed(self, resident_id: str, item_code: str) -> list[FiledApplication]:
+        """The resident's applications for the item, newest first."""
+        ...

@@ -46,6 +46,12 @@ class NotFound(HubError):
     code = "NOT_FOUND"
 
 
+class RateLimited(HubError):
+    """The caller has used up its attempts at something (consent codes): wait and retry."""
+
+    code = "RATE_LIMITED"
+
+
 class IdempotencyKeyReused(BadUserInput):
     """The idempotency key was used before for a different request."""
 

@@ -118,14 +118,7 @@ class PublicLinks:
         key = (url, fmt, check_size(size))
         image = self._rendered.get(key)
         if image is None:
-            symbol, modules = self._symbol(url)
-            scale = max(1, size // modules)
-            out = io.BytesIO()
-            if fmt is ImageFormat.SVG:
-                symbol.save(out, kind="svg", scale=scale, border=BORDER, xmldecl=False, title=url)
-            else:
-                symbol.save(out, kind="png", scale=scale, border=BORDER)
-            image = self._rendered[key] = QrImage(url, fmt, modules * scale, out.getvalue())
+            image = self._rendered[key] = _render(*self._symbol(url), url, fmt, size)
         return image
 
     def _symbol(self, url: str) -> tuple[segno.QRCode, int]:
@@ -136,6 +129,30 @@ class PublicLinks:
             width = int(symbol.symbol_size(scale=1, border=BORDER)[0])
             found = self._symbols[url] = (symbol, width)
         return found
+
+
+def _render(symbol: segno.QRCode, modules: int, text: str, fmt: ImageFormat, size: int) -> QrImage:
+    scale = max(1, size // modules)
+    out = io.BytesIO()
+    if fmt is ImageFormat.SVG:
+        symbol.save(out, kind="svg", scale=scale, border=BORDER, xmldecl=False, title=text)
+    else:
+        symbol.save(out, kind="png", scale=scale, border=BORDER)
+    return QrImage(text, fmt, modules * scale, out.getvalue())
+
+
+def secret_qr(text: str, fmt: ImageFormat, size: int) -> QrImage:
+    """A QR code of ``text`` that is a secret (a consent code): drawn each time, never cached,
+    with no title (an SVG's title would repeat the secret in the markup)."""
+    symbol = segno.make_qr(text, error="m", boost_error=True)
+    modules = int(symbol.symbol_size(scale=1, border=BORDER)[0])
+    scale = max(1, check_size(size) // modules)
+    out = io.BytesIO()
+    if fmt is ImageFormat.SVG:
+        symbol.save(out, kind="svg", scale=scale, border=BORDER, xmldecl=False)
+    else:
+        symbol.save(out, kind="png", scale=scale, border=BORDER)
+    return QrImage(text, fmt, modules * scale, out.getvalue())
 
 
 @dataclass(frozen=True)

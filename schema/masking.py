@@ -1,8 +1,10 @@
 """Masking of personal identifiers: masked by default, in full only where policy allows.
 
 ``shown(principal, identifier, value)`` is how any resolver exposes an ID number, a mobile
-or a name to someone else; ``may_see_in_full`` is the one policy. Masking happens in the
-resolver, so nothing after it (response caches, logs) ever holds the full value.
+or a name to someone else; ``may_see_in_full`` is the one policy. The one exception is a
+resident's own grant: ``shown_under_consent`` shows in full what their consent unmasks.
+Masking happens in the resolver, so nothing after it (response caches, logs) ever holds the
+full value.
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ def shown(principal: Principal, identifier: Identifier, value: str) -> str:
     if may_see_in_full(principal, identifier):
         return value
     return MASKS[identifier](value)
+
+
+def shown_under_consent(unmasked: frozenset[str], identifier: Identifier, value: str) -> str:
+    """``value`` as a partner acting under a resident's consent sees it: in full only where the
+    consent (the hub's record of what the resident granted, never the request) says so."""
+    return value if identifier.value in unmasked else MASKS[identifier](value)
 
 
 def mask_name(name: str) -> str:

@@ -8,6 +8,7 @@ from schema.access_log import DataAccessConnection, data_access_log
 from schema.bank_appointments import WindowAppointment, my_appointments
 from schema.common import current_resident
 from schema.community import Community, community_of
+from schema.consents import Consent, my_consents
 from schema.context import HubInfo, ResidentProfile
 from schema.household import Household
 from schema.library import MyLibrary
@@ -47,6 +48,12 @@ class Me:
     @strawberry.field(description="Appointments booked at bank windows, with their live status.")
     async def window_appointments(self, info: HubInfo) -> list[WindowAppointment] | None:
         return await my_appointments(info, self.profile.id)
+
+    @strawberry.field(
+        description="授权 · The consents you gave banks' windows (帮办), newest first."
+    )
+    async def consents(self, info: HubInfo, first: int = 20) -> list[Consent] | None:
+        return await my_consents(info, self.profile.id, first)
 
     @strawberry.field(
         description="Who read or changed your personal data through the hub, when and for "

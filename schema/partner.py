@@ -14,6 +14,7 @@ import strawberry
 from connectors.bank import models as m
 from schema.bank import Bank, bank_loaders
 from schema.bank_appointments import WindowAppointment, appointment_of
+from schema.consents_partner import PartnerConsent, live_consent
 from schema.context import CallerKind, HubInfo
 from schema.errors import Forbidden
 from schema.masking import Identifier, shown
@@ -62,6 +63,13 @@ class PartnerView:
                 PartnerAppointment(appointment=appointment_of(appointment), applicant=applicant)
             )
         return sorted(answer, key=lambda a: (a.appointment.slot, str(a.appointment.number)))
+
+    @strawberry.field(
+        description="帮办 · A resident's consent your window redeemed (`redeemConsent`): the "
+        "granted fields of that resident, while it is live."
+    )
+    async def consent(self, info: HubInfo, id: strawberry.ID) -> PartnerConsent | None:
+        return PartnerConsent(record=await live_consent(info, str(id)))
 
 
 @strawberry.type

@@ -489,3 +489,57 @@ def _entry(resident_id: str) -> AuditEntry:
         fields=("me", "me.name"),
         outcome="ok",
     )
+
+
+def _hash_before_consents(record: AuditRecord) -> str:
+    """The hash as the hub computed it before records could carry consents (no such key)."""
+    fields = {
+        "seq": record.seq,
+        "at": record.at.replace(tzinfo=None).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "request_id": record.request_id,
+        "principal_kind": record.principal_kind,
+        "principal": record.principal,
+        "subjects": json.loads(record.subjects),
+        "operation_name": record.operation_name,
+        "document_hash": record.document_hash,
+        "departments": json.loads(record.departments),
+        "fields": json.loads(record.fields),
+        "outcome": record.outcome,
+    }
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256((canonical + record.prev_hash).encode()).hexdigest()
+
+
+def test_records_with_and_without_consents_verify_on_an_upgraded_database(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a database of the version before consents: no `consents` column, two records
+    engine = make_engine(database_url)
+    create_tables(engine)
+    with Session(engine) as session:
+        append_record(session, _entry("R000001"))
+        append_record(session, _entry("R000002"))
+    with engine.begin() as connection:
+        connection.execute(text("ALTER TABLE audit_record DROP COLUMN consents"))
+    engine.dispose()
+    # then `ihub audit verify` reads it as it is, without upgrading it
+    assert verify(database_url, monkeypatch, capsys) == (0, "audit chain intact: 2 records\n")
+    # when the hub upgrades it and appends a record made under a consent
+    engine = make_engine(database_url)
+    create_tables(engine)
+    partner = AuditEntry(**{**_entry("R000003").__dict__, "principal_kind": "partner",
+                            "principal": "icbc", "consents": ("C0123456789abcdef",)})  # fmt: skip
+    with Session(engine) as session:
+        append_record(session, partner)
+    engine.dispose()
+    # then the old records kept the hash of the old rule, and the whole chain verifies
+    old, _, new = records(database_url)
+    assert old.consents is None and old.hash == _hash_before_consents(old)
+    assert new.consents == '["C0123456789abcdef"]' and new.hash != _hash_before_consents(new)
+    assert verify(database_url, monkeypatch, capsys) == (0, "audit chain intact: 3 records\n")
+    # and the consent is part of what the hash covers
+    execute(
+        database_url, "UPDATE audit_record SET consents = '[\"C0000000000000000\"]' WHERE seq = 3"
+    )
+    code, said = verify(database_url, monkeypatch, capsys)
+    assert code == 1 and "record 3:" in said

@@ -123,3 +123,29 @@ def test_check_names_what_a_schema_change_would_break(tmp_path: Path) -> None:
         db.execute("UPDATE partner_operation SET body = ?", (BAD["body"],))
     broken = ihub("manifest", "check")
     assert broken.returncode == 1 and "kiosk: Categories: Cannot query field" in broken.stderr
+
+
+CONSENT_OPERATIONS = {
+    "RedeemConsent": "mutation",
+    "ConsentedResident": "query",
+    "ConsentedIdentity": "query",
+    "ConsentedApplications": "query",
+    "FileUnderConsent": "mutation",
+}
+
+
+def test_the_dev_banks_manifests_carry_the_consent_operations(tmp_path: Path) -> None:
+    # given the example manifests the dev partners are seeded with
+    for bank in ("icbc", "ccb"):
+        path = REPO / "partners" / f"{bank}.manifest.json"
+        found = {op["name"]: op for op in json.loads(path.read_text())["operations"]}
+        # then each has the 帮办 operations, ids the hashes of their bodies
+        for name, kind in CONSENT_OPERATIONS.items():
+            assert found[name]["type"] == kind, (bank, name)
+            assert found[name]["id"] == hashlib.sha256(found[name]["body"].encode()).hexdigest()
+        # and the whole manifest registers against the current schema (all or nothing)
+        ihub = Ops(tmp_path / bank)
+        assert ihub("partner", "add", bank, "--name", bank).returncode == 0
+        registered = ihub("manifest", "register", "--partner", bank, str(path))
+        assert registered.returncode == 0, registered.stderr
+        assert set(CONSENT_OPERATIONS) <= set(ihub.operations())

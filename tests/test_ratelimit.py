@@ -50,3 +50,10 @@ def test_policies_from_the_environment() -> None:
     assert settings.rate_limits[CallerKind.RESIDENT].capacity == 120
     with pytest.raises(ValueError):
         Settings.from_env({"HUB_RATE_LIMIT_RESIDENT": "0/1"})
+
+
+def test_consent_redemption_attempts_are_a_setting() -> None:
+    parsed = Settings.from_env({"HUB_CONSENT_REDEEM_ATTEMPTS": "3/0.5"}).consent_redeem_attempts
+    assert (parsed.name, parsed.capacity, parsed.per_second) == ("consent-redeem", 3, 0.5)
+    default = Settings.from_env({}).consent_redeem_attempts
+    assert (default.capacity, round(1 / default.per_second)) == (10, 120)

@@ -54,6 +54,11 @@ DEFAULT_POLICIES: Mapping[CallerKind, BucketPolicy] = {
 }
 
 
+CONSENT_REDEEM_ATTEMPTS = BucketPolicy("consent-redeem", 10, 1 / 120)
+"""Consent codes a partner may try: 10 at once, then one every two minutes. A 6-digit code
+lives 15 minutes at most, so a guesser gets about 18 of a million tries at one."""
+
+
 @dataclass(frozen=True)
 class Decision:
     allowed: bool
@@ -116,3 +121,16 @@ def bucket_key(principal: Principal, client_ip: str | None) -> str:
     if principal.kind is CallerKind.PARTNER:
         return f"partner:{principal.partner_id}"
     return f"ip:{client_ip or 'unknown'}"
+
+
+class RedemptionLimiter:
+    """``schema.context.RedemptionAttempts`` on a ``RateLimiter`` (shared by the replicas when
+    it is ``hub.shared.ratelimit.SharedRateLimiter``): one bucket per partner."""
+
+    def __init__(self, limiter: RateLimiter, policy: BucketPolicy) -> None:
+        self._limiter = limiter
+        self._policy = policy
+
+    async def take(self, partner_id: str) -> bool:
+        decided = await self._limiter.take(f"{self._policy.name}:{partner_id}", self._policy)
+        return decided.allowed

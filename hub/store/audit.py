@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
 from sqlalchemy import select as sql_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, select
@@ -51,9 +51,14 @@ _HEADS = SQLModel.metadata.tables[AuditChainHead.__tablename__]
 
 
 def canonical(record: AuditRecord) -> str:
-    """The record's fields (all but ``hash`` and ``prev_hash``) as canonical JSON."""
+    """The record's fields (all but ``hash`` and ``prev_hash``) as canonical JSON.
+
+    ``consents`` is there only when the record has some: a record without (every record
+    written before consents existed) hashes exactly as it did then."""
+    consents = {"consents": json.loads(record.consents)} if record.consents else {}
     return _canonical_json(
         {
+            **consents,
             "seq": record.seq,
             "at": record.at,
             "request_id": record.request_id,
@@ -105,6 +110,8 @@ def append_records(session: Session, entries: Sequence[AuditEntry]) -> list[int]
             "departments": sorted(set(entry.departments)),
             "fields": sorted(set(entry.fields)),
         }
+        if entry.consents:
+            lists["consents"] = sorted(set(entry.consents))
         record: dict[str, Any] = {
             "seq": seq,
             "at": datetime.now(UTC),  # taken under the lock: chain order is time order
@@ -245,10 +252,14 @@ def verify_chain(engine: Engine) -> tuple[int, ChainBreak | None]:
     """``(records checked, first break or None)``, recomputing every hash in ``seq`` order."""
     expected_seq, prev_hash = 1, GENESIS
     with Session(engine) as session:
-        rows = session.exec(
-            select(AuditRecord).order_by(AuditRecord.seq).execution_options(yield_per=1000)  # type: ignore[arg-type]
+        # a database the hub has not upgraded yet has no ``consents`` column: read what is there
+        present = {column["name"] for column in inspect(engine).get_columns(_RECORDS.name)}
+        columns = [column for column in _RECORDS.columns if column.name in present]
+        rows = session.execute(
+            sql_select(*columns).order_by(_RECORDS.c.seq).execution_options(yield_per=1000)
         )
-        for record in rows:
+        for row in rows:
+            record = AuditRecord(**row._mapping)
             if record.seq != expected_seq:
                 return expected_seq - 1, ChainBreak(
                     expected_seq, f"missing (the chain jumps to record {record.seq})"
@@ -285,6 +296,7 @@ def _entry(row: AuditRecord) -> AuditEntry:
         departments=tuple(json.loads(row.departments)),
         fields=tuple(json.loads(row.fields)),
         outcome=row.outcome,
+        consents=tuple(json.loads(row.consents)) if row.consents else (),
     )
 
 

@@ -8,7 +8,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event, inspect, text
 from sqlmodel import Session, SQLModel, create_engine
 
 from connectors.tracing import Waits, waiting
@@ -41,6 +41,23 @@ def _sqlite_pragmas(connection: object, _record: object) -> None:
 
 def create_tables(engine: Engine) -> None:
     SQLModel.metadata.create_all(engine)
+    _add_columns(engine)
+
+
+ADDED_COLUMNS = {"audit_record": {"consents": "TEXT"}}
+"""Nullable columns added to tables that databases of earlier versions already have."""
+
+
+def _add_columns(engine: Engine) -> None:
+    """Add the ``ADDED_COLUMNS`` an existing table lacks (``create_all`` never alters)."""
+    inspector = inspect(engine)
+    for table, columns in ADDED_COLUMNS.items():
+        present = {column["name"] for column in inspector.get_columns(table)}
+        missing = {name: kind for name, kind in columns.items() if name not in present}
+        if missing:
+            with engine.begin() as connection:
+                for name, kind in missing.items():
+                    connection.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {kind}"))
 
 
 def drop_tables(engine: Engine) -> None:

@@ -191,6 +191,9 @@ class AuditRecord(SQLModel, table=True):
     departments: str
     fields: str
     outcome: str = Field(max_length=8)
+    consents: str | None = None
+    """The consent ids (a JSON array) a partner acted under; null, and left out of the hashed
+    JSON, when none (so records written before consents existed verify unchanged)."""
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
 
@@ -217,3 +220,42 @@ class AuditChainHead(SQLModel, table=True):
     chain: str = Field(primary_key=True, max_length=16)
     seq: int
     hash: str = Field(max_length=64)
+
+
+class Consent(SQLModel, table=True):
+    """A resident's consent that a bank's window acts for them on one item, briefly (帮办).
+
+    ``code_hash`` is HMAC-SHA-256 of the 6-digit code under the hub's key: the code itself is
+    never stored. ``redeemed_by`` is set once (single redemption) by a conditional update.
+    ``scopes`` and ``unmasked`` are JSON arrays."""
+
+    __tablename__ = "consent"
+
+    id: str = Field(primary_key=True, max_length=24)
+    resident_id: str = Field(foreign_key="resident.id", index=True)
+    item_code: str = Field(max_length=64)
+    bank: str = Field(max_length=8)
+    branch_id: str | None = Field(default=None, max_length=32)
+    partner_id: str | None = Field(default=None, max_length=32)
+    scopes: str
+    unmasked: str
+    code_hash: str = Field(max_length=64, index=True)
+    granted_at: datetime
+    expires_at: datetime = Field(index=True)
+    revoked_at: datetime | None = None
+    redeemed_at: datetime | None = None
+    redeemed_by: str | None = Field(default=None, max_length=32)
+
+
+class ConsentFiling(SQLModel, table=True):
+    """An application filed under a consent: one per consent (exactly once)."""
+
+    __tablename__ = "consent_filing"
+
+    id: str = Field(primary_key=True, max_length=24)
+    consent_id: str = Field(foreign_key="consent.id", unique=True)
+    resident_id: str = Field(foreign_key="resident.id", index=True)
+    item_code: str = Field(max_length=64)
+    partner_id: str = Field(max_length=32)
+    state: str = Field(max_length=16)
+    filed_at: datetime

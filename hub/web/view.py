@@ -150,6 +150,9 @@ class HubGraphQLView(GraphQL[HubContext, None]):
             audit_log=services.audit_log,
             catalogue=services.catalogue,
             public_links=services.public_links,
+            consents=services.consents,
+            filings=services.filings,
+            redemption_attempts=services.redemption_attempts,
             loaders=RequestLoaders(services.connectors),
         )
 
