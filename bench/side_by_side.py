@@ -31,6 +31,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -276,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="results file stem (default bench/results/…)")
     parser.add_argument("--title", default="Side by side: hub / Node peer, CPU per request")
     args = parser.parse_args(argv)
+    # stopped (even as a background job, where SIGINT is ignored): still stop every child
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if args.residents < 200:
         print("note: fewer than 200 residents lets repeats share in-flight reads", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="hub-sbs-") as tmp:
