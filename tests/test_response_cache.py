@@ -19,8 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from strawberry.types import ExecutionResult
 
 from hub.settings import Settings
+from hub.web.response_cache import ResponseCache
+from schema.context import Principal
 from tests.support import LiveHub, MockAdmin
 
 REPO = Path(__file__).resolve().parent.parent
@@ -273,3 +276,29 @@ def test_a_degraded_or_failed_answer_is_not_kept(
     assert failing.graphql(CATEGORIES).json()["data"] == fresh["data"]
     stored = metric(failing, "ihub_cache_events_total", department="response", event="store")
     assert stored == 1, "only the answer without errors was kept"
+
+
+def test_the_kept_answers_stay_within_their_byte_budget() -> None:
+    # the cache itself: anonymous callers choose the variables, the budget bounds the memory
+    cache = ResponseCache({"garbage": 60.0}, max_bytes=2_000, clock=lambda: 10.0)
+    query = strip_header(CLASSIFY)
+    anonymous = Principal.anonymous()
+    kept = []
+    for n in range(20):
+        lookup = cache.lookup(anonymous, query, None, {"item": f"item-{n}"})
+        assert lookup is not None
+        data = {"garbageSorting": {"classify": {"query": f"item-{n}", "tip": "x" * 100}}}
+        assert cache.put(lookup, ExecutionResult(data=data, errors=None), frozenset(), 0.0)
+        kept.append(lookup)
+        assert cache.size_bytes <= 2_000
+    assert 0 < len(cache) < 20
+    assert cache.get(kept[-1]) is not None, "the newest answer is kept"
+    assert cache.get(kept[0]) is None, "the oldest made room"
+    # one answer larger than an eighth of the budget is not kept at all
+    big = cache.lookup(anonymous, query, None, {"item": "big"})
+    assert big is not None
+    huge = {"garbageSorting": {"classify": {"query": "big", "tip": "x" * 1_000}}}
+    assert not cache.put(big, ExecutionResult(data=huge, errors=None), frozenset(), 0.0)
+    # and nothing personal is ever a candidate
+    assert cache.lookup(anonymous, "query Mine { me { name } }", None, None) is None
+    assert cache.lookup(Principal.resident("R000001"), query, None, {"item": "a"}) is None

@@ -26,6 +26,10 @@ for how long, is decided like this:
   back what the write changed. (Other replicas' writes are bounded by the TTL, as the
   departments' own caches are.)
 
+**Bounded memory.** Anonymous callers choose the variables, so the kept answers are bounded
+by their size as JSON (``MAX_BYTES`` in all, an eighth of it for one answer), least recently
+used first out, as well as by their number.
+
 What still runs on a hit: everything before execution (authentication, rate limits,
 persisted-document rules, the envelope and preflight checks) and everything after it (error
 masking, ``Cache-Control``/``ETag``/304, JSON encoding), so the bytes on the wire are those of
@@ -46,6 +50,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from graphql import FieldNode, OperationType, get_operation_ast
 from strawberry.types import ExecutionResult
 
@@ -61,6 +66,10 @@ PUBLIC_ROOTS: Mapping[str, frozenset[str]] = {
     "services": frozenset({"catalogue", "icbc", "ccb"}),
 }
 """Query root fields whose answers depend on no caller, and the departments each reads."""
+
+MAX_BYTES = 8_000_000
+"""What the kept answers may add up to, as JSON (their objects in memory take a few times more):
+anonymous callers choose the variables, so the budget, not the traffic, bounds the memory."""
 
 CacheEvent = Callable[[str, str], None]
 """``(department, event)``: the hub observer's ``cache`` (``response``: hit, miss, store …)."""
@@ -105,6 +114,7 @@ class Entry:
     data: Any
     extensions: Mapping[str, Any] | None
     expires: float
+    size: int  # of the answer as JSON: what the memory budget counts
 
 
 @dataclass(frozen=True)
@@ -124,11 +134,14 @@ class ResponseCache:
         ttls: Mapping[str, float],
         *,
         maxsize: int = 1024,
+        max_bytes: int = MAX_BYTES,
         clock: Callable[[], float] = time.monotonic,
         on_event: CacheEvent | None = None,
     ) -> None:
         self._ttls = dict(ttls)
         self._maxsize = maxsize
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._clock = clock
         self._on_event = on_event
         self._entries: OrderedDict[str, Entry] = OrderedDict()
@@ -168,7 +181,7 @@ class ResponseCache:
         entry = self._entries.get(lookup.key)
         if entry is None or entry.expires <= self._clock():
             if entry is not None:
-                del self._entries[lookup.key]
+                self._drop(lookup.key)
                 self._event("expired")
             self._event("miss")
             return None
@@ -189,14 +202,30 @@ class ResponseCache:
         ttl = min(ttls, default=0.0)
         if ttl <= 0:
             return False
+        try:
+            size = len(orjson.dumps(result.data)) + len(orjson.dumps(result.extensions))
+        except TypeError:
+            return False
+        if size > self._max_bytes // 8:
+            return False  # one answer may take an eighth of the budget at most
+        self._drop(lookup.key)
         self._entries[lookup.key] = Entry(
-            result.data, dict(result.extensions) if result.extensions else None, started + ttl
+            result.data,
+            dict(result.extensions) if result.extensions else None,
+            started + ttl,
+            size,
         )
-        self._entries.move_to_end(lookup.key)
-        while len(self._entries) > self._maxsize:
-            self._entries.popitem(last=False)
+        self._bytes += size
+        while len(self._entries) > self._maxsize or self._bytes > self._max_bytes:
+            _, evicted = self._entries.popitem(last=False)
+            self._bytes -= evicted.size
         self._event("store")
         return True
+
+    def _drop(self, key: str) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._bytes -= entry.size
 
     def now(self) -> float:
         return self._clock()
@@ -206,7 +235,12 @@ class ResponseCache:
         self._generation += 1
         if self._entries:
             self._entries.clear()
+            self._bytes = 0
             self._event("invalidated")
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
