@@ -60,6 +60,7 @@ from hub.web.oauth import HUB_ISSUER, token_endpoint
 from hub.web.operators import HubObserver, OperationMetrics, operator_routes
 from hub.web.pages import PublicPages
 from hub.web.qr import QrImages
+from hub.web.response_cache import ResponseCache
 from hub.web.view import HubGraphQLView
 from schema import build_schema
 from schema.context import CallerKind
@@ -207,8 +208,20 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
     graphiql = _graphiql(settings, dev_token=dev_token)
     # a CDN may keep a public answer no longer than the hub's own shortest cache would
     max_age = min((p.cache_ttl_s for p in settings.departments.values()), default=60.0)
+    response_cache = (
+        ResponseCache(
+            {name: p.cache_ttl_s for name, p in settings.departments.items()},
+            on_event=state.observer.cache,
+        )
+        if settings.response_cache and not settings.naive
+        else None
+    )
     view = HubGraphQLView(
-        schema, services=services, graphiql=graphiql, public_max_age_s=int(max_age)
+        schema,
+        services=services,
+        graphiql=graphiql,
+        public_max_age_s=int(max_age),
+        response_cache=response_cache,
     )
     catalogue_policy = settings.departments.get("catalogue")
     pages = PublicPages(

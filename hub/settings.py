@@ -205,6 +205,9 @@ class Settings:
     # after start-up, move everything alive to the GC's permanent generation: the full
     # collections that follow no longer walk the libraries' and the schema's objects
     gc_freeze: bool = True
+    # public, caller-independent answers served again within their departments' TTLs
+    # (hub.web.response_cache); HUB_RESPONSE_CACHE=false runs every request
+    response_cache: bool = True
     # the catalogue copy (hub.catalogue): poll the changes feed every refresh_s, scenarios /
     # public services / disclosures every guides_refresh_s, a full sync every full_sync_s; the
     # refresh lease lasts lease_s; a read before the first fill waits at most start_wait_s
@@ -317,6 +320,7 @@ class Settings:
             max_waiting=int(_number(env, "HUB_MAX_WAITING", 1000)),
             admission_wait_s=_number(env, "HUB_ADMISSION_WAIT_S", 10.0),
             gc_freeze=_flag(env, "HUB_GC_FREEZE", True),
+            response_cache=_flag(env, "HUB_RESPONSE_CACHE", True),
             catalogue_refresh_s=_number(env, "HUB_CATALOGUE_REFRESH_S", 60.0),
             catalogue_guides_refresh_s=_number(env, "HUB_CATALOGUE_GUIDES_REFRESH_S", 3600.0),
             catalogue_full_sync_s=_number(env, "HUB_CATALOGUE_FULL_SYNC_S", 86400.0),

@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
+from cachetools import LRUCache
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -72,7 +74,9 @@ class AuditTrailExtension(SchemaExtension):
             return
         result = execution.result
         errors = [*(getattr(result, "errors", None) or []), *getattr(context, "partial_errors", [])]
-        personal = _PersonalAccess.of(execution.graphql_document, execution.operation_name)
+        personal = _PersonalAccess.cached(
+            execution.query, execution.graphql_document, execution.operation_name
+        )
         if personal is not None:
             personal.read(getattr(result, "data", None), errors)
             if (personal.is_mutation and personal.attempted) or "me" in personal.returned:
@@ -204,6 +208,10 @@ def _collect(
     return {key: list(named.values()) for key, named in by_key.items()}
 
 
+_CACHED_QUERY_CHARS = 20_000
+"""Longer documents are not remembered (the memory of ``_STRUCTURES`` stays bounded)."""
+
+
 class _PersonalAccess:
     """The personal root fields of one operation, and what they returned once it has run."""
 
@@ -212,6 +220,7 @@ class _PersonalAccess:
         operation: OperationDefinitionNode,
         roots: dict[str, list[_Field]],
     ) -> None:
+        self.operation = operation
         self.operation_type = operation.operation
         self.is_mutation = operation.operation is OperationType.MUTATION
         self.roots = roots  # response key -> root field, in the operation's order
@@ -240,6 +249,25 @@ class _PersonalAccess:
             if mutation or any(field.path in PERSONAL_QUERY_ROOTS for field in fields)
         }
         return cls(operation, roots) if roots else None
+
+    @classmethod
+    def cached(
+        cls, query: str | None, document: DocumentNode | None, name: str | None
+    ) -> _PersonalAccess | None:
+        """``of``, with the document's personal roots (the field tree, whose sub-selections
+        fill on first use) kept per query text: only what a request returned is its own."""
+        if query is None or len(query) > _CACHED_QUERY_CHARS:
+            return cls.of(document, name)
+        key = (query, name)
+        with _STRUCTURES_LOCK:  # several hubs (threads) may share this process
+            known = _STRUCTURES.get(key, _UNKNOWN)
+        if known is not _UNKNOWN:
+            return None if known is None else cls(*known)
+        found = cls.of(document, name)
+        if document is not None:  # a document that did not parse is not remembered
+            with _STRUCTURES_LOCK:
+                _STRUCTURES[key] = None if found is None else (found.operation, found.roots)
+        return found
 
     def root_names(self, key: str) -> list[str]:
         return [field.path for field in self.roots.get(key, ())]
@@ -277,6 +305,14 @@ class _PersonalAccess:
                 return
             self.returned.update(field.path for field in fields)
             level = [field.children for field in fields]
+
+
+_STRUCTURES: LRUCache[
+    tuple[str, str | None], tuple[OperationDefinitionNode, dict[str, list[_Field]]] | None
+] = LRUCache(512)
+"""Personal roots by query text and operation name, shared by every request of that document."""
+_STRUCTURES_LOCK = threading.Lock()
+_UNKNOWN: Any = object()
 
 
 def _mentions_personal_root(operation: OperationDefinitionNode) -> bool:

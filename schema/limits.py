@@ -95,17 +95,19 @@ class QueryLimiter(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         assert context.graphql_document is not None
-        refusal = argument_refusal(
-            context.schema._schema, context.graphql_document, context.variables
-        )
-        if refusal is not None:  # bad input is the client's, whatever the operation would cost
-            context.result = GraphQLExecutionResult(None, [refusal])
-            yield
-            return
         key = _measure_key(context.query, context.operation_name, context.variables)
+        # a measured key's arguments were checked and found in bounds (a refused one is never
+        # measured): the same document and variables need no second walk
         if key is not None and key in self._measured:
             measures = self._measured[key]
         else:
+            refusal = argument_refusal(
+                context.schema._schema, context.graphql_document, context.variables
+            )
+            if refusal is not None:  # bad input is the client's, whatever it would cost
+                context.result = GraphQLExecutionResult(None, [refusal])
+                yield
+                return
             measures = measure_operation(
                 context.schema._schema,
                 context.graphql_document,

@@ -24,7 +24,7 @@ from hub.store.db import Database, create_tables, drop_tables, make_engine
 from hub.store.models import AuditRecord
 from schema import build_schema
 from schema.context import AuditEntry
-from tests.support import LiveHub
+from tests.support import BackgroundMocks, LiveHub, MockAdmin
 from tests.test_partners import ICBC, operations, token
 
 URLS = ["sqlite"] + (["postgresql"] if os.environ.get("HUB_TEST_DATABASE_URL") else [])
@@ -543,3 +543,35 @@ def test_records_with_and_without_consents_verify_on_an_upgraded_database(
     )
     code, said = verify(database_url, monkeypatch, capsys)
     assert code == 1 and "record 3:" in said
+
+
+def test_a_repeated_document_records_only_what_each_request_returned(
+    start_hub: Callable[..., LiveHub],
+    token_for: Callable[..., str],
+    sqlite_url: str,
+    mocks: BackgroundMocks,
+) -> None:
+    # given a hub that has run one document (its personal fields are remembered per document)
+    hub = start_hub(database_url=sqlite_url)
+    document = "query TwoParts { me { name library { loans { dueDate } } } }"
+    token = token_for("R000001")
+    assert "errors" not in hub.graphql(document, token=token).json()
+    # when the same document runs again with the library down
+    library = MockAdmin(mocks.urls["library"])
+    library.faults(down=True)
+    try:
+        failed = hub.graphql(document, token=token).json()
+    finally:
+        library.clear_faults()
+    assert failed["errors"] and failed["data"]["me"]["name"]
+    # then each record names the fields its own request returned, and nothing of the other's
+    first, second = records(sqlite_url)
+    assert json.loads(first.fields) == [
+        "me",
+        "me.library",
+        "me.library.loans",
+        "me.library.loans.dueDate",
+        "me.name",
+    ]
+    assert json.loads(second.fields) == ["me", "me.library", "me.name"]  # loans: null
+    assert (first.outcome, second.outcome) == ("ok", "partial")

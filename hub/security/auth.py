@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 import jwt
+from cachetools import LRUCache
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.requests import HTTPConnection
@@ -134,6 +135,12 @@ class KeyChain:
             await source.refresh_for(kid)
 
 
+VERIFIED_TOKENS = 10_000
+"""Verified tokens a verifier remembers (LRU)."""
+VERIFIED_FOR_S = 60.0
+"""How long a verified token is taken without checking its signature again (if it lives so long)."""
+
+
 class TokenVerifier:
     """Checks tokens for one audience against a key source, by ``kid``."""
 
@@ -157,6 +164,11 @@ class TokenVerifier:
         self._leeway = leeway_s
         self._subject = subject
         self.audience = audience
+        # tokens already verified: token -> (claims, kid, until); a repeat within the token's
+        # own validity (and at most VERIFIED_FOR_S) skips the RSA check and the decoding
+        self._verified: LRUCache[str, tuple[dict[str, object], str, float]] = LRUCache(
+            VERIFIED_TOKENS
+        )
 
     async def verify(self, token: str) -> dict[str, object]:
         """The claims of a valid token; ``jwt.InvalidTokenError`` otherwise.
@@ -164,6 +176,12 @@ class TokenVerifier:
         An unknown ``kid`` asks the key source to look again once (keys rotate); the source
         decides how often that may reach the network.
         """
+        known = self._verified.get(token)
+        if known is not None:
+            remembered, signer, until = known
+            if time.time() < until and self._keys.get(signer) is not None:
+                return dict(remembered)
+            self._verified.pop(token, None)
         header = jwt.get_unverified_header(token)
         algorithm = header.get("alg")
         if algorithm not in self._algorithms:
@@ -191,6 +209,11 @@ class TokenVerifier:
         subject = claims["sub"]
         if not isinstance(subject, str) or not self._subject.fullmatch(subject):
             raise jwt.InvalidTokenError("unexpected subject")
+        expires = claims["exp"]
+        if isinstance(expires, int | float):
+            # no later than ``exp`` itself (not exp + leeway): a cached token never outlives it
+            until = min(float(expires), time.time() + VERIFIED_FOR_S)
+            self._verified[token] = (dict(claims), kid, until)
         return claims
 
 

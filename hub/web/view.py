@@ -30,6 +30,7 @@ from hub.web.envelope import (
 )
 from hub.web.graphiql import GraphiQL
 from hub.web.middleware import request_id_of
+from hub.web.response_cache import ResponseCache
 from hub.web.responses import (
     GRAPHQL_RESPONSE,
     JSON,
@@ -42,6 +43,7 @@ from hub.web.responses import (
 from schema import HubSchema
 from schema.context import Principal
 from schema.errors import to_public
+from schema.extensions import operation_sink
 
 # set per request in __call__ (the request's own task), read by get_context and parsing
 _principal: ContextVar[Principal] = ContextVar("principal")
@@ -65,11 +67,13 @@ class HubGraphQLView(GraphQL[HubContext, None]):
         services: Services,
         graphiql: GraphiQL | None,
         public_max_age_s: int = 60,
+        response_cache: ResponseCache | None = None,
     ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
         self._services = services
         self._graphiql = graphiql
         self._public_max_age_s = public_max_age_s
+        self._response_cache = response_cache
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -182,13 +186,44 @@ class HubGraphQLView(GraphQL[HubContext, None]):
             )
         return resolved
 
-    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: HubContext,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        cache = self._response_cache
+        lookup = None
+        if cache is not None:
+            query, name = request_data.query, request_data.operation_name
+            lookup = cache.lookup(context.principal, query, name, request_data.variables)
+            if lookup is not None:
+                hit = cache.get(lookup)
+                if hit is not None:
+                    sink = operation_sink.get()
+                    if sink is not None:
+                        sink(lookup.plan.name, "ok")
+                    return hit
+            started = cache.now()
         try:
-            return await super().execute_single(*args, **kwargs)
+            result = await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
         except HTTPException as exc:
             if isinstance(exc.__cause__, InvalidOperationTypeError):
                 raise HTTPException(405, MUTATION_OVER_GET) from exc
             raise
+        finally:
+            if cache is not None and cache.is_mutation(
+                request_data.query, request_data.operation_name
+            ):
+                cache.invalidate()  # e.g. an enrolment: the course list's seats changed
+        if lookup is not None and cache is not None:
+            cache.put(lookup, result, context.loaders.departments, started)
+        return result
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         """Only a browser opening ``/graphql``: not a client sending a persisted document."""
