@@ -23,6 +23,8 @@ from starlette.routing import Route
 from connectors.base import Connector
 from connectors.catalogue import CatalogueConnector
 from connectors.shared import InProcessLeases, Lease
+from hub.approvals import approval_clock
+from hub.approvals.service import ApprovalService
 from hub.catalogue import CatalogueCopy, sync_settings
 from hub.context import Services
 from hub.departments import DEPARTMENTS
@@ -44,6 +46,7 @@ from hub.shared.backend import RedisState
 from hub.shared.ratelimit import SharedRateLimiter
 from hub.store.audit import SqlAuditLog
 from hub.store.db import Database, create_tables, make_engine
+from hub.store.decisions import SqlDecisions
 from hub.store.directory import SqlResidentDirectory
 from hub.store.idempotency import SqlIdempotencyStore
 from hub.store.records import SqlHubRecords, applicant_key
@@ -182,6 +185,12 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
         ),
         audit_log=SqlAuditLog(database),
         catalogue=catalogue,
+        approvals=ApprovalService(
+            state.connectors,
+            SqlDecisions(database),
+            today=approval_clock(settings.approvals_today),
+            budget_s=settings.approvals_budget_s,
+        ),
         public_links=PublicLinks(settings.public_base_url),
         persisted=PersistedDocuments(
             database, partners, schema._schema, apq=settings.apq, shared=redis

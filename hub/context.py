@@ -15,6 +15,7 @@ from hub.security.auth import Authenticator
 from hub.security.persisted import PersistedDocuments
 from hub.security.ratelimit import BucketPolicy, RateLimiter
 from schema.context import (
+    Approvals,
     AuditLog,
     AuditTrail,
     CallerKind,
@@ -59,6 +60,7 @@ class Services:
     records: HubRecords
     audit_log: AuditLog
     catalogue: ServiceCatalogue
+    approvals: Approvals
     public_links: PublicLinks
     persisted: PersistedDocuments
     connectors: Mapping[str, Connector]
@@ -78,6 +80,7 @@ class HubContext:
     records: HubRecords
     audit_log: AuditLog
     catalogue: ServiceCatalogue
+    approvals: Approvals
     public_links: PublicLinks
     loaders: RequestLoaders = field(repr=False)
     partial_errors: list[GraphQLError] = field(default_factory=list)

@@ -169,6 +169,10 @@ class Settings:
     max_body_bytes: int = 1_000_000
     applicant_ref_key: str | None = None
     door_attempts_per_minute: int = 5
+    approvals_today: str | None = None
+    """秒批's "today" (yyyy-MM-dd, Shanghai), fixed; unset = the Shanghai date now."""
+    approvals_budget_s: float = 0.8
+    """How long 秒批 waits for each department's evidence before NEEDS_REVIEW."""
     apq: bool = True
     rate_limits: Mapping[CallerKind, BucketPolicy] = field(
         default_factory=lambda: dict(DEFAULT_POLICIES)
@@ -279,6 +283,8 @@ class Settings:
             max_body_bytes=int(_number(env, "HUB_MAX_BODY_BYTES", 1_000_000)),
             applicant_ref_key=env.get("HUB_APPLICANT_REF_KEY") or None,
             door_attempts_per_minute=int(_number(env, "HUB_DOOR_ATTEMPTS_PER_MINUTE", 5)),
+            approvals_today=env.get("HUB_APPROVALS_TODAY") or None,
+            approvals_budget_s=_number(env, "HUB_APPROVALS_BUDGET_S", 0.8),
             apq=_flag(env, "HUB_APQ", True),
             rate_limits={
                 kind: BucketPolicy.parse(kind.value, env[f"HUB_RATE_LIMIT_{kind.name}"])

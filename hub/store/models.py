@@ -217,3 +217,45 @@ class AuditChainHead(SQLModel, table=True):
     chain: str = Field(primary_key=True, max_length=16)
     seq: int
     hash: str = Field(max_length=64)
+
+
+class DecisionRecord(SQLModel, table=True):
+    """One 秒批 decision (``hub.store.decisions``): the item, the rule and parameter versions,
+    every input with its department and when it was fetched, the outcome and its reasons.
+
+    A hash chain like the audit log's (chain ``decisions`` in ``audit_chain_head``).
+    ``evidence`` and ``reasons`` are canonical JSON arrays; ``subject`` is the ID number the
+    decision is about (masked whenever it is shown)."""
+
+    __tablename__ = "decision_record"
+
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    decision_id: str = Field(max_length=40, unique=True)
+    at: datetime = Field(index=True)
+    resident_id: str = Field(max_length=32, index=True)
+    subject: str = Field(max_length=18, index=True)
+    item: str = Field(max_length=64)
+    impl_code: str = Field(max_length=64)
+    rule_version: str = Field(max_length=16)
+    parameter_version: str = Field(max_length=16)
+    day: date
+    evidence: str
+    outcome: str = Field(max_length=16)
+    reasons: str
+    amount_fen: int | None = None
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class ApprovalGrant(SQLModel, table=True):
+    """The one entitlement a subject gets per item: the row is claimed before the paying
+    department is instructed, so concurrent approvals with different keys pay once."""
+
+    __tablename__ = "approval_grant"
+
+    subject: str = Field(primary_key=True, max_length=18)
+    item: str = Field(primary_key=True, max_length=64)
+    decision_id: str = Field(max_length=40)
+    request_id: str = Field(max_length=64)
+    entitlement_id: str | None = Field(default=None, max_length=64)
+    first_month: date | None = None

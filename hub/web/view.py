@@ -149,6 +149,7 @@ class HubGraphQLView(GraphQL[HubContext, None]):
             records=services.records,
             audit_log=services.audit_log,
             catalogue=services.catalogue,
+            approvals=services.approvals,
             public_links=services.public_links,
             loaders=RequestLoaders(services.connectors),
         )

@@ -1,7 +1,7 @@
 """应届毕业生入户 · graduate residence transfer: a full-time degree (本科 or above) verified under
 the applicant's registered name, graduated within the last years, under the age limit of the
-degree, hukou not yet in Luohu (``parameters/graduate_transfer.yaml``). Nothing is paid: 公安
-registers the transfer."""
+degree (``parameters/graduate_transfer.yaml``). Nothing is paid: 公安 registers
+the transfer."""
 
 from __future__ import annotations
 
@@ -33,7 +33,6 @@ def variables(entity: Any) -> list[type[Variable]]:
 
     return [
         var("registered", bool, lambda p, period: p("registered", period)),
-        var("not_yet_local", bool, lambda p, period: ~p("hukou_in_district", period)),
         var("verified", bool, lambda p, period: p("degree_verified", period)),
         var("level", bool, lambda p, period: p("degree_level", period) >= 2),
         var("full_time", bool, lambda p, period: p("degree_full_time", period)),
@@ -54,7 +53,6 @@ RULE = Rule(
     evidence=frozenset({"population.person", "credentials.degree"}),
     conditions=(
         Condition(f"{P}__registered", "NOT_REGISTERED", "户籍人口库中没有此人的记录"),
-        Condition(f"{P}__not_yet_local", "ALREADY_LOCAL", "户籍已在罗湖区，无需迁入"),
         Condition(f"{P}__verified", "DEGREE_NOT_VERIFIED", "学历证书未能在您的登记姓名下核验"),
         Condition(f"{P}__level", "DEGREE_LEVEL", "学历须为全日制本科及以上"),
         Condition(f"{P}__full_time", "NOT_FULL_TIME", "学历须为全日制"),
