@@ -172,6 +172,8 @@ class Settings:
     approvals_today: str | None = None
     """秒批's "today" (yyyy-MM-dd, Shanghai), fixed; unset = the Shanghai date now."""
     approvals_budget_s: float = 0.8
+    approvals_recheck_s: float = 30.0
+    """How often queued NEEDS_REVIEW cases are re-checked (0: never automatically)."""
     """How long 秒批 waits for each department's evidence before NEEDS_REVIEW."""
     apq: bool = True
     rate_limits: Mapping[CallerKind, BucketPolicy] = field(
@@ -285,6 +287,7 @@ class Settings:
             door_attempts_per_minute=int(_number(env, "HUB_DOOR_ATTEMPTS_PER_MINUTE", 5)),
             approvals_today=env.get("HUB_APPROVALS_TODAY") or None,
             approvals_budget_s=_number(env, "HUB_APPROVALS_BUDGET_S", 0.8),
+            approvals_recheck_s=_number(env, "HUB_APPROVALS_RECHECK_S", 30.0),
             apq=_flag(env, "HUB_APQ", True),
             rate_limits={
                 kind: BucketPolicy.parse(kind.value, env[f"HUB_RATE_LIMIT_{kind.name}"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from sqlalchemy import text
 from hub.approvals.rules import RULES
 from hub.approvals.service import ApprovalService
 from hub.cli import decisions as cli_decisions
+from hub.cli import reviews as cli_reviews
 from hub.settings import Settings
 from hub.store.audit import ChainBreak
 from hub.store.db import Database, drop_tables, make_engine
@@ -62,7 +64,13 @@ def civil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundMocks]
 
 
 @pytest.fixture
+def hub_overrides() -> dict[str, Any]:
+    return {"approvals_recheck_s": 0.0}
+
+
+@pytest.fixture
 def setup(
+    hub_overrides: dict[str, Any],
     mocks: BackgroundMocks,
     civil: BackgroundMocks,
     database_url: str,
@@ -78,6 +86,7 @@ def setup(
         database_url=database_url,
         approvals_today=found["as_of"],
         env={"HUB_CIVIL_URL": civil.urls["civil"]},
+        **hub_overrides,
     )
     return {
         "hub": hub, "cases": cases(mocks.urls["population"]), "population": population,
@@ -330,5 +339,71 @@ def test_the_record_is_readable_chained_and_a_recheck_agrees(setup: dict[str, An
             )
         assert verify_decisions(engine)[1] == ChainBreak(2, "hash does not match its fields")
         assert cli_decisions.run(argparse.Namespace(action="verify"), settings) == 1
+    finally:
+        engine.dispose()
+
+
+def newest(setup: dict[str, Any], resident: str) -> dict[str, Any]:
+    body = setup["hub"].graphql(MINE, token=setup["token_for"](resident)).json()
+    applications: list[dict[str, Any]] = body["data"]["me"]["applications"]
+    return applications[0]["decision"]
+
+
+@pytest.mark.parametrize("hub_overrides", [{"approvals_recheck_s": 0.2}])
+def test_a_queued_case_is_rechecked_when_the_department_is_back(setup: dict[str, Any]) -> None:
+    # given: the registry down, the application queued
+    setup["population"].faults(down=True)
+    try:
+        first = apply(setup, "turns_100_today", "elderly_allowance", "queued-1")
+    finally:
+        setup["population"].clear_faults()
+    assert outcome(first)[0] == "NEEDS_REVIEW"
+    head = household_head(setup["cases"]["turns_100_today"])
+    # when the registry is back, the background re-check decides it
+    deadline = time.monotonic() + 30
+    while newest(setup, head)["outcome"] == "NEEDS_REVIEW":
+        assert time.monotonic() < deadline, "the queued case was never re-checked"
+        time.sleep(0.1)
+    # then the resident sees it approved, paid once, and operators see the re-check
+    assert newest(setup, head)["outcome"] == "APPROVED"
+    assert setup["civil"].calls(GRANTS) == 1
+    status = httpx.get(f"{setup['hub'].url}/status").json()
+    assert status["approvals"]["casesClosed"] == 1
+    metrics = httpx.get(f"{setup['hub'].url}/metrics").text
+    assert "ihub_review_closed_total 1.0" in metrics
+
+
+def test_an_operator_rejects_a_queued_case(setup: dict[str, Any], capsys: Any) -> None:
+    # given
+    setup["population"].faults(down=True)
+    try:
+        first = apply(setup, "turns_70_today", "elderly_allowance", "operator-1")
+    finally:
+        setup["population"].clear_faults()
+    decision_id = first["application"]["decision"]["id"]
+    settings = Settings(database_url=setup["database_url"])
+    assert cli_reviews.run(argparse.Namespace(action="list"), settings) == 0
+    assert decision_id in capsys.readouterr().out
+    # when
+    decided = argparse.Namespace(
+        action="decide", decision_id=decision_id, outcome="reject", by="operator-7",
+        reason="材料存疑",
+    )  # fmt: skip
+    assert cli_reviews.run(decided, settings) == 0
+    # then the resident sees the new state; the case is closed, by whom it was closed
+    head = household_head(setup["cases"]["turns_70_today"])
+    latest = newest(setup, head)
+    assert latest["outcome"] == "REJECTED"
+    assert [r["code"] for r in latest["reasons"]] == ["OPERATOR_REJECTED"]
+    assert cli_reviews.run(decided, settings) == 1  # not open any more
+    engine = make_engine(setup["database_url"])
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(
+                text("SELECT state, closed_by FROM review_case WHERE decision_id = :d"),
+                {"d": decision_id},
+            ).one()
+        assert tuple(row) == ("CLOSED", "operator-7")
+        assert verify_decisions(engine) == (2, None)
     finally:
         engine.dispose()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -33,8 +34,15 @@ from connectors.errors import ConnectorError, Refused
 from connectors.population import PopulationConnector
 from hub.approvals import engine, facts
 from hub.approvals.rules import RULES, Rule
-from hub.store.decisions import SqlDecisions
-from schema.context import ApplicationResult, Decision, Fact, Reason, ResidentProfile
+from hub.store.decisions import SqlDecisions, SqlReviews
+from schema.context import (
+    ApplicationResult,
+    Decision,
+    Fact,
+    Reason,
+    ResidentDirectory,
+    ResidentProfile,
+)
 
 DEPARTMENTS = {"population": "公安户籍", "civil": "民政", "credentials": "学历认证", "hrss": "人社"}
 ALREADY = ("ALREADY_ENTITLED", "您已在享受该项补贴，无需重复申请。", "itemCode")
@@ -76,9 +84,13 @@ class ApprovalService:
         *,
         today: Callable[[], date],
         budget_s: float = 0.8,
+        reviews: SqlReviews | None = None,
+        directory: ResidentDirectory | None = None,
     ) -> None:
         self._connectors = connectors
         self.decisions = decisions
+        self.reviews = reviews
+        self._directory = directory
         self._today = today
         self._budget_s = budget_s
 
@@ -114,7 +126,35 @@ class ApprovalService:
             message = "只能为本户户籍成员申请。"
             return ApplicationResult(None, ("FORBIDDEN", message, "forMember"))
         decision = self._decide(rule, resident.id, subject, day, gathered)
-        return await self._conclude(rule, decision, day)
+        result = await self._conclude(rule, decision, day)
+        review = result.decision is not None and result.decision.outcome == "NEEDS_REVIEW"
+        if review and self.reviews is not None and result.decision is not None:
+            await self.reviews.open(result.decision, dict(answers))
+        return result
+
+    async def recheck_open(self, limit: int = 20) -> tuple[int, int]:
+        """Re-decide up to ``limit`` queued cases with fresh evidence; a case whose
+        departments answer now is closed by ``auto-recheck`` (its new decision recorded, paid
+        if approved). ``(checked, closed)``."""
+        if self.reviews is None or self._directory is None:
+            return 0, 0
+        closed = 0
+        cases = await self.reviews.open_cases(limit)
+        for case in cases:
+            resident = await self._directory.profile(case.resident_id)
+            rule = RULES.get(case.item)
+            if resident is None or rule is None:
+                continue
+            answers = {str(k): str(v) for k, v in json.loads(case.answers).items()}
+            gathered = await self._gather(rule, resident, case.subject, answers)
+            if gathered.failed:
+                continue  # still down: the case waits, no new record
+            decision = self._decide(rule, resident.id, case.subject, self._today(), gathered)
+            result = await self._conclude(rule, decision, self._today())
+            closing = result.decision.decision_id if result.decision else None
+            if await self.reviews.close(case.decision_id, "auto-recheck", closing):
+                closed += 1
+        return len(cases), closed
 
     async def recheck(self, decision: Decision) -> Decision:
         """Re-run the recorded inputs on the recorded day: the same rules give the same outcome."""

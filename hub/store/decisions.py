@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 
 from hub.store.audit import GENESIS, ChainBreak, locked_head
 from hub.store.db import Database
-from hub.store.models import ApprovalGrant, AuditChainHead, DecisionRecord
+from hub.store.models import ApprovalGrant, AuditChainHead, DecisionRecord, ReviewCase
 from schema.context import Decision, Fact, Reason
 
 CHAIN = "decisions"
@@ -176,6 +176,58 @@ class SqlDecisions:
                 session.commit()
 
         await self._database.run(release)
+
+
+class SqlReviews:
+    """The review queue: NEEDS_REVIEW decisions until a re-check or an operator closes them."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def open(self, decision: Decision, answers: dict[str, str]) -> None:
+        case = ReviewCase(
+            decision_id=decision.decision_id, resident_id=decision.resident_id,
+            subject=decision.subject, item=decision.item, answers=_dumps(answers),
+            state="OPEN", opened_at=datetime.now(UTC),
+        )  # fmt: skip
+
+        def add(session: Session) -> None:
+            session.add(case)
+            session.commit()
+
+        await self._database.run(add)
+
+    async def open_cases(self, limit: int) -> list[ReviewCase]:
+        return await self._database.run(lambda s: open_cases(s, limit))
+
+    async def close(self, decision_id: str, by: str, closing_decision_id: str | None) -> bool:
+        return await self._database.run(
+            lambda s: close_case(s, decision_id, by, closing_decision_id)
+        )
+
+
+def open_cases(session: Session, limit: int) -> list[ReviewCase]:
+    query = (
+        select(ReviewCase)
+        .where(ReviewCase.state == "OPEN")
+        .order_by(ReviewCase.opened_at)  # type: ignore[arg-type]
+        .limit(limit)
+    )
+    return list(session.exec(query).all())
+
+
+def close_case(
+    session: Session, decision_id: str, by: str, closing_decision_id: str | None
+) -> bool:
+    """Close an open case; False if it is not open (closed by someone else first)."""
+    case = session.get(ReviewCase, decision_id)
+    if case is None or case.state != "OPEN":
+        return False
+    case.state, case.closed_at, case.closed_by = "CLOSED", datetime.now(UTC), by
+    case.closing_decision_id = closing_decision_id
+    session.add(case)
+    session.commit()
+    return True
 
 
 def verify_decisions(engine: Engine) -> tuple[int, ChainBreak | None]:

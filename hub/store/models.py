@@ -259,3 +259,21 @@ class ApprovalGrant(SQLModel, table=True):
     request_id: str = Field(max_length=64)
     entitlement_id: str | None = Field(default=None, max_length=64)
     first_month: date | None = None
+
+
+class ReviewCase(SQLModel, table=True):
+    """A NEEDS_REVIEW decision waiting for a re-check or an operator (``hub.store.decisions``);
+    ``closed_by`` is the operator, or ``auto-recheck`` when the department came back."""
+
+    __tablename__ = "review_case"
+
+    decision_id: str = Field(primary_key=True, max_length=40)
+    resident_id: str = Field(max_length=32, index=True)
+    subject: str = Field(max_length=18)
+    item: str = Field(max_length=64)
+    answers: str
+    state: str = Field(max_length=8, index=True)
+    opened_at: datetime
+    closed_at: datetime | None = None
+    closed_by: str | None = Field(default=None, max_length=64)
+    closing_decision_id: str | None = Field(default=None, max_length=40)
