@@ -6,6 +6,7 @@ evidence and the decision record live there."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from enum import Enum
 from typing import Any
 
@@ -14,9 +15,11 @@ from strawberry.scalars import JSON
 
 from schema.common import IDEMPOTENCY_KEY_HELP, Money, UserError, current_resident, idempotent
 from schema.context import ApplicationResult, Decision, HubInfo
+from schema.errors import BadUserInput
 from schema.masking import mask_id_number
 
 MAX_ANSWERS = 16
+ID_NUMBER = re.compile(r"\d{17}[\dX]")
 
 
 @strawberry.enum(description="What the rules concluded.")
@@ -149,8 +152,22 @@ class ApprovalsMutation:
         self, info: HubInfo, input: ApplyForServiceInput
     ) -> ApplyForServicePayload:
         resident = await current_resident(info)
+        if not 1 <= len(input.item_code.strip()) <= 64:
+            raise BadUserInput("`itemCode` must be 1 to 64 characters.", field="itemCode")
+        if input.for_member is not None and not ID_NUMBER.fullmatch(input.for_member):
+            raise BadUserInput("`forMember` must be an 18-character ID number.", field="forMember")
+        if input.answers is not None and not isinstance(input.answers, dict):
+            raise BadUserInput("`answers` must be an object of strings.", field="answers")
         raw: dict[Any, Any] = input.answers if isinstance(input.answers, dict) else {}
-        answers = {str(k): str(v) for k, v in list(raw.items())[:MAX_ANSWERS]}
+        if len(raw) > MAX_ANSWERS or any(
+            not isinstance(v, str | int) or len(str(k)) > 32 or len(str(v)) > 128
+            for k, v in raw.items()
+        ):
+            raise BadUserInput(
+                f"`answers`: at most {MAX_ANSWERS}, names ≤ 32 and values ≤ 128 characters.",
+                field="answers",
+            )
+        answers = {str(k): str(v) for k, v in raw.items()}
         service = info.context.approvals
 
         async def perform(_key: str) -> dict[str, Any]:

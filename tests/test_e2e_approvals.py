@@ -407,3 +407,34 @@ def test_an_operator_rejects_a_queued_case(setup: dict[str, Any], capsys: Any) -
         assert verify_decisions(engine) == (2, None)
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"forMember": "not-an-id"}, "forMember"),
+        ({"itemCode": "x" * 65}, "itemCode"),
+        ({"answers": {"certNo": "9" * 200}}, "answers"),
+    ],
+)
+def test_bad_input_is_a_typed_error_before_any_call(
+    setup: dict[str, Any], changes: dict[str, Any], field: str
+) -> None:
+    variables = {"input": {"itemCode": "elderly_allowance", "idempotencyKey": "bad-input-1",
+                           **changes}}  # fmt: skip
+    body = setup["hub"].graphql(APPLY, variables, token=setup["token_for"]("R000002")).json()
+    assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": field}
+    assert setup["population"].calls(PERSONS) == 0
+
+
+def test_unknown_item_and_stranger_are_user_errors(setup: dict[str, Any]) -> None:
+    unknown = apply(setup, "turns_70_today", "no_such_item", "unknown-item")
+    assert [e["code"] for e in unknown["userErrors"]] == ["NOT_FOUND"]
+    stranger = setup["cases"]["turns_70_today"]["id_number"]
+    variables = {"input": {"itemCode": "elderly_allowance", "idempotencyKey": "stranger-1",
+                           "forMember": stranger}}  # fmt: skip
+    body = setup["hub"].graphql(APPLY, variables, token=setup["token_for"]("R000002")).json()
+    payload = body["data"]["applyForService"]
+    assert payload["application"] is None
+    assert [e["code"] for e in payload["userErrors"]] == ["FORBIDDEN"]
+    assert setup["civil"].calls(GRANTS) == 0
