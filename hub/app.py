@@ -23,6 +23,9 @@ from starlette.routing import Route
 from connectors.base import Connector
 from connectors.catalogue import CatalogueConnector
 from connectors.shared import InProcessLeases, Lease
+from hub.approvals import approval_clock
+from hub.approvals.rechecker import Rechecker
+from hub.approvals.service import ApprovalService
 from hub.catalogue import CatalogueCopy, sync_settings
 from hub.context import Services
 from hub.departments import DEPARTMENTS
@@ -45,6 +48,7 @@ from hub.shared.ratelimit import SharedRateLimiter
 from hub.store.audit import SqlAuditLog
 from hub.store.consents import SqlConsents
 from hub.store.db import Database, create_tables, make_engine
+from hub.store.decisions import SqlDecisions, SqlReviews
 from hub.store.directory import SqlResidentDirectory
 from hub.store.filings import RecordedFilings
 from hub.store.idempotency import SqlIdempotencyStore
@@ -174,6 +178,20 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
         sync_settings(settings),
         observer=state.observer,
     )
+    directory = SqlResidentDirectory(database)
+    approvals = ApprovalService(
+        state.connectors,
+        SqlDecisions(database),
+        today=approval_clock(settings.approvals_today),
+        budget_s=settings.approvals_budget_s,
+        reviews=SqlReviews(database),
+        directory=directory,
+    )
+    rechecker = Rechecker(
+        approvals,
+        interval_s=settings.approvals_recheck_s,
+        registry=state.observer.registry,
+    )
     rate_limiter = (
         InProcessRateLimiter()
         if redis is None
@@ -181,7 +199,7 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
     )
     services = Services(
         authenticator=Authenticator(residents, partner_tokens),
-        directory=SqlResidentDirectory(database),
+        directory=directory,
         idempotency=SqlIdempotencyStore(database, fingerprint_key=applicant_key(settings)),
         records=SqlHubRecords(
             database,
@@ -190,6 +208,7 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
         ),
         audit_log=SqlAuditLog(database),
         catalogue=catalogue,
+        approvals=approvals,
         public_links=PublicLinks(settings.public_base_url),
         persisted=PersistedDocuments(
             database, partners, schema._schema, apq=settings.apq, shared=redis
@@ -248,6 +267,7 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
             state.connectors[department.name] = department.connector(
                 session, policy, observer=state.observer, shared=shared
             )
+        rechecker.start()
         catalogue.start()  # in the background: reads wait for the first load, within a bound
         fetching = None
         if graphiql is not None and not graphiql.ready:
@@ -262,6 +282,7 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
             yield
         finally:
             await catalogue.stop()
+            await rechecker.stop()
             if jwks is not None:
                 await jwks.stop()
             if fetching is not None:
@@ -286,7 +307,12 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/oauth/token", token_endpoint(partners), methods=["POST"]),
-        *operator_routes(state, readiness=lambda: readiness(state), catalogue=catalogue.status),
+        *operator_routes(
+            state,
+            readiness=lambda: readiness(state),
+            catalogue=catalogue.status,
+            approvals=rechecker.status,
+        ),
         *pages.routes(),  # what the catalogue's QR codes open
         *QrImages(services).routes(),
     ]

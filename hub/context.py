@@ -16,6 +16,7 @@ from hub.security.persisted import PersistedDocuments
 from hub.security.ratelimit import BucketPolicy, RateLimiter
 from schema.context import (
     ApplicationFiling,
+    Approvals,
     AuditLog,
     AuditTrail,
     CallerKind,
@@ -62,6 +63,7 @@ class Services:
     records: HubRecords
     audit_log: AuditLog
     catalogue: ServiceCatalogue
+    approvals: Approvals
     public_links: PublicLinks
     consents: ConsentStore
     filings: ApplicationFiling
@@ -84,6 +86,7 @@ class HubContext:
     records: HubRecords
     audit_log: AuditLog
     catalogue: ServiceCatalogue
+    approvals: Approvals
     public_links: PublicLinks
     consents: ConsentStore
     filings: ApplicationFiling

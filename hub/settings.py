@@ -175,6 +175,12 @@ class Settings:
     consent_redeem_attempts: BucketPolicy = CONSENT_REDEEM_ATTEMPTS
     # the clock consents are granted, redeemed and expire by (UTC); tests move it
     consent_clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    approvals_today: str | None = None
+    """秒批's "today" (yyyy-MM-dd, Shanghai), fixed; unset = the Shanghai date now."""
+    approvals_budget_s: float = 0.8
+    """How long 秒批 waits for each department's evidence before NEEDS_REVIEW."""
+    approvals_recheck_s: float = 30.0
+    """How often queued NEEDS_REVIEW cases are re-checked (0: never automatically)."""
     apq: bool = True
     rate_limits: Mapping[CallerKind, BucketPolicy] = field(
         default_factory=lambda: dict(DEFAULT_POLICIES)
@@ -293,6 +299,9 @@ class Settings:
             )
             if env.get("HUB_CONSENT_REDEEM_ATTEMPTS")
             else CONSENT_REDEEM_ATTEMPTS,
+            approvals_today=env.get("HUB_APPROVALS_TODAY") or None,
+            approvals_budget_s=_number(env, "HUB_APPROVALS_BUDGET_S", 0.8),
+            approvals_recheck_s=_number(env, "HUB_APPROVALS_RECHECK_S", 30.0),
             apq=_flag(env, "HUB_APQ", True),
             rate_limits={
                 kind: BucketPolicy.parse(kind.value, env[f"HUB_RATE_LIMIT_{kind.name}"])

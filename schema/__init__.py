@@ -20,6 +20,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.federation.schema import FederationAny
 from strawberry.types import ExecutionContext, Info
 
+from schema.approvals import ApprovalsMutation
 from schema.audit import AuditTrailExtension
 from schema.bank import BankQuery
 from schema.bank_appointments import BankMutation
@@ -70,6 +71,7 @@ MUTATION_MODULES: tuple[type[Any], ...] = (
     LocksMutation,
     ConsentMutation,
     PartnerConsentMutation,
+    ApprovalsMutation,
 )
 
 DOCUMENT_CACHE_SIZE = 1024

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from graphql import GraphQLError
 from strawberry.types import Info
@@ -242,6 +242,7 @@ class HubContextProtocol(Protocol):
     audit: AuditTrail
     audit_log: AuditLog
     catalogue: ServiceCatalogue
+    approvals: Approvals
     public_links: PublicLinks
     """The hub's public pages and their QR codes, under its public base URL."""
     consents: ConsentStore
@@ -457,3 +458,73 @@ class ApplicationFiling(Protocol):
     async def filed(self, resident_id: str, item_code: str) -> list[FiledApplication]:
         """The resident's applications for the item, newest first."""
         ...
+
+
+# --- 秒批: instant approval decisions (the hub's approval service, ``hub.approvals``) ---
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One input of a decision: which fact, from which department, when, and its value."""
+
+    department: str
+    fact: str
+    fetched_at: datetime
+    value: Any
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    message: str
+    """Fit to show the resident (Chinese)."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A recorded decision: outcome APPROVED, REJECTED or NEEDS_REVIEW, and on what."""
+
+    decision_id: str
+    resident_id: str
+    subject: str
+    item: str
+    impl_code: str
+    rule_version: str
+    parameter_version: str
+    day: date
+    evidence: tuple[Fact, ...]
+    outcome: str
+    reasons: tuple[Reason, ...]
+    amount_fen: int | None
+    at: datetime | None = None
+    seq: int | None = None
+
+
+@dataclass(frozen=True)
+class ApplicationResult:
+    """What an application came to: a decision, or a refusal before any (``refusal``:
+    (code, message, field)); ``next_step`` and ``first_month`` when approved."""
+
+    decision: Decision | None
+    refusal: tuple[str, str, str | None] | None = None
+    next_step: str | None = None
+    first_month: date | None = None
+
+
+class Approvals(Protocol):
+    """The approval service (秒批) as the schema sees it."""
+
+    async def apply(
+        self,
+        resident: ResidentProfile,
+        item_code: str,
+        answers: Mapping[str, str],
+        for_member: str | None = None,
+    ) -> ApplicationResult: ...
+
+    async def decisions_of(self, resident_id: str) -> list[Decision]:
+        """The resident's decisions (theirs and their household's they applied for), newest
+        first."""
+        ...
+
+    async def decision(self, decision_id: str) -> Decision | None: ...

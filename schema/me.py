@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from schema.access_log import DataAccessConnection, data_access_log
+from schema.approvals import ServiceApplication, my_applications
 from schema.bank_appointments import WindowAppointment, my_appointments
 from schema.common import current_resident
 from schema.community import Community, community_of
@@ -40,6 +41,13 @@ class Me:
     )
     def services(self) -> MyServices | None:
         return MyServices(resident=self.profile)
+
+    @strawberry.field(
+        description="秒批 · The resident's applications for instant-approval items, newest "
+        "first, each with its decision: outcome, reasons, and the evidence it rested on."
+    )
+    async def applications(self, info: HubInfo) -> list[ServiceApplication] | None:
+        return await my_applications(info, self.profile.id)
 
     @strawberry.field(description="Keys to the gates, barriers and doors the resident may open.")
     async def keys(self, info: HubInfo) -> list[Key] | None:

@@ -10,6 +10,8 @@ ihub partner add ID --name N [--bank icbc|ccb] [--mode ids_only|allowlist|log_un
 ihub manifest register --partner ID FILE [--signature FILE.sig]
 ihub manifest check | keygen | sign FILE
 ihub audit verify     recompute the audit log's hash chain; name the first broken record
+ihub decisions verify recompute the 秒批 decision chain; name the first broken record
+ihub reviews list     the 秒批 review queue; `ihub reviews decide ID reject --by NAME --reason …`
 ihub catalogue sync   one full sync of the hub's catalogue copy (progress bar on a terminal)
 """
 
@@ -27,7 +29,9 @@ from typing import Any
 
 from hub.cli import audit as cli_audit
 from hub.cli import catalogue as cli_catalogue
+from hub.cli import decisions as cli_decisions
 from hub.cli import partners as cli_partners
+from hub.cli import reviews as cli_reviews
 from hub.cli import token as cli_token
 from hub.logs import configure_json_logging
 from hub.settings import Settings, SettingsError
@@ -179,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     graphiql.add_argument("action", choices=["fetch"])
     cli_partners.add_arguments(commands)
     cli_audit.add_arguments(commands)
+    cli_decisions.add_arguments(commands)
+    cli_reviews.add_arguments(commands)
     cli_catalogue.add_arguments(commands)
     args = parser.parse_args(argv)
 
@@ -209,6 +215,10 @@ def main(argv: list[str] | None = None) -> int:
         return cli_partners.run(args, settings)
     if args.command == "audit":
         return cli_audit.run(args, settings)
+    if args.command == "decisions":
+        return cli_decisions.run(args, settings)
+    if args.command == "reviews":
+        return cli_reviews.run(args, settings)
     if args.command == "catalogue":
         return cli_catalogue.run(args, settings)
     return _fetch_graphiql(settings)

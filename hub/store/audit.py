@@ -100,7 +100,7 @@ def append_record(session: Session, entry: AuditEntry) -> int:
 def append_records(session: Session, entries: Sequence[AuditEntry]) -> list[int]:
     """Append ``entries`` to the chain, in order, in one transaction; their ``seq``s.
     Blocking. On failure nothing is appended (the transaction rolls back)."""
-    seq, prev_hash = _locked_head(session)
+    seq, prev_hash = locked_head(session)
     records: list[dict[str, Any]] = []
     subjects: list[dict[str, Any]] = []
     for entry in entries:
@@ -141,11 +141,11 @@ def append_records(session: Session, entries: Sequence[AuditEntry]) -> list[int]
     return [record["seq"] for record in records]
 
 
-def _locked_head(session: Session) -> tuple[int, str]:
+def locked_head(session: Session, chain: str = CHAIN) -> tuple[int, str]:
     """The chain head's ``seq`` and ``hash``, locked for this transaction (the head row is
-    created on the very first append)."""
+    created on the very first append). ``chain`` names the chain (the decisions have theirs)."""
     sqlite = session.get_bind().dialect.name == "sqlite"
-    query = sql_select(_HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.chain == CHAIN)
+    query = sql_select(_HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.chain == chain)
     for _ in range(2):
         connection = session.connection()
         if sqlite:
@@ -157,12 +157,12 @@ def _locked_head(session: Session) -> tuple[int, str]:
         if head is not None:
             return int(head.seq), str(head.hash)
         session.rollback()
-        session.add(AuditChainHead(chain=CHAIN, seq=0, hash=GENESIS))
+        session.add(AuditChainHead(chain=chain, seq=0, hash=GENESIS))
         try:
             session.commit()
         except IntegrityError:  # another replica created it first: lock theirs
             session.rollback()
-    raise RuntimeError("the audit chain head could not be created")
+    raise RuntimeError(f"the {chain} chain head could not be created")
 
 
 class SqlAuditLog:

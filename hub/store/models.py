@@ -259,3 +259,63 @@ class ConsentFiling(SQLModel, table=True):
     partner_id: str = Field(max_length=32)
     state: str = Field(max_length=16)
     filed_at: datetime
+
+
+class DecisionRecord(SQLModel, table=True):
+    """One 秒批 decision (``hub.store.decisions``): the item, the rule and parameter versions,
+    every input with its department and when it was fetched, the outcome and its reasons.
+
+    A hash chain like the audit log's (chain ``decisions`` in ``audit_chain_head``).
+    ``evidence`` and ``reasons`` are canonical JSON arrays; ``subject`` is the ID number the
+    decision is about (masked whenever it is shown)."""
+
+    __tablename__ = "decision_record"
+
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    decision_id: str = Field(max_length=40, unique=True)
+    at: datetime = Field(index=True)
+    resident_id: str = Field(max_length=32, index=True)
+    subject: str = Field(max_length=18, index=True)
+    item: str = Field(max_length=64)
+    impl_code: str = Field(max_length=64)
+    rule_version: str = Field(max_length=16)
+    parameter_version: str = Field(max_length=16)
+    day: date
+    evidence: str
+    outcome: str = Field(max_length=16)
+    reasons: str
+    amount_fen: int | None = None
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class ApprovalGrant(SQLModel, table=True):
+    """The one entitlement a subject gets per item: the row is claimed before the paying
+    department is instructed, so concurrent approvals with different keys pay once."""
+
+    __tablename__ = "approval_grant"
+
+    subject: str = Field(primary_key=True, max_length=18)
+    item: str = Field(primary_key=True, max_length=64)
+    decision_id: str = Field(max_length=40)
+    request_id: str = Field(max_length=64)
+    entitlement_id: str | None = Field(default=None, max_length=64)
+    first_month: date | None = None
+
+
+class ReviewCase(SQLModel, table=True):
+    """A NEEDS_REVIEW decision waiting for a re-check or an operator (``hub.store.decisions``);
+    ``closed_by`` is the operator, or ``auto-recheck`` when the department came back."""
+
+    __tablename__ = "review_case"
+
+    decision_id: str = Field(primary_key=True, max_length=40)
+    resident_id: str = Field(max_length=32, index=True)
+    subject: str = Field(max_length=18)
+    item: str = Field(max_length=64)
+    answers: str
+    state: str = Field(max_length=8, index=True)
+    opened_at: datetime
+    closed_at: datetime | None = None
+    closed_by: str | None = Field(default=None, max_length=64)
+    closing_decision_id: str | None = Field(default=None, max_length=40)

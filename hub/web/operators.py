@@ -271,6 +271,7 @@ def operator_routes(
     *,
     readiness: Callable[[], Awaitable[Mapping[str, object]]],
     catalogue: Callable[[], Mapping[str, Any]] | None = None,
+    approvals: Callable[[], Mapping[str, Any]] | None = None,
 ) -> list[Route]:
     """``/status`` and ``/metrics`` over ``state``'s connectors and observer; ``readiness``
     gives ``/readyz``'s ``status`` and ``database`` entries, ``catalogue`` the catalogue
@@ -286,6 +287,8 @@ def operator_routes(
         body = {**ready, "cacheCountsSince": state.observer.started_at, "departments": departments}
         if catalogue is not None:
             body["catalogue"] = dict(catalogue())
+        if approvals is not None:
+            body["approvals"] = dict(approvals())  # the review queue's automatic re-check
         return JSONResponse(body)
 
     async def metrics(request: Request) -> Response:

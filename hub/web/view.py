@@ -153,6 +153,7 @@ class HubGraphQLView(GraphQL[HubContext, None]):
             records=services.records,
             audit_log=services.audit_log,
             catalogue=services.catalogue,
+            approvals=services.approvals,
             public_links=services.public_links,
             consents=services.consents,
             filings=services.filings,

@@ -1,0 +1,325 @@
+"""The approval service (秒批): gather exactly the evidence an item's rules need, in parallel
+and within a time budget, evaluate the rules, record the decision, and when approved instruct
+the paying department once.
+
+A plain class, not a resolver: ``applyForService`` calls it for a signed-in resident, and a
+teller filing on a resident's behalf (帮办) can call it the same way.
+
+- Evidence: each fact the rule declares (``population.person`` …) is one connector call,
+  all started at once (the exchange's purpose is the item's ``impl_code``); the credential
+  check needs the subject's name, which the hub knows for the resident themself (one level)
+  and only the registry knows for a household member (a second level).
+- A department that fails or does not answer within ``budget_s`` → NEEDS_REVIEW, never a guess.
+- Exactly one grant per subject and item: the ``approval_grant`` row is claimed before the
+  ledger is instructed; the ledger's ``request_id`` is derived from subject and item, so a
+  retry after a lost answer is the same instruction, never a second payment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, cast
+
+from connectors.base import Connector
+from connectors.civil import CivilConnector
+from connectors.civil.models import AllowanceGrant
+from connectors.credentials import CredentialsConnector
+from connectors.errors import ConnectorError, Refused
+from connectors.population import PopulationConnector
+from hub.approvals import engine, facts
+from hub.approvals.rules import RULES, Rule
+from hub.store.decisions import SqlDecisions, SqlReviews
+from schema.context import (
+    ApplicationResult,
+    Decision,
+    Fact,
+    Reason,
+    ResidentDirectory,
+    ResidentProfile,
+)
+
+DEPARTMENTS = {"population": "公安户籍", "civil": "民政", "credentials": "学历认证", "hrss": "人社"}
+ALREADY = ("ALREADY_ENTITLED", "您已在享受该项补贴，无需重复申请。", "itemCode")
+
+
+@dataclass
+class _Gathered:
+    records: dict[str, Any]
+    facts: list[Fact]
+    failed: list[str]
+
+
+def first_month_after(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def request_id(subject: str, item: str) -> str:
+    """The ledger instruction's id: one per subject and item, whatever the retries."""
+    return "ihub-mp-" + hashlib.sha256(f"{item}\x00{subject}".encode()).hexdigest()[:32]
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def _restored(name: str, value: Any) -> Any:
+    if name in ("birth_date", "hukou_since", "graduation_date") and isinstance(value, str):
+        return date.fromisoformat(value)
+    return value
+
+
+class ApprovalService:
+    """Decides applications for 秒批 items (``hub.approvals.rules.RULES``)."""
+
+    def __init__(
+        self,
+        connectors: Mapping[str, Connector],
+        decisions: SqlDecisions,
+        *,
+        today: Callable[[], date],
+        budget_s: float = 0.8,
+        reviews: SqlReviews | None = None,
+        directory: ResidentDirectory | None = None,
+    ) -> None:
+        self._connectors = connectors
+        self.decisions = decisions
+        self.reviews = reviews
+        self._directory = directory
+        self._today = today
+        self._budget_s = budget_s
+
+    def rule(self, item_code: str) -> Rule | None:
+        return RULES.get(item_code) or next(
+            (r for r in RULES.values() if r.impl_code == item_code), None
+        )
+
+    async def apply(
+        self,
+        resident: ResidentProfile,
+        item_code: str,
+        answers: Mapping[str, str],
+        for_member: str | None = None,
+    ) -> ApplicationResult:
+        rule = self.rule(item_code)
+        if rule is None:
+            return ApplicationResult(None, ("NOT_FOUND", "没有这项秒批事项。", "itemCode"))
+        missing = sorted(a for a in rule.answers if not answers.get(a, "").strip())
+        if missing:
+            return ApplicationResult(None, ("BAD_USER_INPUT", f"请填写：{missing[0]}", "answers"))
+        subject = (for_member or resident.id_number).strip()
+        if rule.allowance_code is not None and await self.decisions.grant_of(subject, rule.code):
+            return ApplicationResult(None, ALREADY)
+        day = self._today()
+        gathered = await self._gather(rule, resident, subject, answers)
+        person = gathered.records.get("population.person")
+        if (
+            subject != resident.id_number
+            and (person is None or person.household_id != resident.household_id)
+            and not gathered.failed
+        ):
+            message = "只能为本户户籍成员申请。"
+            return ApplicationResult(None, ("FORBIDDEN", message, "forMember"))
+        decision = self._decide(rule, resident.id, subject, day, gathered)
+        result = await self._conclude(rule, decision, day)
+        review = result.decision is not None and result.decision.outcome == "NEEDS_REVIEW"
+        if review and self.reviews is not None and result.decision is not None:
+            await self.reviews.open(result.decision, dict(answers))
+        return result
+
+    async def recheck_open(self, limit: int = 20) -> tuple[int, int]:
+        """Re-decide up to ``limit`` queued cases with fresh evidence; a case whose
+        departments answer now is closed by ``auto-recheck`` (its new decision recorded, paid
+        if approved). ``(checked, closed)``."""
+        if self.reviews is None or self._directory is None:
+            return 0, 0
+        closed = 0
+        cases = await self.reviews.open_cases(limit)
+        for case in cases:
+            resident = await self._directory.profile(case.resident_id)
+            rule = RULES.get(case.item)
+            if resident is None or rule is None:
+                continue
+            answers = {str(k): str(v) for k, v in json.loads(case.answers).items()}
+            gathered = await self._gather(rule, resident, case.subject, answers)
+            if gathered.failed:
+                continue  # still down: the case waits, no new record
+            decision = self._decide(rule, resident.id, case.subject, self._today(), gathered)
+            result = await self._conclude(rule, decision, self._today())
+            closing = result.decision.decision_id if result.decision else None
+            if await self.reviews.close(case.decision_id, "auto-recheck", closing):
+                closed += 1
+        return len(cases), closed
+
+    async def recheck(self, decision: Decision) -> Decision:
+        """Re-run the recorded inputs on the recorded day: the same rules give the same outcome."""
+        rule = RULES[decision.item]
+        inputs = {k: _restored(k, v) for f in decision.evidence for k, v in (f.value or {}).items()}
+        failed = [f.department for f in decision.evidence if f.value is None]
+        return self._outcome(
+            rule, decision.resident_id, decision.subject, decision.day, inputs,
+            list(decision.evidence), failed,
+        )  # fmt: skip
+
+    async def decisions_of(self, resident_id: str) -> list[Decision]:
+        return await self.decisions.of_resident(resident_id)
+
+    async def decision(self, decision_id: str) -> Decision | None:
+        return await self.decisions.by_id(decision_id)
+
+    # -- evidence ---------------------------------------------------------------------------
+
+    async def _gather(
+        self, rule: Rule, resident: ResidentProfile, subject: str, answers: Mapping[str, str]
+    ) -> _Gathered:
+        population = cast(PopulationConnector, self._connectors["population"])
+        civil = cast(CivilConnector, self._connectors["civil"])
+        credentials = cast(CredentialsConnector, self._connectors["credentials"])
+        purpose = rule.impl_code
+        gathered = _Gathered({}, [], [])
+
+        async def person() -> Any:
+            return await population.person(subject, purpose=purpose)
+
+        async def household() -> Any:
+            found = await population.households([resident.household_id], purpose=purpose)
+            return found.get(resident.household_id)
+
+        async def care() -> Any:
+            return await civil.care_assessment(subject)
+
+        async def degree() -> Any:
+            name = resident.name
+            if subject != resident.id_number:
+                found = await person()
+                if found is None:
+                    return None
+                name = found.name
+            return await credentials.verify(answers["certNo"], name)
+
+        calls: dict[str, Callable[[], Awaitable[Any]]] = {
+            "population.person": person,
+            "population.household": household,
+            "civil.care_assessment": care,
+            "credentials.degree": degree,
+        }
+        wanted = sorted(rule.evidence)
+        answered = await asyncio.gather(
+            *(self._fetch(calls[name]) for name in wanted), return_exceptions=False
+        )
+        for name, (ok, value) in zip(wanted, answered, strict=True):
+            department = name.split(".")[0]
+            fetched_at = datetime.now(UTC)
+            if not ok:
+                gathered.failed.append(department)
+                gathered.facts.append(Fact(department, name, fetched_at, None))
+                continue
+            gathered.records[name] = value
+            derived = facts.inputs({name: value})
+            gathered.facts.append(
+                Fact(department, name, fetched_at, {k: _jsonable(v) for k, v in derived.items()})
+            )
+        return gathered
+
+    async def _fetch(self, call: Callable[[], Awaitable[Any]]) -> tuple[bool, Any]:
+        try:
+            return True, await asyncio.wait_for(call(), self._budget_s)
+        except (ConnectorError, TimeoutError):
+            return False, None
+
+    # -- decision ---------------------------------------------------------------------------
+
+    def _decide(
+        self, rule: Rule, resident_id: str, subject: str, day: date, gathered: _Gathered
+    ) -> Decision:
+        inputs = facts.inputs(gathered.records)
+        return self._outcome(
+            rule, resident_id, subject, day, inputs, gathered.facts, gathered.failed
+        )
+
+    def _outcome(
+        self,
+        rule: Rule,
+        resident_id: str,
+        subject: str,
+        day: date,
+        inputs: Mapping[str, Any],
+        evidence: list[Fact],
+        failed: list[str],
+    ) -> Decision:
+        reasons: list[Reason] = []
+        amount: int | None = None
+        if failed:
+            outcome = "NEEDS_REVIEW"
+            for department in sorted(set(failed)):
+                name = DEPARTMENTS.get(department, department)
+                message = f"{name}系统暂时未能答复，已转人工审核，结果将通知您。"
+                reasons.append(Reason("DEPARTMENT_UNAVAILABLE", message))
+        else:
+            evaluation = engine.evaluate(rule, inputs, day)
+            reasons = [
+                Reason(c.code, c.message)
+                for c in rule.conditions
+                if not evaluation.conditions[c.variable]
+            ]
+            if reasons and inputs.get("registered") is not True:
+                reasons = reasons[:1]  # nothing else is known of a person the registry lacks
+            outcome = "REJECTED" if reasons else "APPROVED"
+            amount = evaluation.amount_fen if not reasons else None
+        return Decision(
+            decision_id=uuid.uuid4().hex,
+            resident_id=resident_id,
+            subject=subject,
+            item=rule.code,
+            impl_code=rule.impl_code,
+            rule_version=rule.version,
+            parameter_version=engine.parameter_version(rule.code),
+            day=day,
+            evidence=tuple(evidence),
+            outcome=outcome,
+            reasons=tuple(reasons),
+            amount_fen=amount,
+        )
+
+    async def _conclude(self, rule: Rule, decision: Decision, day: date) -> ApplicationResult:
+        if decision.outcome != "APPROVED" or rule.allowance_code is None:
+            await self.decisions.append(decision)
+            step = rule.next_step if decision.outcome == "APPROVED" else None
+            return ApplicationResult(decision, next_step=step)
+        subject, instruction_id = decision.subject, request_id(decision.subject, rule.code)
+        if not await self.decisions.claim_grant(
+            subject, rule.code, decision.decision_id, instruction_id
+        ):
+            return ApplicationResult(None, ALREADY)
+        month = first_month_after(day)
+        civil = cast(CivilConnector, self._connectors["civil"])
+        instruction = AllowanceGrant(
+            allowance_code=rule.allowance_code, id_number=subject, start_month=month,
+            amount_fen=decision.amount_fen or 0, decision_ref=decision.decision_id,
+            request_id=instruction_id,
+        )  # fmt: skip
+        try:
+            granted = await civil.grant(instruction)  # its own budget and retries: same request_id
+        except Refused as refused:
+            if refused.code == "ALREADY_ENTITLED":
+                return ApplicationResult(None, ALREADY)  # the claim stays: they are paid
+            await self.decisions.release_grant(subject, rule.code, decision.decision_id)
+            return ApplicationResult(None, (refused.code, refused.message, None))
+        except (ConnectorError, TimeoutError):
+            await self.decisions.release_grant(subject, rule.code, decision.decision_id)
+            message = "民政系统暂时未能确认发放，已转人工审核，结果将通知您。"
+            review = Decision(
+                **{**decision.__dict__, "outcome": "NEEDS_REVIEW", "amount_fen": None,
+                   "reasons": (Reason("PAYMENT_NOT_CONFIRMED", message),)},
+            )  # fmt: skip
+            await self.decisions.append(review)
+            return ApplicationResult(review)
+        await self.decisions.settle_grant(subject, rule.code, granted.entitlement_id, month)
+        await self.decisions.append(decision)
+        step = rule.next_step.format(month=f"{month.year}年{month.month}月")
+        return ApplicationResult(decision, next_step=step, first_month=month)

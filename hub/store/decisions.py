@@ -1,0 +1,249 @@
+"""The decision record of 秒批: every decision appended to a hash chain, verifiable like the
+audit log (``verify_decisions``; ``ihub decisions verify``), and the one-grant-per-item claim.
+
+``hash = sha256(canonical JSON of the other fields + prev_hash)``; appends lock the chain head
+(``hub.store.audit.locked_head``, chain ``decisions``) so the chain stays linear across
+requests and replicas.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from hub.store.audit import GENESIS, ChainBreak, locked_head
+from hub.store.db import Database
+from hub.store.models import ApprovalGrant, AuditChainHead, DecisionRecord, ReviewCase
+from schema.context import Decision, Fact, Reason
+
+CHAIN = "decisions"
+
+
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def _stamp(at: datetime) -> str:
+    return _utc(at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _evidence_json(evidence: Sequence[Fact]) -> list[dict[str, Any]]:
+    return [
+        {"department": f.department, "fact": f.fact, "fetched_at": _stamp(f.fetched_at),
+         "value": f.value}
+        for f in evidence
+    ]  # fmt: skip
+
+
+def canonical(record: DecisionRecord) -> str:
+    fields = {
+        "seq": record.seq, "decision_id": record.decision_id, "at": _stamp(record.at),
+        "resident_id": record.resident_id, "subject": record.subject, "item": record.item,
+        "impl_code": record.impl_code, "rule_version": record.rule_version,
+        "parameter_version": record.parameter_version, "day": record.day.isoformat(),
+        "evidence": json.loads(record.evidence), "outcome": record.outcome,
+        "reasons": json.loads(record.reasons), "amount_fen": record.amount_fen,
+    }  # fmt: skip
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def record_hash(record: DecisionRecord) -> str:
+    return hashlib.sha256((canonical(record) + record.prev_hash).encode()).hexdigest()
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def append_decision(session: Session, decision: Decision) -> int:
+    """Append ``decision`` to the chain in one transaction; its ``seq``. Blocking."""
+    seq, prev_hash = locked_head(session, CHAIN)
+    record = DecisionRecord(
+        seq=seq + 1,
+        decision_id=decision.decision_id,
+        at=datetime.now(UTC),
+        resident_id=decision.resident_id,
+        subject=decision.subject,
+        item=decision.item,
+        impl_code=decision.impl_code,
+        rule_version=decision.rule_version,
+        parameter_version=decision.parameter_version,
+        day=decision.day,
+        evidence=_dumps(_evidence_json(decision.evidence)),
+        outcome=decision.outcome,
+        reasons=_dumps([{"code": r.code, "message": r.message} for r in decision.reasons]),
+        amount_fen=decision.amount_fen,
+        prev_hash=prev_hash,
+        hash="",
+    )
+    record.hash = record_hash(record)
+    session.add(record)
+    head = session.get(AuditChainHead, CHAIN)
+    assert head is not None
+    head.seq, head.hash = record.seq, record.hash
+    session.add(head)
+    session.commit()
+    return record.seq
+
+
+def decision_of(record: DecisionRecord) -> Decision:
+    evidence = tuple(
+        Fact(e["department"], e["fact"], datetime.fromisoformat(e["fetched_at"]), e["value"])
+        for e in json.loads(record.evidence)
+    )
+    reasons = tuple(Reason(r["code"], r["message"]) for r in json.loads(record.reasons))
+    return Decision(
+        record.decision_id, record.resident_id, record.subject, record.item, record.impl_code,
+        record.rule_version, record.parameter_version, record.day, evidence, record.outcome,
+        reasons, record.amount_fen, _utc(record.at), record.seq,
+    )  # fmt: skip
+
+
+class SqlDecisions:
+    """Decisions and grants in the hub's database."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def append(self, decision: Decision) -> int:
+        return await self._database.run(lambda s: append_decision(s, decision))
+
+    async def of_resident(self, resident_id: str, *, first: int = 50) -> list[Decision]:
+        def read(session: Session) -> list[Decision]:
+            query = (
+                select(DecisionRecord)
+                .where(DecisionRecord.resident_id == resident_id)
+                .order_by(DecisionRecord.seq.desc())  # type: ignore[attr-defined]
+                .limit(first)
+            )
+            return [decision_of(r) for r in session.exec(query).all()]
+
+        return await self._database.run(read)
+
+    async def by_id(self, decision_id: str) -> Decision | None:
+        def read(session: Session) -> Decision | None:
+            query = select(DecisionRecord).where(DecisionRecord.decision_id == decision_id)
+            row = session.exec(query).first()
+            return decision_of(row) if row else None
+
+        return await self._database.run(read)
+
+    async def grant_of(self, subject: str, item: str) -> ApprovalGrant | None:
+        return await self._database.run(lambda s: s.get(ApprovalGrant, (subject, item)))
+
+    async def claim_grant(self, subject: str, item: str, decision_id: str, request_id: str) -> bool:
+        """Claim the subject's one grant of ``item``: whether this call claimed it (the
+        primary key makes the claim atomic on SQLite and PostgreSQL)."""
+
+        def claim(session: Session) -> bool:
+            session.add(ApprovalGrant(subject=subject, item=item, decision_id=decision_id,
+                                      request_id=request_id))  # fmt: skip
+            try:
+                session.commit()
+                return True
+            except IntegrityError:
+                session.rollback()
+                return False
+
+        return await self._database.run(claim)
+
+    async def settle_grant(
+        self, subject: str, item: str, entitlement_id: str | None, first_month: date | None
+    ) -> None:
+        def settle(session: Session) -> None:
+            grant = session.get(ApprovalGrant, (subject, item))
+            if grant is not None:
+                grant.entitlement_id, grant.first_month = entitlement_id, first_month
+                session.add(grant)
+                session.commit()
+
+        await self._database.run(settle)
+
+    async def release_grant(self, subject: str, item: str, decision_id: str) -> None:
+        """Give a claim back when the paying department could not be reached or refused."""
+
+        def release(session: Session) -> None:
+            grant = session.get(ApprovalGrant, (subject, item))
+            if grant is not None and grant.decision_id == decision_id:
+                session.delete(grant)
+                session.commit()
+
+        await self._database.run(release)
+
+
+class SqlReviews:
+    """The review queue: NEEDS_REVIEW decisions until a re-check or an operator closes them."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def open(self, decision: Decision, answers: dict[str, str]) -> None:
+        case = ReviewCase(
+            decision_id=decision.decision_id, resident_id=decision.resident_id,
+            subject=decision.subject, item=decision.item, answers=_dumps(answers),
+            state="OPEN", opened_at=datetime.now(UTC),
+        )  # fmt: skip
+
+        def add(session: Session) -> None:
+            session.add(case)
+            session.commit()
+
+        await self._database.run(add)
+
+    async def open_cases(self, limit: int) -> list[ReviewCase]:
+        return await self._database.run(lambda s: open_cases(s, limit))
+
+    async def close(self, decision_id: str, by: str, closing_decision_id: str | None) -> bool:
+        return await self._database.run(
+            lambda s: close_case(s, decision_id, by, closing_decision_id)
+        )
+
+
+def open_cases(session: Session, limit: int) -> list[ReviewCase]:
+    query = (
+        select(ReviewCase)
+        .where(ReviewCase.state == "OPEN")
+        .order_by(ReviewCase.opened_at)  # type: ignore[arg-type]
+        .limit(limit)
+    )
+    return list(session.exec(query).all())
+
+
+def close_case(
+    session: Session, decision_id: str, by: str, closing_decision_id: str | None
+) -> bool:
+    """Close an open case; False if it is not open (closed by someone else first)."""
+    case = session.get(ReviewCase, decision_id)
+    if case is None or case.state != "OPEN":
+        return False
+    case.state, case.closed_at, case.closed_by = "CLOSED", datetime.now(UTC), by
+    case.closing_decision_id = closing_decision_id
+    session.add(case)
+    session.commit()
+    return True
+
+
+def verify_decisions(engine: Engine) -> tuple[int, ChainBreak | None]:
+    """``(records checked, first break or None)``, recomputing every hash in ``seq`` order."""
+    expected, prev_hash = 1, GENESIS
+    with Session(engine) as session:
+        rows = session.exec(select(DecisionRecord).order_by(DecisionRecord.seq))  # type: ignore[arg-type]
+        for record in rows:
+            if record.seq != expected:
+                return expected - 1, ChainBreak(expected, f"missing (jumps to {record.seq})")
+            if record.prev_hash != prev_hash:
+                return expected - 1, ChainBreak(record.seq, "prev_hash does not match")
+            if record_hash(record) != record.hash:
+                return expected - 1, ChainBreak(record.seq, "hash does not match its fields")
+            prev_hash, expected = record.hash, expected + 1
+        head = session.get(AuditChainHead, CHAIN)
+        if head is not None and head.seq != expected - 1:
+            return expected - 1, ChainBreak(head.seq, "records after this one were removed")
+    return expected - 1, None
