@@ -107,7 +107,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=64, help="closed-loop clients")
     parser.add_argument("--ops", default=",".join(OPERATIONS))
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--report", type=Path, help="only rewrite the Markdown report of this results JSON"
+    )
     args = parser.parse_args(argv)
+    if args.report:
+        results = json.loads(args.report.read_text())
+        args.report.with_suffix(".md").write_text(report(results))
+        return 0
     work = Path(tempfile.mkdtemp(prefix="ihub-replicas-bench-"))
     ops = load(args.ops.split(","))
     results: dict[str, Any] = {
@@ -282,7 +289,35 @@ def report(results: dict[str, Any]) -> str:
             f"| {title} | {' | '.join(rps)} | {ratio.get('2w/1w', '—')} | "
             f"{ratio.get('3r/1w', '—')} | {errors} |"
         )
+    lines += [
+        "",
+        "Cores used during each closed loop (of 2): the hub's processes (all workers or "
+        "replicas and HAProxy) / processes that are not the bench's (for 3r these include "
+        "the PostgreSQL server the replicas share; Redis is the bench's own):",
+        "",
+        "| operation | 1w hub/other | 2w hub/other | 3r hub/other |",
+        "|---|---|---|---|",
+    ]
+    others: list[float] = []
+    for name in names:
+        shares = []
+        for label in ("1w", "2w", "3r"):
+            share = cells.get(label, {}).get("operations", {}).get(name, {}).get("cpu_share")
+            if share:
+                others.append(share["other"])
+                shares.append(f"{share['hub']:.2f} / {share['other']:.2f}")
+            else:
+                shares.append("—")
+        lines.append(f"| {name} | {' | '.join(shares)} |")
     lines.append("")
+    if others and max(others) > 0.3:
+        lines += [
+            f"Other work took up to {max(others):.2f} of the {results['machine']['cores']} "
+            "cores during the loops: the hub never had two cores to itself, so this run "
+            "cannot show whether 2 workers reach 1.8× one worker (STACK-NOTES measured "
+            "1.8–2.2× on an idle machine of this kind). Rerun on an idle machine to judge it.",
+            "",
+        ]
     for label, view in cells.items():
         if "skipped" in view:
             lines.append(f"- {label}: skipped ({view['skipped']})")
