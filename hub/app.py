@@ -321,6 +321,13 @@ async def _initialise_database(state: HubState) -> None:
 def _redis_state(settings: Settings, observer: HubObserver) -> RedisState | None:
     if settings.redis_url is None:
         return None
+    if settings.applicant_ref_key is None:
+        # each replica would make a key of its own under var/keys: its idempotency
+        # fingerprints and bank applicant references would differ from the others'
+        logger.warning(
+            "HUB_REDIS_URL is set but HUB_APPLICANT_REF_KEY is not: replicas must share one "
+            "key, or a mutation retried on another replica is refused as a different request"
+        )
     return RedisState(
         settings.redis_url,
         prefix=settings.redis_prefix,
