@@ -483,6 +483,9 @@ def test_killing_a_replica_mid_load_loses_no_acknowledged_mutation(cluster: Clus
         _poll("a quarter of the bookings", lambda: len(done) >= 15, [victim], 120)
         victim.kill()
         results = [future.result() for future in futures]
+    # (it was serving its share until then)
+    served = Counter(a.headers.get("x-ihub-replica") for _, _, a in results if a is not None)
+    assert served["hub2"] >= 1, served
     # then every booking answered 200 with an appointment is in the database and at the bank
     acknowledged: dict[str, str] = {}
     for _, resident, answer in results:
