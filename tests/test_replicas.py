@@ -407,6 +407,22 @@ def test_a_mutation_retried_on_another_replica_returns_the_stored_outcome(
     assert payload["userErrors"] == [] and payload["appointment"]["number"], first
     assert again == [first, first]
     assert icbc.calls(ICBC_CREATE) - before == 1
+    # and a booking sent with one key to all three replicas at once (three times each) is
+    # booked once too, every answer that one outcome
+    at_once = booking(61, f"replicas-at-once-{uuid.uuid4().hex[:8]}")
+    go = threading.Barrier(9)
+
+    def send(n: int) -> dict[str, Any]:
+        go.wait(timeout=60)
+        url = cluster.replicas[n % REPLICAS].url
+        return dict(cluster.graphql(url, BOOK, at_once, resident="R000092").json())
+
+    with ThreadPoolExecutor(max_workers=9) as pool:
+        answers = list(pool.map(send, range(9)))
+    booked = answers[0]["data"]["bookWindowAppointment"]
+    assert booked["userErrors"] == [] and booked["appointment"]["number"], answers[0]
+    assert answers == answers[:1] * 9
+    assert icbc.calls(ICBC_CREATE) - before == 2
 
 
 def _audit_verify(database_url: str) -> subprocess.CompletedProcess[str]:
