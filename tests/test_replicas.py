@@ -347,15 +347,34 @@ def test_a_hundred_identical_requests_over_the_replicas_make_one_call_per_resour
         garbage.clear_faults()
         ccb.clear_faults()
     # then all are answered alike, by all three replicas
-    assert all(a.status_code == 200 and "errors" not in a.json() for a in answers)
+    bad = [a for a in answers if a.status_code != 200 or "errors" in a.json()]
+    assert not bad, f"{len(bad)} of 100: {bad[0].status_code} {bad[0].text[:500]}"
     assert len({a.text for a in answers}) == 1
     served = Counter(a.headers["x-ihub-replica"] for a in answers)
     assert set(served) == {"hub1", "hub2", "hub3"}, served
     # and each resource was fetched once in all: the categories, CCB's branch list and each
     # of its 10 branches' queues
-    assert garbage.calls(CATEGORIES_CALL) == 1
+    assert garbage.calls(CATEGORIES_CALL) == 1, _cache_events(cluster, "garbage")
     assert ccb.calls("POST /api/wd.list") == 1
     assert ccb.calls("POST /api/wd.pdxx") == 10
+
+
+def _cache_events(cluster: Cluster, department: str) -> dict[str, list[str]]:
+    """Each replica's cache events of ``department`` and shared-state fallbacks (/metrics)."""
+    found = {}
+    for replica in cluster.replicas:
+        text = httpx.get(f"{replica.url}/metrics", timeout=5).text
+        found[replica.name] = [
+            line
+            for line in text.splitlines()
+            if line.endswith(("_total", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9"))
+            and not line.startswith("#")
+            and (
+                (line.startswith("ihub_cache_events_total") and department in line)
+                or line.startswith("ihub_shared_state_unavailable_total")
+            )
+        ]
+    return found
 
 
 def test_every_replica_gives_the_same_answers(cluster: Cluster) -> None:
