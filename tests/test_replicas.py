@@ -355,8 +355,8 @@ def test_a_hundred_identical_requests_over_the_replicas_make_one_call_per_resour
     # and each resource was fetched once in all: the categories, CCB's branch list and each
     # of its 10 branches' queues
     assert garbage.calls(CATEGORIES_CALL) == 1, _cache_events(cluster, "garbage")
-    assert ccb.calls("POST /api/wd.list") == 1
-    assert ccb.calls("POST /api/wd.pdxx") == 10
+    assert ccb.calls("POST /api/wd.list") == 1, _cache_events(cluster, "ccb")
+    assert ccb.calls("POST /api/wd.pdxx") == 10, _cache_events(cluster, "ccb")
 
 
 def _cache_events(cluster: Cluster, department: str) -> dict[str, list[str]]:
