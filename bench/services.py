@@ -174,6 +174,7 @@ class Hub:
         template: Path,
         work: Path,
         env: Mapping[str, str],
+        database_url: str | None = None,
     ) -> None:
         self.label = label
         self.workers = workers
@@ -205,7 +206,7 @@ class Hub:
             "--timeout-graceful-shutdown",
             "3",
         ]
-        hub_env = {**env, **var_env(var_dir), "HUB_WORKERS": str(workers)}
+        hub_env = {**env, **var_env(var_dir, database_url), "HUB_WORKERS": str(workers)}
         self.child = spawn(f"hub-{label}", argv, env=hub_env, log_dir=work)
         self._launched = time.monotonic()
         self.start_s: float | None = None
@@ -254,10 +255,11 @@ def _is_worker(pid: int) -> bool:
     return b"multiprocessing" in cmdline and b"resource_tracker" not in cmdline
 
 
-def var_env(var_dir: Path) -> dict[str, str]:
+def var_env(var_dir: Path, database_url: str | None = None) -> dict[str, str]:
+    """The hub's var directory and database: its own SQLite file unless ``database_url``."""
     return {
         "HUB_VAR_DIR": str(var_dir),
-        "HUB_DATABASE_URL": f"sqlite:///{var_dir / 'hub.db'}",
+        "HUB_DATABASE_URL": database_url or f"sqlite:///{var_dir / 'hub.db'}",
     }
 
 
@@ -287,12 +289,16 @@ def hub_env(mocks: Mocks, extra: Mapping[str, str]) -> dict[str, str]:
 
 
 def prepare_template(
-    template: Path, env: Mapping[str, str], work: Path, links: list[str] | None = None
+    template: Path,
+    env: Mapping[str, str],
+    work: Path,
+    links: list[str] | None = None,
+    database_url: str | None = None,
 ) -> None:
     """Create (or update) the seeded var directory every hub run starts from a copy of."""
     template.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "bench.app", "prepare", *(links or [])]
-    child = spawn("prepare", argv, env={**env, **var_env(template)}, log_dir=work)
+    child = spawn("prepare", argv, env={**env, **var_env(template, database_url)}, log_dir=work)
     try:
         code = child.popen.wait(timeout=120)
     except subprocess.TimeoutExpired:

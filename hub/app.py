@@ -47,7 +47,7 @@ from hub.shared.backend import RedisState
 from hub.shared.ratelimit import SharedRateLimiter
 from hub.store.audit import SqlAuditLog
 from hub.store.consents import SqlConsents
-from hub.store.db import Database, create_tables, make_engine
+from hub.store.db import Database, create_tables, initialising, make_engine
 from hub.store.decisions import SqlDecisions, SqlReviews
 from hub.store.directory import SqlResidentDirectory
 from hub.store.filings import RecordedFilings
@@ -346,24 +346,37 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
 
 
 async def _initialise_database(state: HubState) -> None:
-    """Create the tables (and the dev data when configured) once the database answers."""
-    engine = state.database.engine
-    await asyncio.to_thread(create_tables, engine)
-    if state.settings.seed_database and await asyncio.to_thread(seed_database, engine):
+    """Create the tables (and the dev data when configured) once the database answers; one
+    process at a time (``initialising``), so replicas starting together do not race."""
+    engine, seed = state.database.engine, state.settings.seed_database
+
+    def initialise() -> tuple[bool, list[str]]:
+        with initialising(engine):
+            create_tables(engine)
+            seeded = seed and seed_database(engine)
+            if not seed:
+                return seeded, []
+            with Session(engine) as session:
+                return seeded, seed_dev_partners(session, state.schema)
+
+    seeded, added = await asyncio.to_thread(initialise)
+    if seeded:
         logger.info("seeded the hub's tables with dev data")
-    if state.settings.seed_database:
-
-        def partners(session: Session) -> list[str]:
-            return seed_dev_partners(session, state.schema)
-
-        if added := await state.database.run(partners):
-            logger.info("registered dev partners %s with their example manifests", added)
+    if added:
+        logger.info("registered dev partners %s with their example manifests", added)
     state.database_initialised = True
 
 
 def _redis_state(settings: Settings, observer: HubObserver) -> RedisState | None:
     if settings.redis_url is None:
         return None
+    if settings.applicant_ref_key is None:
+        # each replica would make a key of its own under var/keys: its idempotency
+        # fingerprints and bank applicant references would differ from the others'
+        logger.warning(
+            "HUB_REDIS_URL is set but HUB_APPLICANT_REF_KEY is not: replicas must share one "
+            "key, or a mutation retried on another replica is refused as a different request"
+        )
     return RedisState(
         settings.redis_url,
         prefix=settings.redis_prefix,

@@ -38,7 +38,15 @@ def free_ports(count: int) -> int:
 class Serve:
     """``python -m hub.cli serve`` with ``HUB_PORT`` and ``HUB_MOCKS_BASE_PORT`` given."""
 
-    def __init__(self, var: Path, *, port: int, mocks_base_port: int, **env: str) -> None:
+    def __init__(
+        self,
+        var: Path,
+        *,
+        port: int,
+        mocks_base_port: int,
+        args: tuple[str, ...] = (),
+        **env: str,
+    ) -> None:
         self.port = port
         self.mocks_base_port = mocks_base_port
         self.url = f"http://127.0.0.1:{port}"
@@ -51,7 +59,7 @@ class Serve:
             **env,
         }
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "serve"],
+            [sys.executable, "-m", "hub.cli", "serve", *args],
             cwd=REPO,
             env=environment,
             stdout=subprocess.PIPE,

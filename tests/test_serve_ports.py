@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -108,3 +109,37 @@ def test_the_government_mocks_population_is_a_setting() -> None:
             assert "HUB_MOCKS_POPULATION" in str(exc)
         else:
             raise AssertionError(f"{wrong!r} accepted")
+
+
+def test_two_workers_share_one_port_seed_once_and_stop_on_ctrl_c(
+    tmp_path: Path, token_for: Callable[..., str], var_dir: Path
+) -> None:
+    # given `ihub serve --workers 2` on an empty var directory (the dev keys of the test's)
+    shutil.copytree(var_dir / "keys", tmp_path / "keys")
+    base = free_ports(MOCK_COUNT + 1)
+    serve = Serve(tmp_path, port=base, mocks_base_port=base, args=("--workers", "2"))
+    try:
+        serve.wait_ready()
+        # then two worker processes serve the one port, under the process ihub started
+        workers = Path(f"/proc/{serve.process.pid}/task/{serve.process.pid}/children")
+        spawned = [int(pid) for pid in workers.read_text().split()]
+        serving = [p for p in spawned if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
+        assert len(serving) == 2, spawned
+        # and both answer from one seeded database and the mocks ihub started
+        token = token_for("R000001")
+        answers = [
+            httpx.post(
+                f"{serve.url}/graphql",
+                json={"query": "{ me { name } " + CLASSIFY[1:]},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=30,
+            ).json()
+            for _ in range(8)
+        ]
+        assert all("errors" not in a and a["data"]["me"]["name"] for a in answers), answers[0]
+        assert len({str(a) for a in answers}) == 1
+    finally:
+        code, out, err = serve.stop()
+    # and Ctrl-C ends the workers and the mocks cleanly
+    assert code == 0, err[-2000:]
+    assert "2 workers" in out

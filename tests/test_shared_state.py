@@ -479,3 +479,16 @@ def test_a_hub_started_without_its_redis_answers_all_the_same(
     # then they are answered, and the fallback is counted
     assert all(a.status_code == 200 and "errors" not in a.json() for a in answers)
     assert metric(hub, "ihub_shared_state_unavailable_total") >= 1
+
+
+def test_replicas_without_a_shared_applicant_key_are_warned(
+    start_hub: Callable[..., LiveHub], redis_url: str, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given hubs meant to be replicas (one Redis), one without HUB_APPLICANT_REF_KEY
+    with caplog.at_level(logging.WARNING, logger="ihub"):
+        start_hub(redis_url=redis_url, redis_prefix=prefix, applicant_ref_key="ab" * 32)
+        assert not [r for r in caplog.records if "HUB_APPLICANT_REF_KEY" in r.getMessage()]
+        start_hub(redis_url=redis_url, redis_prefix=prefix)
+    # then the one without it says that its retries would not be recognised elsewhere
+    warned = [r for r in caplog.records if "HUB_APPLICANT_REF_KEY" in r.getMessage()]
+    assert len(warned) == 1 and warned[0].levelno == logging.WARNING

@@ -2,6 +2,7 @@
 
 ihub serve            mocks on HUB_MOCKS_BASE_PORT+1… (8101…) + the hub on 127.0.0.1:8000
 ihub serve --no-mocks the hub alone (departments configured by HUB_<DEPT>_URL)
+ihub serve --workers N  N uvicorn worker processes on one socket (HUB_WORKERS)
 ihub mocks            only the mocks
 ihub token R000001    a dev resident token
 ihub schema [--check] print the SDL (or compare it with schema.graphql)
@@ -22,6 +23,7 @@ import asyncio
 import contextlib
 import errno
 import logging
+import os
 import socket
 import sys
 from pathlib import Path
@@ -34,7 +36,7 @@ from hub.cli import partners as cli_partners
 from hub.cli import reviews as cli_reviews
 from hub.cli import token as cli_token
 from hub.logs import configure_json_logging
-from hub.settings import Settings, SettingsError
+from hub.settings import Settings, SettingsError, workers_of
 
 SCHEMA_FILE = Path("schema.graphql")
 
@@ -116,6 +118,79 @@ async def _serve(settings: Settings, *, with_mocks: bool) -> None:
             await running.stop()
 
 
+def app_from_env() -> Any:
+    """A worker's hub (``ihub serve --workers``): uvicorn's factory, settings from ``HUB_*``."""
+    from hub.app import create_app
+
+    configure_json_logging(logging.INFO)
+    return create_app(Settings.from_env())
+
+
+def _serve_workers(settings: Settings, *, with_mocks: bool, workers: int) -> int:
+    """``workers`` uvicorn worker processes on one socket bound here, each building its hub
+    from the environment (``app_from_env``); the mocks, if any, run in this process, on a
+    thread of their own. Ctrl-C (or SIGTERM) stops the workers, then the mocks."""
+    import threading
+
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    try:
+        sock = _bind(settings)
+    except PortBusy as exc:
+        print(f"ihub: {exc}", file=sys.stderr)
+        return 1
+    # the workers read the settings from the environment: the command line's too
+    os.environ.update(
+        {"HUB_HOST": settings.host, "HUB_PORT": str(settings.port), "HUB_WORKERS": str(workers)}
+    )
+    stop_mocks = threading.Event()
+    mocks_up = threading.Event()
+    failure: list[BaseException] = []
+
+    async def mocks_until_stopped() -> None:
+        try:
+            running = await _start_mocks(settings)
+        except BaseException as exc:
+            failure.append(exc)
+            mocks_up.set()
+            return
+        mocks_up.set()
+        try:
+            await asyncio.to_thread(stop_mocks.wait)
+        finally:
+            await running.stop()
+
+    thread = threading.Thread(target=asyncio.run, args=(mocks_until_stopped(),), daemon=True)
+    try:
+        if with_mocks:
+            thread.start()
+            mocks_up.wait()
+            if failure:
+                print(f"ihub: {failure[0]}", file=sys.stderr)
+                return 1
+        config = uvicorn.Config(
+            "hub.cli:app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
+            log_level="info",
+            log_config=None,
+        )
+        print(
+            f"i罗湖 Hub on http://{settings.host}:{settings.port}/graphql ({workers} workers)",
+            flush=True,
+        )
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        sock.close()
+        stop_mocks.set()
+        if thread.is_alive():
+            thread.join(timeout=30)
+    return 0
+
+
 async def _mocks_forever(settings: Settings) -> None:
     running = await _start_mocks(settings)
     try:
@@ -175,6 +250,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--no-mocks", action="store_true", help="do not start the mocks")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="uvicorn worker processes (default HUB_WORKERS, else 1); several share the "
+        "department quotas of this host",
+    )
     commands.add_parser("mocks", help="run only the department mocks")
     cli_token.add_arguments(commands)
     schema = commands.add_parser("schema", help="print the schema SDL")
@@ -204,6 +285,12 @@ def main(argv: list[str] | None = None) -> int:
             settings = settings.with_changes(
                 host=args.host or settings.host, port=args.port or settings.port
             )
+        workers = args.workers or workers_of(os.environ)
+        if workers < 1:
+            print("ihub: --workers must be at least 1", file=sys.stderr)
+            return 2
+        if workers > 1:
+            return _serve_workers(settings, with_mocks=not args.no_mocks, workers=workers)
         return _run_until_interrupted(_serve(settings, with_mocks=not args.no_mocks))
     if args.command == "mocks":
         return _run_until_interrupted(_mocks_forever(settings))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+import fcntl
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from pathlib import Path
 from typing import TypeVar
@@ -15,6 +17,8 @@ from connectors.tracing import Waits, waiting
 from hub.store import catalogue, models  # noqa: F401  (registers the tables)
 
 T = TypeVar("T")
+_INIT_LOCK = 0x1B0B_1A17
+"""The advisory lock key the table set-up takes on PostgreSQL (any constant of the hub's)."""
 
 
 def make_engine(url: str) -> Engine:
@@ -58,6 +62,34 @@ def _add_columns(engine: Engine) -> None:
             with engine.begin() as connection:
                 for name, kind in missing.items():
                     connection.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {kind}"))
+
+
+@contextlib.contextmanager
+def initialising(engine: Engine) -> Iterator[None]:
+    """Held while a process creates the tables and seeds them: several replicas (or uvicorn
+    workers) starting together on one database take turns, so that none sees a half-created
+    schema or seeds what another is seeding. PostgreSQL: a session advisory lock on a
+    connection of its own; SQLite: an exclusive ``flock`` on a file beside the database.
+    Blocking."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _INIT_LOCK})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _INIT_LOCK})
+                connection.commit()
+        return
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.init-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def drop_tables(engine: Engine) -> None:
