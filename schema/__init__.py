@@ -16,7 +16,7 @@ import strawberry
 import strawberry.federation
 from cachetools import LRUCache
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ParserCache
 from strawberry.federation.schema import FederationAny
 from strawberry.types import ExecutionContext, Info
 
@@ -29,7 +29,7 @@ from schema.consents_partner import PartnerConsentMutation
 from schema.context import CallerKind
 from schema.cost import OperationMeasures
 from schema.errors import is_unexpected
-from schema.extensions import Degradation, ErrorVocabulary, OperationOutcome
+from schema.extensions import Degradation, ErrorVocabulary, OperationOutcome, ValidationMemo
 from schema.federation import (
     FEDERATION_VERSION,
     FederationQuery,
@@ -124,6 +124,7 @@ def build_schema(
     caller kinds may introspect (default: anonymous callers and residents, not partners)."""
     limits = limits or QueryLimits()
     measured: LRUCache[Hashable, OperationMeasures | None] = LRUCache(DOCUMENT_CACHE_SIZE)
+    validated: LRUCache[Hashable, list[GraphQLError]] = LRUCache(DOCUMENT_CACHE_SIZE)
     allowed = DEFAULT_INTROSPECTION if introspection is None else introspection
     query = strawberry.type(
         type("Query", QUERY_MODULES, {}),
@@ -143,7 +144,7 @@ def build_schema(
             lambda: QueryLimiter(limits, measured),
             lambda: IntrospectionPolicy(allowed),
             lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
-            lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
+            lambda: ValidationMemo(validated),
             Degradation,
             OperationOutcome,
             OperationSpan,

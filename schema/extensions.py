@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator, MutableMapping
 from contextvars import ContextVar
 from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext
 
 from connectors.degradation import StaleServe, collecting, oldest_per_department
@@ -107,3 +108,27 @@ def outcome_of(execution: ExecutionContext) -> str:
     if result.errors or partial:
         return "partial"
     return "ok"
+
+
+class ValidationMemo(SchemaExtension):
+    """Strawberry's ``ValidationCache``, with the cache belonging to one schema.
+
+    Strawberry's lives at module level, keyed by the schema among the rest, so every schema a
+    process builds stays alive through its entries: a test run that starts hundreds of hubs
+    kept hundreds of type graphs, and the garbage collector's passes over them grew until
+    requests timed out. ``build_schema`` hands each schema a cache of its own."""
+
+    def __init__(self, memo: MutableMapping[Hashable, list[GraphQLError]]) -> None:
+        self._memo = memo
+
+    def on_validate(self) -> Iterator[None]:
+        execution = self.execution_context
+        assert execution.graphql_document is not None  # validation follows a parse
+        key = (execution.graphql_document, tuple(execution.validation_rules))
+        errors = self._memo.get(key)
+        if errors is None:
+            rules = execution.validation_rules
+            errors = validate_document(execution.schema._schema, execution.graphql_document, rules)
+            self._memo[key] = errors
+        execution.pre_execution_errors = errors
+        yield
