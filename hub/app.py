@@ -50,7 +50,7 @@ from hub.store.consents import SqlConsents
 from hub.store.db import Database, create_tables, initialising, make_engine
 from hub.store.decisions import SqlDecisions, SqlReviews
 from hub.store.directory import SqlResidentDirectory
-from hub.store.filings import RecordedFilings
+from hub.store.filings import ConsentFilings
 from hub.store.idempotency import SqlIdempotencyStore
 from hub.store.records import SqlHubRecords, applicant_key
 from hub.store.seed import seed_database
@@ -217,7 +217,7 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
         consents=SqlConsents(
             database, code_key=applicant_key(settings), clock=settings.consent_clock
         ),
-        filings=RecordedFilings(database, clock=settings.consent_clock),
+        filings=ConsentFilings(database, approvals, directory, clock=settings.consent_clock),
         redemption_attempts=RedemptionLimiter(rate_limiter, settings.consent_redeem_attempts),
         rate_limiter=rate_limiter,
         rate_policies=settings.rate_limits,

@@ -101,6 +101,22 @@ def _shown(value: Any) -> str | None:
     return str(value)
 
 
+def answers_of(given: Any) -> dict[str, str]:
+    """An item's answers as the input gave them (a JSON object of short strings), checked."""
+    if given is not None and not isinstance(given, dict):
+        raise BadUserInput("`answers` must be an object of strings.", field="answers")
+    raw: dict[Any, Any] = given if isinstance(given, dict) else {}
+    if len(raw) > MAX_ANSWERS or any(
+        not isinstance(v, str | int) or len(str(k)) > 32 or len(str(v)) > 128
+        for k, v in raw.items()
+    ):
+        raise BadUserInput(
+            f"`answers`: at most {MAX_ANSWERS}, names ≤ 32 and values ≤ 128 characters.",
+            field="answers",
+        )
+    return {str(k): str(v) for k, v in raw.items()}
+
+
 def application_of(decision: Decision) -> ServiceApplication:
     amount = decision.amount_fen
     return ServiceApplication(
@@ -156,18 +172,7 @@ class ApprovalsMutation:
             raise BadUserInput("`itemCode` must be 1 to 64 characters.", field="itemCode")
         if input.for_member is not None and not ID_NUMBER.fullmatch(input.for_member):
             raise BadUserInput("`forMember` must be an 18-character ID number.", field="forMember")
-        if input.answers is not None and not isinstance(input.answers, dict):
-            raise BadUserInput("`answers` must be an object of strings.", field="answers")
-        raw: dict[Any, Any] = input.answers if isinstance(input.answers, dict) else {}
-        if len(raw) > MAX_ANSWERS or any(
-            not isinstance(v, str | int) or len(str(k)) > 32 or len(str(v)) > 128
-            for k, v in raw.items()
-        ):
-            raise BadUserInput(
-                f"`answers`: at most {MAX_ANSWERS}, names ≤ 32 and values ≤ 128 characters.",
-                field="answers",
-            )
-        answers = {str(k): str(v) for k, v in raw.items()}
+        answers = answers_of(input.answers)
         service = info.context.approvals
 
         async def perform(_key: str) -> dict[str, Any]:

@@ -23,8 +23,10 @@ import re
 from typing import Any
 
 import strawberry
+from strawberry.scalars import JSON
 
-from schema.common import IDEMPOTENCY_KEY_HELP, UserError, idempotent_in, user_errors
+from schema.approvals import DecisionReason, answers_of
+from schema.common import IDEMPOTENCY_KEY_HELP, Money, UserError, idempotent_in, user_errors
 from schema.consents import UnmaskedField
 from schema.context import (
     CallerKind,
@@ -92,15 +94,26 @@ class ConsentedApplication:
     id: strawberry.ID
     item_code: strawberry.ID
     state: str = strawberry.field(
-        description="RECEIVED, or AWAITING_INSTANT for a 秒批 item (decided by the approval "
-        "service)."
+        description="RECEIVED (an ordinary item, recorded for its department); for a 秒批 item "
+        "the decision's outcome, APPROVED, REJECTED or NEEDS_REVIEW (the newest: a review "
+        "changes it), AWAITING_INSTANT until it is in, or REFUSED (`refusal` says why)."
     )
     filed_at: dt.datetime
     filed_by: strawberry.ID = strawberry.field(description="The partner that filed it.")
     consent_id: strawberry.ID
+    reasons: list[DecisionReason] = strawberry.field(
+        description="A 秒批 decision's reasons (fit to show the resident); empty otherwise."
+    )
+    monthly_amount: Money | None = strawberry.field(description="When approved with an amount.")
+    refusal: UserError | None = strawberry.field(
+        description="Why the approval service refused before deciding (e.g. ALREADY_ENTITLED)."
+    )
 
 
 def application_of(filed: FiledApplication) -> ConsentedApplication:
+    decision = filed.decision
+    amount = decision.amount_fen if decision is not None else None
+    refusal = filed.refusal
     return ConsentedApplication(
         id=strawberry.ID(filed.id),
         item_code=strawberry.ID(filed.item_code),
@@ -108,6 +121,11 @@ def application_of(filed: FiledApplication) -> ConsentedApplication:
         filed_at=filed.filed_at,
         filed_by=strawberry.ID(filed.partner_id),
         consent_id=strawberry.ID(filed.consent_id),
+        reasons=[DecisionReason(code=r.code, message=r.message) for r in decision.reasons]
+        if decision is not None
+        else [],
+        monthly_amount=Money(fen=amount) if amount is not None else None,
+        refusal=UserError(code=refusal[0], message=refusal[1], field=None) if refusal else None,
     )
 
 
@@ -194,6 +212,11 @@ class FileUnderConsentInput:
     consent_id: strawberry.ID
     item_code: strawberry.ID = strawberry.field(description="Must be the consent's item.")
     idempotency_key: str = strawberry.field(description=IDEMPOTENCY_KEY_HELP)
+    answers: JSON | None = strawberry.field(
+        default=None,
+        description="What a 秒批 item asks the applicant (as `applyForService`'s answers), "
+        'e.g. {"certNo": "…"}; string values.',
+    )
 
 
 @strawberry.type(description="The filed application, or why there was none.")
@@ -244,16 +267,26 @@ class PartnerConsentMutation:
         if item is None or item.impl_code != record.item_code:
             raise Forbidden("The consent is for another item.", field="itemCode")
 
+        answers = answers_of(input.answers)
+        approvals = info.context.approvals
+        rule_code = approvals.rule_code(item.impl_code, item.name) if item.instant else None
+        needed = approvals.required_answers(rule_code) if rule_code is not None else ()
+        missing = [a for a in needed if not answers.get(a, "").strip()]
+        if missing:  # before anything is written
+            raise BadUserInput(f"The item asks for the answer `{missing[0]}`.", field="answers")
+
         async def perform(_: str) -> dict[str, Any]:
             filed = await info.context.filings.file(
                 resident_id=record.resident_id, item_code=record.item_code,
-                partner_id=partner_id, consent_id=record.id, instant=item.instant,
+                partner_id=partner_id, consent_id=record.id, rule_code=rule_code,
+                answers=answers,
             )  # fmt: skip
             return {"application": filed.id}
 
         outcome = await idempotent_in(
             info, f"partner:{partner_id}", operation="fileUnderConsent",
-            key=input.idempotency_key, arguments={"consent": record.id}, perform=perform,
+            key=input.idempotency_key, arguments={"consent": record.id, "answers": answers},
+            perform=perform,
         )  # fmt: skip
         filed = await info.context.filings.filed(record.resident_id, record.item_code)
         found = next((f for f in filed if f.id == outcome.get("application")), None)

@@ -434,7 +434,14 @@ class RedemptionAttempts(Protocol):
 
 @dataclass(frozen=True)
 class FiledApplication:
-    """An application filed for a resident by a partner under a consent."""
+    """An application filed for a resident by a partner under a consent.
+
+    ``state``: RECEIVED (an ordinary item, recorded for the department), AWAITING_INSTANT (a
+    秒批 item whose decision is not in yet: its departments are being asked, or the filing
+    was interrupted and the next filing under the consent completes it), the decision's
+    outcome (APPROVED, REJECTED, NEEDS_REVIEW, the newest for the item since the filing: an
+    operator's review or a re-check changes it), or REFUSED (``refusal`` says why, e.g.
+    ALREADY_ENTITLED)."""
 
     id: str
     resident_id: str
@@ -443,6 +450,9 @@ class FiledApplication:
     consent_id: str
     state: str
     filed_at: datetime
+    decision: Decision | None = None
+    refusal: tuple[str, str] | None = None
+    """(code, message fit to show) when the approval service refused before deciding."""
 
 
 class ApplicationFiling(Protocol):
@@ -450,9 +460,18 @@ class ApplicationFiling(Protocol):
     consent C (秒批 for instant items); the consent is checked before this is called."""
 
     async def file(
-        self, *, resident_id: str, item_code: str, partner_id: str, consent_id: str, instant: bool
+        self,
+        *,
+        resident_id: str,
+        item_code: str,
+        partner_id: str,
+        consent_id: str,
+        rule_code: str | None,
+        answers: Mapping[str, str],
     ) -> FiledApplication:
-        """File once per consent: a repeat answers the first filing."""
+        """File once per consent: a repeat answers the first filing. ``rule_code``: the 秒批
+        item that decides it (``Approvals.rule_code``), ``None`` for an ordinary item; the
+        caller has checked that ``answers`` has what it asks (``Approvals.required_answers``)."""
         ...
 
     async def filed(self, resident_id: str, item_code: str) -> list[FiledApplication]:
@@ -521,6 +540,15 @@ class Approvals(Protocol):
         answers: Mapping[str, str],
         for_member: str | None = None,
     ) -> ApplicationResult: ...
+
+    def rule_code(self, item_code: str, name: str | None = None) -> str | None:
+        """The 秒批 item the service decides for a catalogue item (its implementation code,
+        or its name) or a hub item code; ``None`` when it decides none."""
+        ...
+
+    def required_answers(self, rule_code: str) -> tuple[str, ...]:
+        """The answers the 秒批 item asks the applicant for."""
+        ...
 
     async def decisions_of(self, resident_id: str) -> list[Decision]:
         """The resident's decisions (theirs and their household's they applied for), newest

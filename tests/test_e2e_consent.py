@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlmodel import Session, select
 
@@ -21,7 +22,8 @@ from hub.security.ratelimit import BucketPolicy
 from hub.store.audit import verify_chain
 from hub.store.db import drop_tables, make_engine
 from hub.store.models import Consent, IdempotencyRecord, Resident
-from tests.support import LiveHub
+from tests.gov import cases
+from tests.support import BackgroundMocks, LiveHub, MockAdmin
 from tests.test_partners import CCB, ICBC, operations, token
 from tests.test_shared_state import prefix, redis_url  # noqa: F401  (fixtures)
 
@@ -107,12 +109,19 @@ class Window:
     def read(self, consent_id: str) -> dict[str, Any]:
         return self.run("ConsentedResident", consentId=consent_id)
 
-    def file(self, consent_id: str, item: str = ITEM, key: str | None = None) -> dict[str, Any]:
+    def file(
+        self,
+        consent_id: str,
+        item: str = ITEM,
+        key: str | None = None,
+        answers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         return self.run(
             "FileUnderConsent",
             consentId=consent_id,
             itemCode=item,
             idempotencyKey=key or self.key(),
+            answers=answers,
         )
 
 
@@ -201,7 +210,8 @@ def test_the_whole_flow(hub: LiveHub, token_for: Callable[..., str], database_ur
     filed = window.file(consent["id"], key=key)
     assert "errors" not in filed, filed
     application = filed["data"]["fileUnderConsent"]["application"]
-    assert application["state"] in ("RECEIVED", "AWAITING_INSTANT")
+    assert application["state"] == "RECEIVED", "an item the approval service does not decide"
+    assert application["reasons"] == [] and application["refusal"] is None
     assert application["filedBy"] == "icbc" and application["consentId"] == consent["id"]
     assert window.file(consent["id"], key=key)["data"] == filed["data"]
     # a second filing with another key is still the one filing of this consent
@@ -417,3 +427,63 @@ def test_bad_grants(hub: LiveHub, token_for: Callable[..., str]) -> None:
     assert refused(itemCode="NO-SUCH-ITEM") == {"code": "NOT_FOUND", "field": "itemCode"}
     assert refused(branchId=CCB_BRANCH) == {"code": "NOT_FOUND", "field": "branchId"}
     assert refused(partnerId="icbc") == {"code": "BAD_USER_INPUT", "field": "partnerId"}
+
+
+INSTANT_ITEM = """query { services { items(first: 1, filter: {query: "应届毕业生落户", instant: true}) {
+  edges { node { code localCode name instant } } } } }"""
+MY_APPLICATIONS = "{ me { applications { itemCode decision { id outcome } } } }"
+
+
+def test_a_window_files_an_instant_item_and_the_decision_comes_back(
+    start_hub: Callable[..., LiveHub],
+    database_url: str,
+    clock: Clock,
+    mocks: BackgroundMocks,
+    token_for: Callable[..., str],
+) -> None:
+    # given a graduate (a hub resident) and a hub deciding 秒批 items on the registry's day
+    as_of = httpx.get(f"{mocks.urls['population']}/__admin/cases").json()["as_of"]
+    graduate = cases(mocks.urls["population"])["graduate_bachelor"]
+    hub = start_hub(
+        database_url=database_url, consent_clock=clock, approvals_today=as_of,
+        approvals_budget_s=5.0, approvals_recheck_s=0.0,
+    )  # fmt: skip
+    found = hub.graphql(INSTANT_ITEM).json()["data"]["services"]["items"]["edges"]
+    item = found[0]["node"]
+    assert item["name"] == "应届毕业生落户" and item["instant"]
+    me = resident(hub, token_for, graduate["resident_id"])
+    granted = grant(me, "grant-instant-01", itemCode=item["localCode"])
+    window = Window(hub, "icbc", ICBC)
+    consent_id = window.redeem(granted["code"])["data"]["redeemConsent"]["id"]
+    credentials = MockAdmin(mocks.urls["credentials"])
+    credentials.reset()
+
+    # when the window files it without the answer the item asks for: refused, nothing filed
+    missing = window.file(consent_id, item=item["localCode"])
+    assert errors_at(missing) == {"fileUnderConsent": ("BAD_USER_INPUT", None)}
+    assert "certNo" in missing["errors"][0]["message"]
+    listed = window.run("ConsentedApplications", consentId=consent_id)
+    assert listed["data"]["partner"]["consent"]["applications"] == []
+    assert credentials.total() == 0
+
+    # when it files with the certificate number: the approval service decides, at once
+    answers = {"certNo": graduate["cert_no"]}
+    filed = window.file(consent_id, item=item["localCode"], answers=answers)
+    assert "errors" not in filed, filed
+    application = filed["data"]["fileUnderConsent"]["application"]
+    assert application["state"] == "APPROVED" and application["reasons"] == []
+    assert application["refusal"] is None and application["filedBy"] == "icbc"
+    assert credentials.calls("POST /verify") == 1
+
+    # a second filing under the consent (another key) is the first one, asked of no one again
+    again = window.file(consent_id, item=item["localCode"], answers=answers)
+    assert again["data"]["fileUnderConsent"]["application"] == application
+    assert credentials.calls("POST /verify") == 1
+    listed = window.run("ConsentedApplications", consentId=consent_id)
+    assert listed["data"]["partner"]["consent"]["applications"] == [application]
+
+    # and the resident sees the decision among their applications: one, the same
+    mine = me(MY_APPLICATIONS)["data"]["me"]["applications"]
+    assert [(a["itemCode"], a["decision"]["outcome"]) for a in mine] == [
+        ("graduate_transfer", "APPROVED")
+    ]

@@ -94,10 +94,20 @@ class ApprovalService:
         self._today = today
         self._budget_s = budget_s
 
-    def rule(self, item_code: str) -> Rule | None:
+    def rule(self, item_code: str, name: str | None = None) -> Rule | None:
+        """The rule for the hub's item code or the implementation code, or (``name``) the
+        catalogue item of that name."""
         return RULES.get(item_code) or next(
-            (r for r in RULES.values() if r.impl_code == item_code), None
+            (r for r in RULES.values() if r.impl_code == item_code or r.name == name), None
         )
+
+    def rule_code(self, item_code: str, name: str | None = None) -> str | None:
+        rule = self.rule(item_code, name)
+        return rule.code if rule is not None else None
+
+    def required_answers(self, rule_code: str) -> tuple[str, ...]:
+        rule = RULES.get(rule_code)
+        return tuple(sorted(rule.answers)) if rule is not None else ()
 
     async def apply(
         self,

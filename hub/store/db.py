@@ -48,7 +48,10 @@ def create_tables(engine: Engine) -> None:
     _add_columns(engine)
 
 
-ADDED_COLUMNS = {"audit_record": {"consents": "TEXT"}}
+ADDED_COLUMNS = {
+    "audit_record": {"consents": "TEXT"},
+    "consent_filing": {"decision_id": "VARCHAR(40)", "refusal": "VARCHAR(32)"},
+}
 """Nullable columns added to tables that databases of earlier versions already have."""
 
 

@@ -259,6 +259,10 @@ class ConsentFiling(SQLModel, table=True):
     partner_id: str = Field(max_length=32)
     state: str = Field(max_length=16)
     filed_at: datetime
+    decision_id: str | None = Field(default=None, max_length=40)
+    """A 秒批 item's decision (``decision_record.id``), once the approval service answered."""
+    refusal: str | None = Field(default=None, max_length=32)
+    """Why the approval service refused before deciding (state REFUSED)."""
 
 
 class DecisionRecord(SQLModel, table=True):
