@@ -9,6 +9,10 @@
     ├── UpstreamNotFound           the department says the thing does not exist
     └── Refused                    a business refusal (loan limit, course full) with a domain code
 
+A department's own refinements live in its package and name their parent there
+(``connectors/sms/errors.py``: ``SmsLimited`` is a ``Refused`` with ``retry_after_s``;
+``connectors/wechat/errors.py``: ``NotFollowing``, ``QuotaReached``).
+
 Low-level errors (aiohttp, asyncio, json) are translated in one place, ``connectors.base``,
 always ``raise … from exc``. The messages are for logs: ``schema`` decides what a client sees
 and never shows an upstream body.

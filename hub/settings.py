@@ -66,6 +66,16 @@ DEV_DEPARTMENTS: Mapping[str, tuple[int, Mapping[str, str]]] = {
     "civil": (9, {"client_id": "ihub-luohu", "client_secret": "dev-civil-secret"}),
     "hrss": (10, {"api_key": "dev-hrss-key"}),
     "credentials": (11, {"api_key": "dev-credentials-key"}),
+    "sms": (
+        12,
+        {
+            "app_id": "ihub-luohu",
+            "app_secret": "dev-sms-secret",
+            "sign_name": "i罗湖",
+            "callback_secret": "dev-sms-callback-secret",
+        },
+    ),
+    "wechat": (13, {"appid": "wx-ihub-luohu", "secret": "dev-wechat-secret"}),
 }
 
 
@@ -146,7 +156,7 @@ class Settings:
     # where residents reach the hub (QR codes and public pages, schema.links); None: the
     # hub's own address, http://<host>:<port> (localhost for a wildcard host), fine for dev only
     public_url: str | None = None
-    # the dev mocks listen on this port plus their offset (DEV_DEPARTMENTS), 8101…8111 by default
+    # the dev mocks listen on this port plus their offset (DEV_DEPARTMENTS), 8101…8113 by default
     mocks_base_port: int = DEV_MOCKS_BASE_PORT
     # persons in the government mocks' shared population (1,000 = the seeded residents)
     mocks_population: int = 1000

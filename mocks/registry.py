@@ -16,4 +16,6 @@ MOCKS: tuple[MockSpec, ...] = (
     MockSpec("civil", 9, "mocks.civil:create_app"),
     MockSpec("hrss", 10, "mocks.hrss:create_app"),
     MockSpec("credentials", 11, "mocks.credentials:create_app"),
+    MockSpec("sms", 12, "mocks.sms:create_app"),
+    MockSpec("wechat", 13, "mocks.wechat:create_app"),
 )

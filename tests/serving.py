@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parent.parent
-MOCK_COUNT = 11  # the mocks listen on HUB_MOCKS_BASE_PORT + 1 … + 11
+MOCK_COUNT = 13  # the mocks listen on HUB_MOCKS_BASE_PORT + 1 … + 13
 
 
 def _free(port: int) -> bool:

@@ -8,6 +8,9 @@
                               slow_body, garbage_body (unnamed keys keep their value)
 ``DELETE /__admin/faults``    back to no faults
 
+A mock with faults of its own (the SMS gateway's duplicated callbacks) passes a ``Faults``
+subclass with more fields to ``install_admin``; the same routes set and clear them.
+
 Endpoints are named ``"METHOD /route/{pattern}"`` so that ``/api/items/电池`` and
 ``/api/items/纸箱`` count together. Admin calls are neither counted nor faulted.
 """
@@ -169,17 +172,19 @@ async def _set_faults(request: web.Request) -> web.Response:
 
 
 async def _clear_faults(request: web.Request) -> web.Response:
-    request.app[FAULTS_KEY].update(asdict(Faults()))
-    return web.json_response(asdict(request.app[FAULTS_KEY]))
+    faults = request.app[FAULTS_KEY]
+    faults.update(asdict(type(faults)()))
+    return web.json_response(asdict(faults))
 
 
-def install_admin(app: web.Application, *, seed: int) -> None:
+def install_admin(app: web.Application, *, seed: int, faults: Faults | None = None) -> None:
     """Add the admin routes, counters and fault injection to a mock application.
 
     Call it before adding the mock's own routes; ``app.middlewares`` must not be frozen yet.
+    ``faults``: a ``Faults`` subclass instance for a mock with faults of its own.
     """
     app[STATS_KEY] = Stats.empty()
-    app[FAULTS_KEY] = Faults()
+    app[FAULTS_KEY] = faults if faults is not None else Faults()
     app[RANDOM_KEY] = random.Random(seed)
     app.middlewares.append(admin_middleware)
     app.router.add_get("/__admin/stats", _get_stats)

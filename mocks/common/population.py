@@ -338,3 +338,50 @@ class Population:
         if n > self.size or self.adult(n).id_number != id_number:
             return None
         return n
+
+
+# -- the WeChat service account's followers (mocks/wechat) -----------------------------------
+# An openid is the ID number masked and written in base64url: the WeChat mock finds the
+# person back from it (``id_number_of_openid``) with nothing stored per person.
+
+_OPENID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_OPENID_MASK = int.from_bytes(b"".join(mix(0x09E1D, i).to_bytes(8, "big") for i in range(3))[:18])
+_FOLLOW_PERCENT = 60
+
+
+def openid_of(id_number: str) -> str:
+    """The openid under which the district's service account knows this person (25 chars)."""
+    raw = id_number.upper().encode("ascii")
+    if len(raw) != 18:
+        raise ValueError("an 18-character ID number")
+    value = int.from_bytes(raw) ^ _OPENID_MASK
+    digits = []
+    for _ in range(24):  # 18 bytes = 144 bits = 24 base64 digits
+        value, digit = divmod(value, 64)
+        digits.append(_OPENID_ALPHABET[digit])
+    return "o" + "".join(reversed(digits))
+
+
+def id_number_of_openid(openid: str) -> str | None:
+    """The ID number an openid was made from, or ``None`` for a string no person has."""
+    if len(openid) != 25 or not openid.startswith("o"):
+        return None
+    value = 0
+    for char in openid[1:]:
+        digit = _OPENID_ALPHABET.find(char)
+        if digit < 0:
+            return None
+        value = value * 64 + digit
+    try:
+        id_number = (value ^ _OPENID_MASK).to_bytes(18).decode("ascii")
+    except (OverflowError, UnicodeDecodeError):
+        return None
+    return id_number if openid_of(id_number) == openid else None
+
+
+def follows(id_number: str) -> bool:
+    """Whether the person follows the district's WeChat service account (about 60 % do)."""
+    body = id_number[:17]
+    if len(id_number) != 18 or not body.isdigit():
+        return False
+    return mix(0xF0110, int(body)) % 100 < _FOLLOW_PERCENT

@@ -1,0 +1,6 @@
+"""The district's WeChat service account: template messages to followers, token kept."""
+
+from connectors.wechat.client import WeChatConnector
+from connectors.wechat.errors import NotFollowing, QuotaReached, UnknownOpenid, UnknownTemplate
+
+__all__ = ["NotFollowing", "QuotaReached", "UnknownOpenid", "UnknownTemplate", "WeChatConnector"]
