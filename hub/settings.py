@@ -355,10 +355,14 @@ class Settings:
 # set, is per worker as for every department.
 DEFAULT_MAX_CONCURRENCY: Mapping[str, int] = {"ccb": 8}
 # Per-app limits that all replicas keep together when they share a state (HUB_REDIS_URL;
-# connectors.quota): CCB's calls in flight, the youth center's calls per second.
+# connectors.quota): CCB's calls in flight, the youth center's, the data-sharing exchange's
+# and the credential check's calls per second (each process also paces its own calls under
+# the same figure: connectors.pacing).
 DEFAULT_APP_QUOTAS: Mapping[str, Mapping[str, int]] = {
     "ccb": {"app_max_concurrency": 8},
     "youth": {"app_calls_per_second": 20},
+    "population": {"app_calls_per_second": 30},
+    "credentials": {"app_calls_per_second": 5},
 }
 
 

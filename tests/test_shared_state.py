@@ -37,6 +37,7 @@ from connectors.policy import DepartmentPolicy
 from connectors.shared import SharedUnavailable
 from connectors.tier import SharedEntry, SharedTier
 from hub.security.ratelimit import BucketPolicy
+from hub.settings import department_policy
 from hub.shared.backend import RedisState
 from schema.context import CallerKind
 from tests.serving import free_ports
@@ -492,3 +493,13 @@ def test_replicas_without_a_shared_applicant_key_are_warned(
     # then the one without it says that its retries would not be recognised elsewhere
     warned = [r for r in caplog.records if "HUB_APPLICANT_REF_KEY" in r.getMessage()]
     assert len(warned) == 1 and warned[0].levelno == logging.WARNING
+
+
+def test_the_exchange_and_the_credential_check_limits_are_the_app_s_not_each_replica_s() -> None:
+    # the exchange takes 30 calls a second per app and the credential check 5: with a shared
+    # state every replica takes its calls from the one allowance (connectors.quota)
+    environment: dict[str, str] = {}
+    assert department_policy(environment, "population").app_calls_per_second == 30
+    assert department_policy(environment, "credentials").app_calls_per_second == 5
+    override = {"HUB_POPULATION_APP_CALLS_PER_SECOND": "12"}
+    assert department_policy(override, "population").app_calls_per_second == 12
