@@ -26,10 +26,21 @@ def _free(port: int) -> bool:
     return True
 
 
+def _ephemeral_floor() -> int:
+    """The lowest port the kernel hands out to outgoing connections (32768 by default)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
 def free_ports(count: int) -> int:
-    """The first of ``count`` consecutive free loopback ports, away from the dev ports."""
+    """The first of ``count`` consecutive free loopback ports, away from the dev ports and
+    below the kernel's ephemeral range: a port in it can be taken by any outgoing connection
+    (the suite makes thousands) between this check and the server's bind."""
+    ceiling = max(_ephemeral_floor(), 20_000 + 4 * count + 1)
     for _ in range(200):
-        first = random.randrange(20_000, 60_000)
+        first = random.randrange(20_000, ceiling - count)
         if all(_free(first + i) for i in range(count)):
             return first
     raise AssertionError("no block of free ports")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ import jwt
 import pytest
 
 from hub.security.auth import DevKeys
-from tests.serving import MOCK_COUNT, free_ports
+from tests.serving import MOCK_COUNT, Serve, free_ports
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -77,35 +76,19 @@ def test_token_refuses_a_lifetime_that_is_not_positive(tmp_path: Path, ttl: str)
 def test_serve_starts_mocks_and_hub_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     # given free ports for the hub and every mock
     base = free_ports(MOCK_COUNT + 1)
-    env = {
-        **os.environ,
-        "HUB_VAR_DIR": str(tmp_path),
-        "HUB_PORT": str(base),
-        "HUB_MOCKS_BASE_PORT": str(base),
-        "HUB_GRAPHIQL": "false",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "serve"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    serve = Serve(tmp_path, port=base, mocks_base_port=base)
     try:
-        # when it is up (the transport retries refused connections with backoff, ~30 s)
-        with httpx.Client(transport=httpx.HTTPTransport(retries=6), timeout=30) as client:
-            answer = client.post(
-                f"http://127.0.0.1:{base}/graphql",
-                json={
-                    "query": '{ garbageSorting { classify(item: "电池") { category { name } } } }'
-                },
-            )
+        # when it is up (or it ended early: then the failure carries its output)
+        serve.wait_ready()
+        answer = httpx.post(
+            f"{serve.url}/graphql",
+            json={"query": '{ garbageSorting { classify(item: "电池") { category { name } } } }'},
+            timeout=30,
+        )
         # then the acceptance question answers, and the database was created and seeded
         assert answer.json()["data"]["garbageSorting"]["classify"]["category"]["name"] == "有害垃圾"
         assert (tmp_path / "hub.db").exists()
     finally:
-        process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=30)
-    assert process.returncode == 0, output
-    assert "Traceback" not in output
+        code, out, err = serve.stop()
+    assert code == 0, out + err
+    assert "Traceback" not in out + err
