@@ -441,7 +441,9 @@ def department_policy(
     ``_BREAKER_ERROR_RATE``, ``_BREAKER_OPEN_S``, ``_BREAKER_HALF_OPEN_PROBES``,
     ``_MAX_CONCURRENCY``, ``_MAX_QUEUE_WAIT_S``, ``_CACHE_TTL_S``, ``_CACHE_SIZE``,
     ``_STALE_IF_ERROR_S``, ``_APP_MAX_CONCURRENCY``, ``_APP_CALLS_PER_SECOND`` (per-app limits
-    kept by all replicas together, only with ``HUB_REDIS_URL``; 0: none).
+    kept by all replicas together, only with ``HUB_REDIS_URL``; 0: none; the population and
+    credential connectors also pace themselves at ``_APP_CALLS_PER_SECOND`` instead of their
+    department's published quota when it is set).
     ``naive`` is not a per-department setting: ``Settings.naive`` (``HUB_NAIVE``) sets it.
     A department whose limit is per app (``DEFAULT_MAX_CONCURRENCY``) has it shared among
     ``workers`` by default.
