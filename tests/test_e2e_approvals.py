@@ -27,6 +27,7 @@ from hub.settings import Settings
 from hub.store.audit import ChainBreak
 from hub.store.db import Database, drop_tables, make_engine
 from hub.store.decisions import SqlDecisions, verify_decisions
+from hub.web.reviews import key_digest
 from mocks.common import people
 from tests.gov import cases, start_mock
 from tests.support import BackgroundMocks, LiveHub, MockAdmin
@@ -63,6 +64,13 @@ def civil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundMocks]
     running.close()
 
 
+OPERATORS = {"operator-a": "key-of-operator-a", "operator-b": "key-of-operator-b"}
+
+
+def operator(name: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {OPERATORS[name]}"}
+
+
 @pytest.fixture
 def hub_overrides() -> dict[str, Any]:
     return {"approvals_recheck_s": 0.0}
@@ -88,6 +96,7 @@ def setup(
         env={"HUB_CIVIL_URL": civil.urls["civil"]},
         # a loaded CI machine must not turn a clear case into NEEDS_REVIEW: outages are
         # tested with departments that are down, which fail at once, not by the budget
+        operator_keys={name: key_digest(key) for name, key in OPERATORS.items()},
         **{"approvals_budget_s": 5.0, **hub_overrides},
     )
     return {
@@ -440,3 +449,121 @@ def test_unknown_item_and_stranger_are_user_errors(setup: dict[str, Any]) -> Non
     assert payload["application"] is None
     assert [e["code"] for e in payload["userErrors"]] == ["FORBIDDEN"]
     assert setup["civil"].calls(GRANTS) == 0
+
+
+def queued(setup: dict[str, Any], case: str, key: str) -> str:
+    """An application for ``case`` queued NEEDS_REVIEW (the registry down); its decision id."""
+    setup["population"].faults(down=True)
+    try:
+        first = apply(setup, case, "elderly_allowance", key)
+    finally:
+        setup["population"].clear_faults()
+    assert outcome(first)[0] == "NEEDS_REVIEW"
+    decision_id: str = first["application"]["decision"]["id"]
+    return decision_id
+
+
+def test_operators_list_and_reject_a_case_over_http(setup: dict[str, Any]) -> None:
+    # given
+    decision_id = queued(setup, "turns_70_today", "http-operator-1")
+    reviews = f"{setup['hub'].url}/operators/reviews"
+    # when an operator lists the queue
+    listed = httpx.get(reviews, headers=operator("operator-a"))
+    # then the case is there, the subject masked, with why it was queued
+    assert listed.status_code == 200
+    [case] = listed.json()["cases"]
+    assert case["decisionId"] == decision_id and case["state"] == "OPEN"
+    assert case["item"] == "elderly_allowance" and "*" in case["subject"]
+    assert [r["code"] for r in case["reasons"]] == ["DEPARTMENT_UNAVAILABLE"]
+    # when they reject it with a reason
+    body = {"outcome": "REJECTED", "reason": "户籍信息存疑，请到窗口核实"}
+    decided = httpx.post(f"{reviews}/{decision_id}", json=body, headers=operator("operator-a"))
+    # then the case is closed by them, the reason recorded, and the resident sees it
+    assert decided.status_code == 200, decided.text
+    answer = decided.json()
+    assert answer["case"]["state"] == "CLOSED" and answer["case"]["closedBy"] == "operator-a"
+    assert answer["decision"]["outcome"] == "REJECTED"
+    assert answer["case"]["closingDecisionId"] == answer["decision"]["id"]
+    latest = newest(setup, household_head(setup["cases"]["turns_70_today"]))
+    assert latest["outcome"] == "REJECTED"
+    assert [r["code"] for r in latest["reasons"]] == ["OPERATOR_REJECTED"]
+    mine = (
+        setup["hub"]
+        .graphql(
+            "{ me { applications { decision { reasons { message } } } } }",
+            token=setup["token_for"](household_head(setup["cases"]["turns_70_today"])),
+        )
+        .json()["data"]["me"]["applications"]
+    )
+    assert "户籍信息存疑，请到窗口核实" in mine[0]["decision"]["reasons"][0]["message"]
+    assert httpx.get(reviews, headers=operator("operator-b")).json()["cases"] == []
+    closed = httpx.get(reviews, params={"state": "CLOSED"}, headers=operator("operator-b"))
+    assert [c["closedBy"] for c in closed.json()["cases"]] == ["operator-a"]
+    engine = make_engine(setup["database_url"])
+    try:
+        assert verify_decisions(engine) == (2, None)
+    finally:
+        engine.dispose()
+
+
+def test_two_operators_deciding_one_case_at_once_make_one_decision(
+    setup: dict[str, Any],
+) -> None:
+    # given
+    decision_id = queued(setup, "turns_80_today", "http-operator-race")
+    url = f"{setup['hub'].url}/operators/reviews/{decision_id}"
+
+    async def both() -> list[httpx.Response]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            return await asyncio.gather(*(
+                client.post(url, json={"outcome": "REJECTED", "reason": f"{name} 核实不符"},
+                            headers=operator(name))
+                for name in ("operator-a", "operator-b", "operator-a", "operator-b")
+            ))  # fmt: skip
+
+    # when four decisions of two operators arrive at once
+    answers = asyncio.run(both())
+    # then one went through; the others are told who decided
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [200, 409, 409, 409], [a.text for a in answers]
+    winner = next(a.json() for a in answers if a.status_code == 200)
+    for lost in (a.json() for a in answers if a.status_code == 409):
+        assert lost["code"] == "ALREADY_DECIDED"
+        assert lost["closedBy"] == winner["case"]["closedBy"]
+    engine = make_engine(setup["database_url"])
+    try:
+        with engine.connect() as connection:
+            rejections = connection.execute(
+                text("SELECT COUNT(*) FROM decision_record WHERE outcome = 'REJECTED'")
+            ).scalar_one()
+        assert rejections == 1
+        assert verify_decisions(engine) == (2, None)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status", "code"),
+    [
+        ({}, {"outcome": "REJECTED", "reason": "x"}, 401, "UNAUTHENTICATED"),
+        ({"Authorization": "Bearer not-a-key"}, {"outcome": "REJECTED", "reason": "x"}, 401,
+         "UNAUTHENTICATED"),
+        (operator("operator-a"), {"outcome": "APPROVED", "reason": "x"}, 400, "BAD_USER_INPUT"),
+        (operator("operator-a"), {"outcome": "REJECTED", "reason": " "}, 400, "BAD_USER_INPUT"),
+    ],
+)  # fmt: skip
+def test_deciding_needs_an_operator_key_and_a_reason(
+    setup: dict[str, Any], headers: dict[str, str], body: dict[str, str], status: int, code: str
+) -> None:
+    decision_id = queued(setup, "turns_90_today", f"http-operator-bad-{status}-{code}")
+    url = f"{setup['hub'].url}/operators/reviews/{decision_id}"
+    answer = httpx.post(url, json=body, headers=headers)
+    assert (answer.status_code, answer.json()["code"]) == (status, code)
+    # nothing changed: the case is still open
+    still = httpx.get(f"{setup['hub'].url}/operators/reviews", headers=operator("operator-b"))
+    assert [c["decisionId"] for c in still.json()["cases"]] == [decision_id]
+    unknown = httpx.post(
+        f"{setup['hub'].url}/operators/reviews/no-such-case",
+        json={"outcome": "REJECTED", "reason": "x"}, headers=operator("operator-a"),
+    )  # fmt: skip
+    assert unknown.status_code == 404

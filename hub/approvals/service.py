@@ -166,6 +166,28 @@ class ApprovalService:
                 closed += 1
         return len(cases), closed
 
+    async def reject_case(self, decision_id: str, by: str, reason: str) -> Decision | str:
+        """An operator's rejection of the queued case ``decision_id``: a new decision in the
+        chain (``OPERATOR_REJECTED`` with ``reason``) that closes the case, both in one
+        transaction. The new decision, or why not: ``NOT_FOUND`` (no such case),
+        ``ALREADY_DECIDED`` (closed already, or by someone deciding at the same moment)."""
+        if self.reviews is None:
+            return "NOT_FOUND"
+        case = await self.reviews.case(decision_id)
+        original = await self.decisions.by_id(decision_id) if case is not None else None
+        if case is None or original is None:
+            return "NOT_FOUND"
+        if case.state != "OPEN":
+            return "ALREADY_DECIDED"
+        rejected = Decision(
+            **{**original.__dict__, "decision_id": uuid.uuid4().hex, "outcome": "REJECTED",
+               "amount_fen": None, "at": None, "seq": None,
+               "reasons": (Reason("OPERATOR_REJECTED", f"经人工审核不予通过：{reason}"),)},
+        )  # fmt: skip
+        if not await self.reviews.decide(decision_id, by, rejected):
+            return "ALREADY_DECIDED"
+        return await self.decisions.by_id(rejected.decision_id) or rejected
+
     async def recheck(self, decision: Decision) -> Decision:
         """Re-run the recorded inputs on the recorded day: the same rules give the same outcome."""
         rule = RULES[decision.item]

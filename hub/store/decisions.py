@@ -12,9 +12,9 @@ import hashlib
 import json
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine
+from sqlalchemy import CursorResult, Engine, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -65,6 +65,11 @@ def _dumps(value: Any) -> str:
 def append_decision(session: Session, decision: Decision) -> int:
     """Append ``decision`` to the chain in one transaction; its ``seq``. Blocking."""
     seq, prev_hash = locked_head(session, CHAIN)
+    return _append_locked(session, decision, seq, prev_hash)
+
+
+def _append_locked(session: Session, decision: Decision, seq: int, prev_hash: str) -> int:
+    """The append once the chain head is locked (``locked_head``); commits the transaction."""
     record = DecisionRecord(
         seq=seq + 1,
         decision_id=decision.decision_id,
@@ -91,6 +96,28 @@ def append_decision(session: Session, decision: Decision) -> int:
     session.add(head)
     session.commit()
     return record.seq
+
+
+def decide_case(session: Session, decision_id: str, by: str, decision: Decision) -> bool:
+    """Close the open case ``decision_id`` by ``by`` with ``decision`` appended, in one
+    transaction: the conditional update (``state = 'OPEN'``) lets exactly one of two
+    operators deciding at once through; False (nothing written) for the other. Blocking."""
+    seq, prev_hash = locked_head(session, CHAIN)
+    closed = session.execute(
+        update(ReviewCase)
+        .where(ReviewCase.decision_id == decision_id, ReviewCase.state == "OPEN")  # type: ignore[arg-type]
+        .values(
+            state="CLOSED",
+            closed_at=datetime.now(UTC),
+            closed_by=by,
+            closing_decision_id=decision.decision_id,
+        )
+    )
+    if cast(CursorResult[Any], closed).rowcount != 1:
+        session.rollback()
+        return False
+    _append_locked(session, decision, seq, prev_hash)
+    return True
 
 
 def decision_of(record: DecisionRecord) -> Decision:
@@ -205,6 +232,26 @@ class SqlReviews:
             lambda s: close_case(s, decision_id, by, closing_decision_id)
         )
 
+    async def case(self, decision_id: str) -> ReviewCase | None:
+        return await self._database.run(lambda s: s.get(ReviewCase, decision_id))
+
+    async def cases(self, state: str, limit: int) -> list[ReviewCase]:
+        """Cases in ``state`` (OPEN oldest first, CLOSED newest first)."""
+
+        def read(session: Session) -> list[ReviewCase]:
+            query = select(ReviewCase).where(ReviewCase.state == state)
+            if state == "OPEN":
+                query = query.order_by(ReviewCase.opened_at)  # type: ignore[arg-type]
+            else:
+                query = query.order_by(ReviewCase.closed_at.desc())  # type: ignore[union-attr]
+            return list(session.exec(query.limit(limit)).all())
+
+        return await self._database.run(read)
+
+    async def decide(self, decision_id: str, by: str, decision: Decision) -> bool:
+        """``decide_case``: the case closed by ``by`` with ``decision``, or False."""
+        return await self._database.run(lambda s: decide_case(s, decision_id, by, decision))
+
 
 def open_cases(session: Session, limit: int) -> list[ReviewCase]:
     query = (
@@ -219,15 +266,20 @@ def open_cases(session: Session, limit: int) -> list[ReviewCase]:
 def close_case(
     session: Session, decision_id: str, by: str, closing_decision_id: str | None
 ) -> bool:
-    """Close an open case; False if it is not open (closed by someone else first)."""
-    case = session.get(ReviewCase, decision_id)
-    if case is None or case.state != "OPEN":
-        return False
-    case.state, case.closed_at, case.closed_by = "CLOSED", datetime.now(UTC), by
-    case.closing_decision_id = closing_decision_id
-    session.add(case)
+    """Close an open case; False if it is not open (closed by someone else first). A
+    conditional update: of two closing at once, exactly one succeeds."""
+    closed = session.execute(
+        update(ReviewCase)
+        .where(ReviewCase.decision_id == decision_id, ReviewCase.state == "OPEN")  # type: ignore[arg-type]
+        .values(
+            state="CLOSED",
+            closed_at=datetime.now(UTC),
+            closed_by=by,
+            closing_decision_id=closing_decision_id,
+        )
+    )
     session.commit()
-    return True
+    return cast(CursorResult[Any], closed).rowcount == 1
 
 
 def verify_decisions(engine: Engine) -> tuple[int, ChainBreak | None]:
