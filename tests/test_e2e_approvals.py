@@ -12,6 +12,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import pytest
 from sqlalchemy import text
 
 from hub.approvals.rules import RULES
-from hub.approvals.service import ApprovalService
+from hub.approvals.service import ApprovalService, request_id
 from hub.cli import decisions as cli_decisions
 from hub.cli import reviews as cli_reviews
 from hub.settings import Settings
@@ -224,7 +225,9 @@ def test_fifty_concurrent_submissions_pay_once(setup: dict[str, Any], same_key: 
         # one approval; the rest refused as already entitled, or (the exchange paces 30
         # calls a second, past the evidence budget) NEEDS_REVIEW: never a second payment
         assert counted["APPROVED"] == 1, counted
-        assert set(counted) <= {"APPROVED", "ALREADY_ENTITLED", "NEEDS_REVIEW"}, counted
+        # (APPLICATION_PENDING: the winner's payment not yet confirmed when they asked)
+        allowed = {"APPROVED", "ALREADY_ENTITLED", "APPLICATION_PENDING", "NEEDS_REVIEW"}
+        assert set(counted) <= allowed, counted
     ledger = httpx.get(
         f"{setup['civil'].url}/civil/v2/allowances",
         params={"id_number": case["id_number"]},
@@ -567,3 +570,110 @@ def test_deciding_needs_an_operator_key_and_a_reason(
         json={"outcome": "REJECTED", "reason": "x"}, headers=operator("operator-a"),
     )  # fmt: skip
     assert unknown.status_code == 404
+
+
+def _grant_row(setup: dict[str, Any], subject: str) -> tuple[Any, ...] | None:
+    engine = make_engine(setup["database_url"])
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(
+                text("SELECT state, amount_fen FROM approval_grant WHERE subject = :s"),
+                {"s": subject},
+            ).first()
+        return tuple(row) if row is not None else None
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("hub_overrides", [{"approvals_recheck_s": 0.5}])
+def test_the_ledger_down_at_payment_time_pays_once_when_it_is_back(
+    setup: dict[str, Any],
+) -> None:
+    case = setup["cases"]["turns_100_today"]
+    head = household_head(case)
+    # given: the rules approve, but the civil ledger is down when the payment is instructed
+    setup["civil"].faults(down=True)
+    try:
+        first = apply(setup, "turns_100_today", "elderly_allowance", "pay-down-1")
+        # then: NEEDS_REVIEW saying the payment is pending, the claim kept with its amount
+        assert outcome(first) == ("NEEDS_REVIEW", ["PAYMENT_PENDING"], None)
+        assert first["firstPaymentMonth"] is None
+        assert all(e["answered"] for e in first["application"]["decision"]["evidence"])
+        assert _grant_row(setup, case["id_number"]) == ("PENDING", 100000)
+        # a second application meanwhile is refused, queues nothing and pays nothing
+        again = apply(setup, "turns_100_today", "elderly_allowance", "pay-down-2")
+        assert [e["code"] for e in again["userErrors"]] == ["APPLICATION_PENDING"]
+        # an operator cannot reject an approval whose payment may have been made
+        decision_id = first["application"]["decision"]["id"]
+        rejected = httpx.post(
+            f"{setup['hub'].url}/operators/reviews/{decision_id}",
+            json={"outcome": "REJECTED", "reason": "x"}, headers=operator("operator-a"),
+        )  # fmt: skip
+        assert (rejected.status_code, rejected.json()["code"]) == (409, "PAYMENT_PENDING")
+        assert setup["civil"].answers(GRANTS, 201) == 0
+    finally:
+        setup["civil"].clear_faults()
+    # when the ledger is back, the re-check completes the payment
+    deadline = time.monotonic() + 30
+    while newest(setup, head)["outcome"] == "NEEDS_REVIEW":
+        assert time.monotonic() < deadline, "the pending payment was never completed"
+        time.sleep(0.1)
+    # then: approved with the amount, paid exactly once, the case closed by the re-check
+    assert newest(setup, head)["outcome"] == "APPROVED"
+    assert setup["civil"].answers(GRANTS, 201) == 1
+    ledger = httpx.get(
+        f"{setup['civil'].url}/civil/v2/allowances",
+        params={"id_number": case["id_number"]},
+        headers={"Authorization": "Bearer " + _civil_token(setup["civil"].url)},
+    ).json()
+    assert [(e["allowance_code"], e["amount_fen"]) for e in ledger["entitlements"]] == [
+        ("GLJT", "100000")
+    ]
+    assert _grant_row(setup, case["id_number"]) == ("PAID", 100000)
+    closed = httpx.get(
+        f"{setup['hub'].url}/operators/reviews", params={"state": "CLOSED"},
+        headers=operator("operator-a"),
+    ).json()["cases"]  # fmt: skip
+    assert [(c["decisionId"], c["closedBy"]) for c in closed] == [(decision_id, "auto-recheck")]
+    assert (
+        httpx.get(f"{setup['hub'].url}/operators/reviews", headers=operator("operator-a")).json()[
+            "cases"
+        ]
+        == []
+    )
+    later = apply(setup, "turns_100_today", "elderly_allowance", "pay-down-3")
+    assert [e["code"] for e in later["userErrors"]] == ["ALREADY_ENTITLED"]
+    assert setup["civil"].answers(GRANTS, 201) == 1
+    engine = make_engine(setup["database_url"])
+    try:
+        assert verify_decisions(engine) == (2, None)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(("age_s", "expected"), [(600, "APPROVED"), (5, "APPLICATION_PENDING")])
+def test_a_claim_orphaned_before_any_record_is_given_back_only_when_stale(
+    setup: dict[str, Any], age_s: int, expected: str
+) -> None:
+    # given: a claim a stopped process left PENDING, with no decision recorded
+    subject = setup["cases"]["turns_90_today"]["id_number"]
+    engine = make_engine(setup["database_url"])
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO approval_grant (subject, item, decision_id, request_id, state,"
+                    " amount_fen, claimed_at) VALUES (:s, 'elderly_allowance', 'gone',"
+                    " :r, 'PENDING', 50000, :at)"
+                ),
+                {"s": subject, "r": request_id(subject, "elderly_allowance"),
+                 "at": datetime.now(UTC) - timedelta(seconds=age_s)},
+            )  # fmt: skip
+    finally:
+        engine.dispose()
+    # when the resident applies
+    payload = apply(setup, "turns_90_today", "elderly_allowance", f"orphan-{age_s}")
+    # then a stale orphan is taken over (one payment), a fresh claim is someone's in flight
+    got = outcome(payload)[0] if payload["application"] else payload["userErrors"][0]["code"]
+    assert got == expected
+    assert setup["civil"].answers(GRANTS, 201) == (1 if expected == "APPROVED" else 0)

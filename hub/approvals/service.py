@@ -34,7 +34,8 @@ from connectors.errors import ConnectorError, Refused
 from connectors.population import PopulationConnector
 from hub.approvals import engine, facts
 from hub.approvals.rules import RULES, Rule
-from hub.store.decisions import SqlDecisions, SqlReviews
+from hub.store.decisions import PENDING, SqlDecisions, SqlReviews
+from hub.store.models import ApprovalGrant, ReviewCase
 from schema.context import (
     ApplicationResult,
     Decision,
@@ -46,6 +47,12 @@ from schema.context import (
 
 DEPARTMENTS = {"population": "公安户籍", "civil": "民政", "credentials": "学历认证", "hrss": "人社"}
 ALREADY = ("ALREADY_ENTITLED", "您已在享受该项补贴，无需重复申请。", "itemCode")
+PENDING_REFUSAL = (
+    "APPLICATION_PENDING", "您的申请已审核通过，补贴发放正在办理中，无需重复申请。", "itemCode",
+)  # fmt: skip
+ORPHAN_S = 300.0
+"""A pending claim with no decision recorded this long after it was made is an orphan."""
+PAYMENT_PENDING = "您的申请已符合条件，民政发放系统暂时未能确认，系统将自动重试发放，结果将通知您。"
 
 
 @dataclass
@@ -123,8 +130,10 @@ class ApprovalService:
         if missing:
             return ApplicationResult(None, ("BAD_USER_INPUT", f"请填写：{missing[0]}", "answers"))
         subject = (for_member or resident.id_number).strip()
-        if rule.allowance_code is not None and await self.decisions.grant_of(subject, rule.code):
-            return ApplicationResult(None, ALREADY)
+        if rule.allowance_code is not None:
+            refusal = await self._granted(subject, rule.code)
+            if refusal is not None:
+                return ApplicationResult(None, refusal)
         day = self._today()
         gathered = await self._gather(rule, resident, subject, answers)
         person = gathered.records.get("population.person")
@@ -136,11 +145,7 @@ class ApprovalService:
             message = "只能为本户户籍成员申请。"
             return ApplicationResult(None, ("FORBIDDEN", message, "forMember"))
         decision = self._decide(rule, resident.id, subject, day, gathered)
-        result = await self._conclude(rule, decision, day)
-        review = result.decision is not None and result.decision.outcome == "NEEDS_REVIEW"
-        if review and self.reviews is not None and result.decision is not None:
-            await self.reviews.open(result.decision, dict(answers))
-        return result
+        return await self._conclude(rule, decision, day, answers)
 
     async def recheck_open(self, limit: int = 20) -> tuple[int, int]:
         """Re-decide up to ``limit`` queued cases with fresh evidence; a case whose
@@ -155,12 +160,17 @@ class ApprovalService:
             rule = RULES.get(case.item)
             if resident is None or rule is None:
                 continue
+            grant = await self.decisions.grant_of(case.subject, rule.code)
+            if grant is not None and grant.state == PENDING:
+                if grant.decision_id == case.decision_id and await self._complete(case, grant):
+                    closed += 1
+                continue  # approved already: only the payment was waiting
             answers = {str(k): str(v) for k, v in json.loads(case.answers).items()}
             gathered = await self._gather(rule, resident, case.subject, answers)
             if gathered.failed:
                 continue  # still down: the case waits, no new record
             decision = self._decide(rule, resident.id, case.subject, self._today(), gathered)
-            result = await self._conclude(rule, decision, self._today())
+            result = await self._conclude(rule, decision, self._today(), answers, queue=False)
             closing = result.decision.decision_id if result.decision else None
             if await self.reviews.close(case.decision_id, "auto-recheck", closing):
                 closed += 1
@@ -179,6 +189,9 @@ class ApprovalService:
             return "NOT_FOUND"
         if case.state != "OPEN":
             return "ALREADY_DECIDED"
+        grant = await self.decisions.grant_of(case.subject, case.item)
+        if grant is not None and grant.state == PENDING and grant.decision_id == decision_id:
+            return "PAYMENT_PENDING"  # approved; the ledger may have written: not to be undone
         rejected = Decision(
             **{**original.__dict__, "decision_id": uuid.uuid4().hex, "outcome": "REJECTED",
                "amount_fen": None, "at": None, "seq": None,
@@ -318,17 +331,38 @@ class ApprovalService:
             amount_fen=amount,
         )
 
-    async def _conclude(self, rule: Rule, decision: Decision, day: date) -> ApplicationResult:
+    async def _conclude(
+        self,
+        rule: Rule,
+        decision: Decision,
+        day: date,
+        answers: Mapping[str, str],
+        *,
+        queue: bool = True,
+    ) -> ApplicationResult:
+        """Record the decision (a NEEDS_REVIEW one with its review case, when ``queue``) and,
+        when it approves a payment, instruct the ledger once.
+
+        The claim (``PENDING``, with the amount and month) is written before the ledger is
+        called. Confirmed: the grant ``PAID`` and the approval appended in one transaction.
+        The ledger unreachable or silent (it may or may not have written): the claim stays
+        pending, and the decision is NEEDS_REVIEW ``PAYMENT_PENDING`` with its review case, in
+        one transaction; the re-check completes the payment with the same ``request_id``, so
+        the ledger makes it at most once."""
         if decision.outcome != "APPROVED" or rule.allowance_code is None:
-            await self.decisions.append(decision)
+            if decision.outcome == "NEEDS_REVIEW" and queue and self.reviews is not None:
+                await self.decisions.append_queued(decision, answers)
+            else:
+                await self.decisions.append(decision)
             step = rule.next_step if decision.outcome == "APPROVED" else None
             return ApplicationResult(decision, next_step=step)
         subject, instruction_id = decision.subject, request_id(decision.subject, rule.code)
-        if not await self.decisions.claim_grant(
-            subject, rule.code, decision.decision_id, instruction_id
-        ):
-            return ApplicationResult(None, ALREADY)
         month = first_month_after(day)
+        if not await self.decisions.claim_grant(
+            subject, rule.code, decision.decision_id, instruction_id,
+            amount_fen=decision.amount_fen or 0, first_month=month,
+        ):  # fmt: skip
+            return ApplicationResult(None, await self._granted(subject, rule.code) or ALREADY)
         civil = cast(CivilConnector, self._connectors["civil"])
         instruction = AllowanceGrant(
             allowance_code=rule.allowance_code, id_number=subject, start_month=month,
@@ -339,19 +373,67 @@ class ApprovalService:
             granted = await civil.grant(instruction)  # its own budget and retries: same request_id
         except Refused as refused:
             if refused.code == "ALREADY_ENTITLED":
-                return ApplicationResult(None, ALREADY)  # the claim stays: they are paid
+                await self.decisions.settle_grant(subject, rule.code, None)  # the ledger has one
+                return ApplicationResult(None, ALREADY)
             await self.decisions.release_grant(subject, rule.code, decision.decision_id)
             return ApplicationResult(None, (refused.code, refused.message, None))
         except (ConnectorError, TimeoutError):
-            await self.decisions.release_grant(subject, rule.code, decision.decision_id)
-            message = "民政系统暂时未能确认发放，已转人工审核，结果将通知您。"
-            review = Decision(
+            pending = Decision(
                 **{**decision.__dict__, "outcome": "NEEDS_REVIEW", "amount_fen": None,
-                   "reasons": (Reason("PAYMENT_NOT_CONFIRMED", message),)},
+                   "reasons": (Reason("PAYMENT_PENDING", PAYMENT_PENDING),)},
             )  # fmt: skip
-            await self.decisions.append(review)
-            return ApplicationResult(review)
-        await self.decisions.settle_grant(subject, rule.code, granted.entitlement_id, month)
-        await self.decisions.append(decision)
+            if self.reviews is not None:
+                await self.decisions.append_queued(pending, answers)
+            else:
+                await self.decisions.append(pending)
+            return ApplicationResult(pending)
+        await self.decisions.append_paid(decision, granted.entitlement_id)
         step = rule.next_step.format(month=f"{month.year}年{month.month}月")
         return ApplicationResult(decision, next_step=step, first_month=month)
+
+    async def _complete(self, case: ReviewCase, grant: ApprovalGrant) -> bool:
+        """Instruct a pending payment again (the same ``request_id``, amount and month); once
+        the ledger confirms, the approval is appended and the case closed. Whether closed."""
+        rule = RULES[case.item]
+        queued = await self.decisions.by_id(case.decision_id)
+        if queued is None or rule.allowance_code is None or grant.first_month is None:
+            return False
+        civil = cast(CivilConnector, self._connectors["civil"])
+        instruction = AllowanceGrant(
+            allowance_code=rule.allowance_code, id_number=grant.subject,
+            start_month=grant.first_month, amount_fen=grant.amount_fen or 0,
+            decision_ref=grant.decision_id, request_id=grant.request_id,
+        )  # fmt: skip
+        try:
+            granted = await civil.grant(instruction)
+            entitlement: str | None = granted.entitlement_id
+        except Refused as refused:
+            if refused.code != "ALREADY_ENTITLED":
+                return False  # the case waits for an operator; the claim stays
+            entitlement = None
+        except (ConnectorError, TimeoutError):
+            return False  # still down: the case waits
+        approved = Decision(
+            **{**queued.__dict__, "decision_id": uuid.uuid4().hex, "outcome": "APPROVED",
+               "amount_fen": grant.amount_fen, "reasons": (), "at": None, "seq": None},
+        )  # fmt: skip
+        return await self.decisions.complete_payment(
+            case.decision_id, approved, entitlement, "auto-recheck"
+        )
+
+    async def _granted(self, subject: str, item: str) -> tuple[str, str, str | None] | None:
+        """Why a new application of ``subject`` for ``item`` is refused, if it is: paid (or
+        on the ledger already), or approved with its payment pending."""
+        grant = await self.decisions.grant_of(subject, item)
+        if grant is None:
+            return None
+        if grant.state != PENDING:
+            return ALREADY
+        claimed = grant.claimed_at.replace(tzinfo=UTC) if grant.claimed_at else None
+        stale = claimed is None or (datetime.now(UTC) - claimed).total_seconds() > ORPHAN_S
+        if stale and await self.decisions.by_id(grant.decision_id) is None:
+            # claimed by a process that stopped before recording anything: give it back; a
+            # new instruction carries the same request_id, so the ledger still pays once
+            await self.decisions.release_grant(subject, item, grant.decision_id)
+            return None
+        return PENDING_REFUSAL

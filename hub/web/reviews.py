@@ -7,7 +7,9 @@
   {"case", "decision"}``. The case is closed and the rejection appended to the decision chain
   in one transaction, conditional on the case being open: of two operators deciding at once
   exactly one succeeds, the other gets ``409 ALREADY_DECIDED`` saying who decided. Approvals
-  are not typed in by hand: the automatic re-check decides from fresh evidence.
+  are not typed in by hand: the automatic re-check decides from fresh evidence. A case that is
+  an approval waiting for its payment (``PAYMENT_PENDING``) cannot be rejected (``409
+  PAYMENT_PENDING``): the ledger may have written; the re-check completes it.
 
 Operators authenticate with a key of their own (``Authorization: Bearer <key>``), checked
 against the SHA-256 digests in ``HUB_OPERATOR_KEYS`` (``name:sha256hex,…``); who decided is
@@ -117,6 +119,9 @@ def review_routes(service: ApprovalService, operator_keys: Mapping[str, str]) ->
         case = await service.reviews.case(decision_id)
         if decided == "NOT_FOUND" or case is None:
             return _error(404, "NOT_FOUND", "no queued case with this decision id")
+        if decided == "PAYMENT_PENDING":
+            message = "approved, its payment pending: the re-check completes it, not a rejection"
+            return _error(409, "PAYMENT_PENDING", message)
         if isinstance(decided, str):
             return _error(
                 409, "ALREADY_DECIDED", "the case was decided already",
