@@ -187,6 +187,7 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
         budget_s=settings.approvals_budget_s,
         reviews=SqlReviews(database),
         directory=directory,
+        catalogue=catalogue,
     )
     rechecker = Rechecker(
         approvals,

@@ -12,7 +12,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from hub.approvals.rules import RULES
 from hub.approvals.service import ApprovalService, request_id
 from hub.cli import decisions as cli_decisions
 from hub.cli import reviews as cli_reviews
-from hub.settings import Settings
+from hub.settings import DEV_DEPARTMENTS, Settings
 from hub.store.audit import ChainBreak
 from hub.store.db import Database, drop_tables, make_engine
 from hub.store.decisions import SqlDecisions, verify_decisions
@@ -36,7 +36,7 @@ from tests.support import BackgroundMocks, LiveHub, MockAdmin
 URLS = ["sqlite"] + (["postgresql"] if os.environ.get("HUB_TEST_DATABASE_URL") else [])
 APPLY = """mutation Apply($input: ApplyForServiceInput!) {
   applyForService(input: $input) {
-    application { itemCode subject decision { id outcome reasons { code message }
+    application { itemCode implCode subject decision { id outcome reasons { code message }
       monthlyAmount { fen } evidence { department fact answered } } }
     nextStep firstPaymentMonth userErrors { code message field } } }"""
 MINE = """{ me { applications { itemCode decision { outcome reasons { code }
@@ -107,6 +107,24 @@ def setup(
     }  # fmt: skip
 
 
+_CATALOGUE: dict[str, dict[str, dict[str, Any]]] = {}
+
+
+def catalogue_items(setup: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The catalogue mock's items by name (first in catalogue order), read once a session."""
+    url = setup["mocks"].urls["catalogue"]
+    if url not in _CATALOGUE:
+        found: dict[str, dict[str, Any]] = {}
+        headers = {"X-Api-Key": DEV_DEPARTMENTS["catalogue"][1]["api_key"]}
+        for page in range(1, 14):
+            body = httpx.get(f"{url}/api/items", params={"page": page, "size": 100},
+                             headers=headers).json()  # fmt: skip
+            for item in body["items"]:
+                found.setdefault(item["name"], item)
+        _CATALOGUE[url] = found
+    return _CATALOGUE[url]
+
+
 def household_head(case: dict[str, Any]) -> str:
     """The hub resident heading the case's household (resident 2k-1 of household k)."""
     return people.resident_id(2 * int(case["household_id"][1:]) - 1)
@@ -166,7 +184,8 @@ def test_elderly_allowance_boundaries(
     # one registry read, named for the item; one payment instruction when approved
     assert setup["population"].calls(PERSONS) == 1
     log = httpx.get(f"{setup['mocks'].urls['population']}/__admin/exchange-log").json()
-    assert [e["purpose"] for e in log["entries"]] == [RULES["elderly_allowance"].impl_code]
+    purpose = catalogue_items(setup)[RULES["elderly_allowance"].name]["impl_code"]
+    assert [e["purpose"] for e in log["entries"]] == [purpose]
     approved = expected[0] == "APPROVED"
     assert setup["civil"].calls(GRANTS) == (1 if approved else 0)
     if approved:
@@ -677,3 +696,51 @@ def test_a_claim_orphaned_before_any_record_is_given_back_only_when_stale(
     got = outcome(payload)[0] if payload["application"] else payload["userErrors"][0]["code"]
     assert got == expected
     assert setup["civil"].answers(GRANTS, 201) == (1 if expected == "APPROVED" else 0)
+
+
+@pytest.mark.parametrize(
+    ("item", "case", "answers"),
+    [
+        ("elderly_allowance", "turns_80_today", None),
+        ("family_planning", "turns_70_today", None),
+        ("home_care", "care_level_2", None),
+        ("graduate_transfer", "graduate_doctor", "cert_no"),
+    ],
+)
+def test_each_rule_reads_the_registry_for_its_catalogue_item(
+    setup: dict[str, Any], item: str, case: str, answers: str | None
+) -> None:
+    # given: the catalogue's instant item of the rule's name
+    listed = catalogue_items(setup)[RULES[item].name]
+    assert listed["instant"] is True
+    assert listed["impl_code"] != RULES[item].impl_code  # the rule's own code is a fallback
+    # when
+    extra = {"answers": {"certNo": setup["cases"][case]["cert_no"]}} if answers else {}
+    payload = apply(setup, case, item, f"purpose-{item}", **extra)
+    # then: every registry read names the catalogue item, and so does the decision
+    log = httpx.get(f"{setup['mocks'].urls['population']}/__admin/exchange-log").json()
+    purposes = {e["purpose"] for e in log["entries"]}
+    assert purposes == {listed["impl_code"]}
+    assert payload["application"]["implCode"] == listed["impl_code"]
+    # and the catalogue's code finds the same rule
+    again = apply(setup, case, listed["impl_code"], f"purpose-code-{item}", **extra)
+    refusals = [e["code"] for e in again["userErrors"]]
+    assert refusals == ["ALREADY_ENTITLED"] or again["application"]["itemCode"] == item
+
+
+def test_a_rule_the_catalogue_lacks_keeps_its_own_code() -> None:
+    class Catalogue:
+        async def item_named(self, name: str) -> None:
+            return None
+
+        async def item(self, code: str) -> None:
+            return None
+
+    service = ApprovalService(
+        {},
+        None,
+        today=date.today,
+        catalogue=Catalogue(),  # type: ignore[arg-type]
+    )
+    rule = RULES["home_care"]
+    assert asyncio.run(service.purpose(rule)) == rule.impl_code

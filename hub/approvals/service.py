@@ -6,7 +6,9 @@ A plain class, not a resolver: ``applyForService`` calls it for a signed-in resi
 teller filing on a resident's behalf (帮办) can call it the same way.
 
 - Evidence: each fact the rule declares (``population.person`` …) is one connector call,
-  all started at once (the exchange's purpose is the item's ``impl_code``); the credential
+  all started at once (the exchange's purpose is the catalogue item's ``impl_code``, found
+  in the hub's catalogue copy by the rule's ``name``; the rule's own code only when the
+  catalogue has no such item or cannot be read); the credential
   check needs the subject's name, which the hub knows for the resident themself (one level)
   and only the registry knows for a household member (a second level).
 - A department that fails or does not answer within ``budget_s`` → NEEDS_REVIEW, never a guess.
@@ -24,9 +26,10 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from connectors.base import Connector
+from connectors.catalogue.models import Item
 from connectors.civil import CivilConnector
 from connectors.civil.models import AllowanceGrant
 from connectors.credentials import CredentialsConnector
@@ -60,6 +63,15 @@ class _Gathered:
     records: dict[str, Any]
     facts: list[Fact]
     failed: list[str]
+    purpose: str
+
+
+class ItemsByName(Protocol):
+    """The hub's catalogue copy as the approval service reads it (``CatalogueCopy``)."""
+
+    async def item_named(self, name: str) -> Item | None: ...
+
+    async def item(self, code: str) -> Item | None: ...
 
 
 def first_month_after(day: date) -> date:
@@ -93,8 +105,10 @@ class ApprovalService:
         budget_s: float = 0.8,
         reviews: SqlReviews | None = None,
         directory: ResidentDirectory | None = None,
+        catalogue: ItemsByName | None = None,
     ) -> None:
         self._connectors = connectors
+        self._catalogue = catalogue
         self.decisions = decisions
         self.reviews = reviews
         self._directory = directory
@@ -123,7 +137,7 @@ class ApprovalService:
         answers: Mapping[str, str],
         for_member: str | None = None,
     ) -> ApplicationResult:
-        rule = self.rule(item_code)
+        rule = await self.rule_for(item_code)
         if rule is None:
             return ApplicationResult(None, ("NOT_FOUND", "没有这项秒批事项。", "itemCode"))
         missing = sorted(a for a in rule.answers if not answers.get(a, "").strip())
@@ -208,7 +222,7 @@ class ApprovalService:
         failed = [f.department for f in decision.evidence if f.value is None]
         return self._outcome(
             rule, decision.resident_id, decision.subject, decision.day, inputs,
-            list(decision.evidence), failed,
+            list(decision.evidence), failed, impl_code=decision.impl_code,
         )  # fmt: skip
 
     async def decisions_of(self, resident_id: str) -> list[Decision]:
@@ -225,8 +239,8 @@ class ApprovalService:
         population = cast(PopulationConnector, self._connectors["population"])
         civil = cast(CivilConnector, self._connectors["civil"])
         credentials = cast(CredentialsConnector, self._connectors["credentials"])
-        purpose = rule.impl_code
-        gathered = _Gathered({}, [], [])
+        purpose = await self.purpose(rule)
+        gathered = _Gathered({}, [], [], purpose)
 
         async def person() -> Any:
             return await population.person(subject, purpose=purpose)
@@ -271,6 +285,29 @@ class ApprovalService:
             )
         return gathered
 
+    async def purpose(self, rule: Rule) -> str:
+        """The exchange's purpose for ``rule``'s reads: the implementation code of the
+        catalogue's active item of the rule's name; the rule's own code if the catalogue has
+        no such item (or its copy cannot be read: the purpose must not stop a decision)."""
+        if self._catalogue is None:
+            return rule.impl_code
+        try:
+            item = await self._catalogue.item_named(rule.name)
+        except ConnectorError:
+            return rule.impl_code
+        return item.impl_code if item is not None else rule.impl_code
+
+    async def rule_for(self, item_code: str) -> Rule | None:
+        """``rule(item_code)``, or the rule of the catalogue item with that code's name."""
+        rule = self.rule(item_code)
+        if rule is not None or self._catalogue is None:
+            return rule
+        try:
+            item = await self._catalogue.item(item_code)
+        except ConnectorError:
+            return None
+        return self.rule("", item.name) if item is not None else None
+
     async def _fetch(self, call: Callable[[], Awaitable[Any]]) -> tuple[bool, Any]:
         try:
             return True, await asyncio.wait_for(call(), self._budget_s)
@@ -284,8 +321,9 @@ class ApprovalService:
     ) -> Decision:
         inputs = facts.inputs(gathered.records)
         return self._outcome(
-            rule, resident_id, subject, day, inputs, gathered.facts, gathered.failed
-        )
+            rule, resident_id, subject, day, inputs, gathered.facts, gathered.failed,
+            impl_code=gathered.purpose,
+        )  # fmt: skip
 
     def _outcome(
         self,
@@ -296,6 +334,8 @@ class ApprovalService:
         inputs: Mapping[str, Any],
         evidence: list[Fact],
         failed: list[str],
+        *,
+        impl_code: str | None = None,
     ) -> Decision:
         reasons: list[Reason] = []
         amount: int | None = None
@@ -321,7 +361,7 @@ class ApprovalService:
             resident_id=resident_id,
             subject=subject,
             item=rule.code,
-            impl_code=rule.impl_code,
+            impl_code=impl_code or rule.impl_code,
             rule_version=rule.version,
             parameter_version=engine.parameter_version(rule.code),
             day=day,
