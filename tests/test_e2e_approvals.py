@@ -12,6 +12,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from hub.cli import reviews as cli_reviews
 from hub.settings import DEV_DEPARTMENTS, Settings
 from hub.store.audit import ChainBreak
 from hub.store.db import Database, drop_tables, make_engine
-from hub.store.decisions import SqlDecisions, verify_decisions
+from hub.store.decisions import SqlDecisions, SqlReviews, verify_decisions
 from hub.web.reviews import key_digest
 from mocks.common import people
 from tests.gov import cases, start_mock
@@ -744,3 +745,44 @@ def test_a_rule_the_catalogue_lacks_keeps_its_own_code() -> None:
     )
     rule = RULES["home_care"]
     assert asyncio.run(service.purpose(rule)) == rule.impl_code
+
+
+@pytest.mark.parametrize("rule_code", ["elderly_allowance", "graduate_transfer"])
+def test_a_recheck_racing_an_operator_writes_nothing_once_the_case_is_closed(
+    setup: dict[str, Any], rule_code: str
+) -> None:
+    # given: a queued case, rejected by an operator while a re-check was deciding it
+    decision_id = queued(setup, "turns_80_today", f"race-recheck-{rule_code}")
+    url = f"{setup['hub'].url}/operators/reviews/{decision_id}"
+    body = {"outcome": "REJECTED", "reason": "核实不符"}
+    assert httpx.post(url, json=body, headers=operator("operator-a")).status_code == 200
+    engine = make_engine(setup["database_url"])
+    try:
+        database = Database(engine)
+        service = ApprovalService(
+            {}, SqlDecisions(database), reviews=SqlReviews(database), today=date.today
+        )
+
+        async def recheck_lands_late() -> Any:
+            queued_decision = await service.decision(decision_id)
+            assert queued_decision is not None
+            approved = replace(
+                queued_decision, decision_id="late-recheck", outcome="APPROVED", reasons=(),
+                amount_fen=30000, at=None, seq=None,
+            )  # fmt: skip
+            # when the re-check's approval arrives after the operator's decision
+            return await service._conclude(
+                RULES[rule_code], approved, date.today(), {},
+                closing=(decision_id, "auto-recheck"),
+            )  # fmt: skip
+
+        result = asyncio.run(recheck_lands_late())
+        # then it is refused and nothing is written: no decision, no claim, nothing paid
+        assert result.decision is None and result.refusal[0] == "ALREADY_DECIDED"
+        assert verify_decisions(engine) == (2, None)
+        with engine.connect() as connection:
+            grants = connection.execute(text("SELECT COUNT(*) FROM approval_grant")).scalar_one()
+        assert grants == 0
+        assert setup["civil"].calls(GRANTS) == 0
+    finally:
+        engine.dispose()

@@ -53,6 +53,8 @@ ALREADY = ("ALREADY_ENTITLED", "您已在享受该项补贴，无需重复申请
 PENDING_REFUSAL = (
     "APPLICATION_PENDING", "您的申请已审核通过，补贴发放正在办理中，无需重复申请。", "itemCode",
 )  # fmt: skip
+DECIDED = ("ALREADY_DECIDED", "该申请已由审核人员处理。", None)
+RECHECKER = "auto-recheck"
 ORPHAN_S = 300.0
 """A pending claim with no decision recorded this long after it was made is an orphan."""
 PAYMENT_PENDING = "您的申请已符合条件，民政发放系统暂时未能确认，系统将自动重试发放，结果将通知您。"
@@ -184,10 +186,16 @@ class ApprovalService:
             if gathered.failed:
                 continue  # still down: the case waits, no new record
             decision = self._decide(rule, resident.id, case.subject, self._today(), gathered)
-            result = await self._conclude(rule, decision, self._today(), answers, queue=False)
-            closing = result.decision.decision_id if result.decision else None
-            if await self.reviews.close(case.decision_id, "auto-recheck", closing):
-                closed += 1
+            result = await self._conclude(
+                rule, decision, self._today(), answers,
+                closing=(case.decision_id, RECHECKER),
+            )  # fmt: skip
+            refused = result.refusal[0] if result.refusal else None
+            if refused in (ALREADY[0], PENDING_REFUSAL[0]):
+                # entitled (or being paid) by another application: this case is superseded
+                closed += await self.reviews.close(case.decision_id, RECHECKER, None)
+            elif refused != "ALREADY_DECIDED" and result.decision is not None:
+                closed += 1  # the new decision closed the case in its own transaction
         return len(cases), closed
 
     async def reject_case(self, decision_id: str, by: str, reason: str) -> Decision | str:
@@ -378,7 +386,7 @@ class ApprovalService:
         day: date,
         answers: Mapping[str, str],
         *,
-        queue: bool = True,
+        closing: tuple[str, str] | None = None,
     ) -> ApplicationResult:
         """Record the decision (a NEEDS_REVIEW one with its review case, when ``queue``) and,
         when it approves a payment, instruct the ledger once.
@@ -388,9 +396,16 @@ class ApprovalService:
         The ledger unreachable or silent (it may or may not have written): the claim stays
         pending, and the decision is NEEDS_REVIEW ``PAYMENT_PENDING`` with its review case, in
         one transaction; the re-check completes the payment with the same ``request_id``, so
-        the ledger makes it at most once."""
+        the ledger makes it at most once.
+
+        ``closing`` (case, by): a re-check's decision, which closes that queued case in the
+        transaction that records it (or, when paying, that claims the grant); if the case was
+        closed meanwhile (an operator decided), nothing is written: ``ALREADY_DECIDED``."""
         if decision.outcome != "APPROVED" or rule.allowance_code is None:
-            if decision.outcome == "NEEDS_REVIEW" and queue and self.reviews is not None:
+            if closing is not None:
+                if not await self.decisions.append_closing(decision, *closing):
+                    return ApplicationResult(None, DECIDED)
+            elif decision.outcome == "NEEDS_REVIEW" and self.reviews is not None:
                 await self.decisions.append_queued(decision, answers)
             else:
                 await self.decisions.append(decision)
@@ -398,10 +413,13 @@ class ApprovalService:
             return ApplicationResult(decision, next_step=step)
         subject, instruction_id = decision.subject, request_id(decision.subject, rule.code)
         month = first_month_after(day)
-        if not await self.decisions.claim_grant(
+        claim = await self.decisions.claim_grant(
             subject, rule.code, decision.decision_id, instruction_id,
-            amount_fen=decision.amount_fen or 0, first_month=month,
-        ):  # fmt: skip
+            amount_fen=decision.amount_fen or 0, first_month=month, closing=closing,
+        )  # fmt: skip
+        if claim == "case-closed":
+            return ApplicationResult(None, DECIDED)
+        if claim == "taken":
             return ApplicationResult(None, await self._granted(subject, rule.code) or ALREADY)
         civil = cast(CivilConnector, self._connectors["civil"])
         instruction = AllowanceGrant(
@@ -458,7 +476,7 @@ class ApprovalService:
                "amount_fen": grant.amount_fen, "reasons": (), "at": None, "seq": None},
         )  # fmt: skip
         return await self.decisions.complete_payment(
-            case.decision_id, approved, entitlement, "auto-recheck"
+            case.decision_id, approved, entitlement, RECHECKER
         )
 
     async def _granted(self, subject: str, item: str) -> tuple[str, str, str | None] | None:

@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from sqlalchemy import CursorResult, Engine, update
 from sqlalchemy.exc import IntegrityError
@@ -25,6 +25,7 @@ from schema.context import Decision, Fact, Reason
 
 CHAIN = "decisions"
 PENDING, PAID = "PENDING", "PAID"
+Claim = Literal["claimed", "taken", "case-closed"]
 """``approval_grant.state``: instructed but not confirmed by the ledger; confirmed."""
 
 
@@ -181,12 +182,17 @@ class SqlDecisions:
         *,
         amount_fen: int | None = None,
         first_month: date | None = None,
-    ) -> bool:
+        closing: tuple[str, str] | None = None,
+    ) -> Claim:
         """Claim the subject's one grant of ``item`` (``PENDING``, with the instruction's
-        amount and month): whether this call claimed it (the primary key makes the claim
-        atomic on SQLite and PostgreSQL)."""
+        amount and month): ``claimed``, or ``taken`` (the primary key makes the claim atomic
+        on SQLite and PostgreSQL). With ``closing`` (case, by), the open case is closed in the
+        same transaction, or nothing is written: ``case-closed``."""
 
-        def claim(session: Session) -> bool:
+        def claim(session: Session) -> Claim:
+            if closing is not None and not _close_locked(session, *closing, decision_id):
+                session.rollback()
+                return "case-closed"
             session.add(ApprovalGrant(
                 subject=subject, item=item, decision_id=decision_id, request_id=request_id,
                 state=PENDING, amount_fen=amount_fen, first_month=first_month,
@@ -194,12 +200,17 @@ class SqlDecisions:
             ))  # fmt: skip
             try:
                 session.commit()
-                return True
+                return "claimed"
             except IntegrityError:
                 session.rollback()
-                return False
+                return "taken"
 
         return await self._database.run(claim)
+
+    async def append_closing(self, decision: Decision, case_id: str, by: str) -> bool:
+        """``decide_case``: ``decision`` appended and the open case closed by ``by``, or
+        nothing written (False) when the case was closed already."""
+        return await self._database.run(lambda s: decide_case(s, case_id, by, decision))
 
     async def settle_grant(self, subject: str, item: str, entitlement_id: str | None) -> None:
         """The ledger has the entitlement (``entitlement_id``; None: one it had already)."""
