@@ -65,6 +65,7 @@ from hub.web.operators import HubObserver, OperationMetrics, operator_routes
 from hub.web.pages import PublicPages
 from hub.web.qr import QrImages
 from hub.web.response_cache import ResponseCache
+from hub.web.reviews import review_routes
 from hub.web.view import HubGraphQLView
 from schema import build_schema
 from schema.context import CallerKind
@@ -186,6 +187,7 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
         budget_s=settings.approvals_budget_s,
         reviews=SqlReviews(database),
         directory=directory,
+        catalogue=catalogue,
     )
     rechecker = Rechecker(
         approvals,
@@ -313,6 +315,7 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
             catalogue=catalogue.status,
             approvals=rechecker.status,
         ),
+        *review_routes(approvals, settings.operator_keys),  # the 秒批 review queue
         *pages.routes(),  # what the catalogue's QR codes open
         *QrImages(services).routes(),
     ]

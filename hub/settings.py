@@ -10,6 +10,7 @@ benchmark baseline only, never for production: no caches, batching or coalescing
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -122,6 +123,24 @@ def _names(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple
 
 
 _LIMITS = QueryLimits()
+DEV_OPERATOR_KEY = "dev-operator-key"
+"""The dev hub's one operator key (name ``dev-operator``), never accepted outside dev."""
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def _operator_keys(env: Mapping[str, str], dev: bool) -> dict[str, str]:
+    """``HUB_OPERATOR_KEYS`` (``name:sha256hex,…``): who may work the review queue."""
+    raw = env.get("HUB_OPERATOR_KEYS", "").strip()
+    if not raw:
+        digest = hashlib.sha256(DEV_OPERATOR_KEY.encode()).hexdigest()
+        return {"dev-operator": digest} if dev else {}
+    keys: dict[str, str] = {}
+    for part in raw.split(","):
+        name, _, digest = part.strip().partition(":")
+        if not name.strip() or not _HEX64.fullmatch(digest.strip()):
+            raise SettingsError("HUB_OPERATOR_KEYS must be name:sha256hex pairs, comma-separated")
+        keys[name.strip()] = digest.strip().lower()
+    return keys
 
 
 def _cost_mode(raw: str) -> CostMode:
@@ -191,6 +210,9 @@ class Settings:
     """How long 秒批 waits for each department's evidence before NEEDS_REVIEW."""
     approvals_recheck_s: float = 30.0
     """How often queued NEEDS_REVIEW cases are re-checked (0: never automatically)."""
+    operator_keys: Mapping[str, str] = field(default_factory=dict)
+    """Operators of the review queue (``/operators/reviews``): name → SHA-256 of their key
+    (``HUB_OPERATOR_KEYS``; a dev hub from the environment has ``dev-operator``)."""
     apq: bool = True
     rate_limits: Mapping[CallerKind, BucketPolicy] = field(
         default_factory=lambda: dict(DEFAULT_POLICIES)
@@ -312,6 +334,7 @@ class Settings:
             approvals_today=env.get("HUB_APPROVALS_TODAY") or None,
             approvals_budget_s=_number(env, "HUB_APPROVALS_BUDGET_S", 0.8),
             approvals_recheck_s=_number(env, "HUB_APPROVALS_RECHECK_S", 30.0),
+            operator_keys=_operator_keys(env, hub_env == "dev"),
             apq=_flag(env, "HUB_APQ", True),
             rate_limits={
                 kind: BucketPolicy.parse(kind.value, env[f"HUB_RATE_LIMIT_{kind.name}"])
@@ -445,7 +468,9 @@ def department_policy(
     ``_BREAKER_ERROR_RATE``, ``_BREAKER_OPEN_S``, ``_BREAKER_HALF_OPEN_PROBES``,
     ``_MAX_CONCURRENCY``, ``_MAX_QUEUE_WAIT_S``, ``_CACHE_TTL_S``, ``_CACHE_SIZE``,
     ``_STALE_IF_ERROR_S``, ``_APP_MAX_CONCURRENCY``, ``_APP_CALLS_PER_SECOND`` (per-app limits
-    kept by all replicas together, only with ``HUB_REDIS_URL``; 0: none).
+    kept by all replicas together, only with ``HUB_REDIS_URL``; 0: none; the population and
+    credential connectors also pace themselves at ``_APP_CALLS_PER_SECOND`` instead of their
+    department's published quota when it is set).
     ``naive`` is not a per-department setting: ``Settings.naive`` (``HUB_NAIVE``) sets it.
     A department whose limit is per app (``DEFAULT_MAX_CONCURRENCY``) has it shared among
     ``workers`` by default.

@@ -162,7 +162,9 @@ class ApprovalsMutation:
         "Apply for an instant-approval item. The hub fetches the evidence the item's rules "
         "need, decides APPROVED / REJECTED (every reason) / NEEDS_REVIEW (a department did "
         "not answer in time), records the decision and, when approved, instructs the paying "
-        "department once. Refusals: ALREADY_ENTITLED, NOT_FOUND, FORBIDDEN, BAD_USER_INPUT."
+        "department once (NEEDS_REVIEW PAYMENT_PENDING when it cannot confirm: the re-check "
+        "completes the payment). Refusals: ALREADY_ENTITLED, APPLICATION_PENDING (approved, "
+        "payment pending), NOT_FOUND, FORBIDDEN, BAD_USER_INPUT."
     )
     async def apply_for_service(
         self, info: HubInfo, input: ApplyForServiceInput

@@ -100,6 +100,26 @@ async def test_the_connector_paces_itself_at_five_a_second(
     assert connector.pacer.waits >= 1
 
 
+async def test_an_agreed_quota_replaces_the_five_a_second(
+    service: MockAdmin, people: dict[str, dict[str, Any]]
+) -> None:
+    # given: the service raised the hub's quota, and the policy says so
+    set_rate_limit(service.url, 1000)
+    graduate = people["graduate_bachelor"]
+    async with aiohttp.ClientSession() as session:
+        raised = CredentialsConnector(
+            session, policy("credentials", service.url, app_calls_per_second=1000)
+        )
+        # when
+        found = await asyncio.gather(
+            *(raised.verify(graduate["cert_no"], graduate["name"]) for _ in range(8))
+        )
+    # then: eight at once go out without waiting for a slot
+    assert all(answer.valid for answer in found)
+    assert raised.pacer.per_second == 1000 and raised.pacer.waits == 0
+    assert service.answers(VERIFY, 200) == 8
+
+
 async def test_a_429_is_retried_after_retry_after(
     connector: CredentialsConnector, service: MockAdmin, people: dict[str, dict[str, Any]]
 ) -> None:

@@ -12,6 +12,8 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +22,14 @@ import pytest
 from sqlalchemy import text
 
 from hub.approvals.rules import RULES
-from hub.approvals.service import ApprovalService
+from hub.approvals.service import ApprovalService, request_id
 from hub.cli import decisions as cli_decisions
 from hub.cli import reviews as cli_reviews
-from hub.settings import Settings
+from hub.settings import DEV_DEPARTMENTS, Settings
 from hub.store.audit import ChainBreak
 from hub.store.db import Database, drop_tables, make_engine
-from hub.store.decisions import SqlDecisions, verify_decisions
+from hub.store.decisions import SqlDecisions, SqlReviews, verify_decisions
+from hub.web.reviews import key_digest
 from mocks.common import people
 from tests.gov import cases, start_mock
 from tests.support import BackgroundMocks, LiveHub, MockAdmin
@@ -34,7 +37,7 @@ from tests.support import BackgroundMocks, LiveHub, MockAdmin
 URLS = ["sqlite"] + (["postgresql"] if os.environ.get("HUB_TEST_DATABASE_URL") else [])
 APPLY = """mutation Apply($input: ApplyForServiceInput!) {
   applyForService(input: $input) {
-    application { itemCode subject decision { id outcome reasons { code message }
+    application { itemCode implCode subject decision { id outcome reasons { code message }
       monthlyAmount { fen } evidence { department fact answered } } }
     nextStep firstPaymentMonth userErrors { code message field } } }"""
 MINE = """{ me { applications { itemCode decision { outcome reasons { code }
@@ -63,6 +66,13 @@ def civil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundMocks]
     running.close()
 
 
+OPERATORS = {"operator-a": "key-of-operator-a", "operator-b": "key-of-operator-b"}
+
+
+def operator(name: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {OPERATORS[name]}"}
+
+
 @pytest.fixture
 def hub_overrides() -> dict[str, Any]:
     return {"approvals_recheck_s": 0.0}
@@ -88,6 +98,7 @@ def setup(
         env={"HUB_CIVIL_URL": civil.urls["civil"]},
         # a loaded CI machine must not turn a clear case into NEEDS_REVIEW: outages are
         # tested with departments that are down, which fail at once, not by the budget
+        operator_keys={name: key_digest(key) for name, key in OPERATORS.items()},
         **{"approvals_budget_s": 5.0, **hub_overrides},
     )
     return {
@@ -95,6 +106,24 @@ def setup(
         "civil": MockAdmin(civil.urls["civil"]), "token_for": token_for, "mocks": mocks,
         "database_url": database_url,
     }  # fmt: skip
+
+
+_CATALOGUE: dict[str, dict[str, dict[str, Any]]] = {}
+
+
+def catalogue_items(setup: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The catalogue mock's items by name (first in catalogue order), read once a session."""
+    url = setup["mocks"].urls["catalogue"]
+    if url not in _CATALOGUE:
+        found: dict[str, dict[str, Any]] = {}
+        headers = {"X-Api-Key": DEV_DEPARTMENTS["catalogue"][1]["api_key"]}
+        for page in range(1, 14):
+            body = httpx.get(f"{url}/api/items", params={"page": page, "size": 100},
+                             headers=headers).json()  # fmt: skip
+            for item in body["items"]:
+                found.setdefault(item["name"], item)
+        _CATALOGUE[url] = found
+    return _CATALOGUE[url]
 
 
 def household_head(case: dict[str, Any]) -> str:
@@ -156,7 +185,8 @@ def test_elderly_allowance_boundaries(
     # one registry read, named for the item; one payment instruction when approved
     assert setup["population"].calls(PERSONS) == 1
     log = httpx.get(f"{setup['mocks'].urls['population']}/__admin/exchange-log").json()
-    assert [e["purpose"] for e in log["entries"]] == [RULES["elderly_allowance"].impl_code]
+    purpose = catalogue_items(setup)[RULES["elderly_allowance"].name]["impl_code"]
+    assert [e["purpose"] for e in log["entries"]] == [purpose]
     approved = expected[0] == "APPROVED"
     assert setup["civil"].calls(GRANTS) == (1 if approved else 0)
     if approved:
@@ -215,7 +245,9 @@ def test_fifty_concurrent_submissions_pay_once(setup: dict[str, Any], same_key: 
         # one approval; the rest refused as already entitled, or (the exchange paces 30
         # calls a second, past the evidence budget) NEEDS_REVIEW: never a second payment
         assert counted["APPROVED"] == 1, counted
-        assert set(counted) <= {"APPROVED", "ALREADY_ENTITLED", "NEEDS_REVIEW"}, counted
+        # (APPLICATION_PENDING: the winner's payment not yet confirmed when they asked)
+        allowed = {"APPROVED", "ALREADY_ENTITLED", "APPLICATION_PENDING", "NEEDS_REVIEW"}
+        assert set(counted) <= allowed, counted
     ledger = httpx.get(
         f"{setup['civil'].url}/civil/v2/allowances",
         params={"id_number": case["id_number"]},
@@ -440,3 +472,317 @@ def test_unknown_item_and_stranger_are_user_errors(setup: dict[str, Any]) -> Non
     assert payload["application"] is None
     assert [e["code"] for e in payload["userErrors"]] == ["FORBIDDEN"]
     assert setup["civil"].calls(GRANTS) == 0
+
+
+def queued(setup: dict[str, Any], case: str, key: str) -> str:
+    """An application for ``case`` queued NEEDS_REVIEW (the registry down); its decision id."""
+    setup["population"].faults(down=True)
+    try:
+        first = apply(setup, case, "elderly_allowance", key)
+    finally:
+        setup["population"].clear_faults()
+    assert outcome(first)[0] == "NEEDS_REVIEW"
+    decision_id: str = first["application"]["decision"]["id"]
+    return decision_id
+
+
+def test_operators_list_and_reject_a_case_over_http(setup: dict[str, Any]) -> None:
+    # given
+    decision_id = queued(setup, "turns_70_today", "http-operator-1")
+    reviews = f"{setup['hub'].url}/operators/reviews"
+    # when an operator lists the queue
+    listed = httpx.get(reviews, headers=operator("operator-a"))
+    # then the case is there, the subject masked, with why it was queued
+    assert listed.status_code == 200
+    [case] = listed.json()["cases"]
+    assert case["decisionId"] == decision_id and case["state"] == "OPEN"
+    assert case["item"] == "elderly_allowance" and "*" in case["subject"]
+    assert [r["code"] for r in case["reasons"]] == ["DEPARTMENT_UNAVAILABLE"]
+    # when they reject it with a reason
+    body = {"outcome": "REJECTED", "reason": "户籍信息存疑，请到窗口核实"}
+    decided = httpx.post(f"{reviews}/{decision_id}", json=body, headers=operator("operator-a"))
+    # then the case is closed by them, the reason recorded, and the resident sees it
+    assert decided.status_code == 200, decided.text
+    answer = decided.json()
+    assert answer["case"]["state"] == "CLOSED" and answer["case"]["closedBy"] == "operator-a"
+    assert answer["decision"]["outcome"] == "REJECTED"
+    assert answer["case"]["closingDecisionId"] == answer["decision"]["id"]
+    latest = newest(setup, household_head(setup["cases"]["turns_70_today"]))
+    assert latest["outcome"] == "REJECTED"
+    assert [r["code"] for r in latest["reasons"]] == ["OPERATOR_REJECTED"]
+    mine = (
+        setup["hub"]
+        .graphql(
+            "{ me { applications { decision { reasons { message } } } } }",
+            token=setup["token_for"](household_head(setup["cases"]["turns_70_today"])),
+        )
+        .json()["data"]["me"]["applications"]
+    )
+    assert "户籍信息存疑，请到窗口核实" in mine[0]["decision"]["reasons"][0]["message"]
+    assert httpx.get(reviews, headers=operator("operator-b")).json()["cases"] == []
+    closed = httpx.get(reviews, params={"state": "CLOSED"}, headers=operator("operator-b"))
+    assert [c["closedBy"] for c in closed.json()["cases"]] == ["operator-a"]
+    engine = make_engine(setup["database_url"])
+    try:
+        assert verify_decisions(engine) == (2, None)
+    finally:
+        engine.dispose()
+
+
+def test_two_operators_deciding_one_case_at_once_make_one_decision(
+    setup: dict[str, Any],
+) -> None:
+    # given
+    decision_id = queued(setup, "turns_80_today", "http-operator-race")
+    url = f"{setup['hub'].url}/operators/reviews/{decision_id}"
+
+    async def both() -> list[httpx.Response]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            return await asyncio.gather(*(
+                client.post(url, json={"outcome": "REJECTED", "reason": f"{name} 核实不符"},
+                            headers=operator(name))
+                for name in ("operator-a", "operator-b", "operator-a", "operator-b")
+            ))  # fmt: skip
+
+    # when four decisions of two operators arrive at once
+    answers = asyncio.run(both())
+    # then one went through; the others are told who decided
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [200, 409, 409, 409], [a.text for a in answers]
+    winner = next(a.json() for a in answers if a.status_code == 200)
+    for lost in (a.json() for a in answers if a.status_code == 409):
+        assert lost["code"] == "ALREADY_DECIDED"
+        assert lost["closedBy"] == winner["case"]["closedBy"]
+    engine = make_engine(setup["database_url"])
+    try:
+        with engine.connect() as connection:
+            rejections = connection.execute(
+                text("SELECT COUNT(*) FROM decision_record WHERE outcome = 'REJECTED'")
+            ).scalar_one()
+        assert rejections == 1
+        assert verify_decisions(engine) == (2, None)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status", "code"),
+    [
+        ({}, {"outcome": "REJECTED", "reason": "x"}, 401, "UNAUTHENTICATED"),
+        ({"Authorization": "Bearer not-a-key"}, {"outcome": "REJECTED", "reason": "x"}, 401,
+         "UNAUTHENTICATED"),
+        (operator("operator-a"), {"outcome": "APPROVED", "reason": "x"}, 400, "BAD_USER_INPUT"),
+        (operator("operator-a"), {"outcome": "REJECTED", "reason": " "}, 400, "BAD_USER_INPUT"),
+    ],
+)  # fmt: skip
+def test_deciding_needs_an_operator_key_and_a_reason(
+    setup: dict[str, Any], headers: dict[str, str], body: dict[str, str], status: int, code: str
+) -> None:
+    decision_id = queued(setup, "turns_90_today", f"http-operator-bad-{status}-{code}")
+    url = f"{setup['hub'].url}/operators/reviews/{decision_id}"
+    answer = httpx.post(url, json=body, headers=headers)
+    assert (answer.status_code, answer.json()["code"]) == (status, code)
+    # nothing changed: the case is still open
+    still = httpx.get(f"{setup['hub'].url}/operators/reviews", headers=operator("operator-b"))
+    assert [c["decisionId"] for c in still.json()["cases"]] == [decision_id]
+    unknown = httpx.post(
+        f"{setup['hub'].url}/operators/reviews/no-such-case",
+        json={"outcome": "REJECTED", "reason": "x"}, headers=operator("operator-a"),
+    )  # fmt: skip
+    assert unknown.status_code == 404
+
+
+def _grant_row(setup: dict[str, Any], subject: str) -> tuple[Any, ...] | None:
+    engine = make_engine(setup["database_url"])
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(
+                text("SELECT state, amount_fen FROM approval_grant WHERE subject = :s"),
+                {"s": subject},
+            ).first()
+        return tuple(row) if row is not None else None
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("hub_overrides", [{"approvals_recheck_s": 0.5}])
+def test_the_ledger_down_at_payment_time_pays_once_when_it_is_back(
+    setup: dict[str, Any],
+) -> None:
+    case = setup["cases"]["turns_100_today"]
+    head = household_head(case)
+    # given: the rules approve, but the civil ledger is down when the payment is instructed
+    setup["civil"].faults(down=True)
+    try:
+        first = apply(setup, "turns_100_today", "elderly_allowance", "pay-down-1")
+        # then: NEEDS_REVIEW saying the payment is pending, the claim kept with its amount
+        assert outcome(first) == ("NEEDS_REVIEW", ["PAYMENT_PENDING"], None)
+        assert first["firstPaymentMonth"] is None
+        assert all(e["answered"] for e in first["application"]["decision"]["evidence"])
+        assert _grant_row(setup, case["id_number"]) == ("PENDING", 100000)
+        # a second application meanwhile is refused, queues nothing and pays nothing
+        again = apply(setup, "turns_100_today", "elderly_allowance", "pay-down-2")
+        assert [e["code"] for e in again["userErrors"]] == ["APPLICATION_PENDING"]
+        # an operator cannot reject an approval whose payment may have been made
+        decision_id = first["application"]["decision"]["id"]
+        rejected = httpx.post(
+            f"{setup['hub'].url}/operators/reviews/{decision_id}",
+            json={"outcome": "REJECTED", "reason": "x"}, headers=operator("operator-a"),
+        )  # fmt: skip
+        assert (rejected.status_code, rejected.json()["code"]) == (409, "PAYMENT_PENDING")
+        assert setup["civil"].answers(GRANTS, 201) == 0
+    finally:
+        setup["civil"].clear_faults()
+    # when the ledger is back, the re-check completes the payment
+    deadline = time.monotonic() + 30
+    while newest(setup, head)["outcome"] == "NEEDS_REVIEW":
+        assert time.monotonic() < deadline, "the pending payment was never completed"
+        time.sleep(0.1)
+    # then: approved with the amount, paid exactly once, the case closed by the re-check
+    assert newest(setup, head)["outcome"] == "APPROVED"
+    assert setup["civil"].answers(GRANTS, 201) == 1
+    ledger = httpx.get(
+        f"{setup['civil'].url}/civil/v2/allowances",
+        params={"id_number": case["id_number"]},
+        headers={"Authorization": "Bearer " + _civil_token(setup["civil"].url)},
+    ).json()
+    assert [(e["allowance_code"], e["amount_fen"]) for e in ledger["entitlements"]] == [
+        ("GLJT", "100000")
+    ]
+    assert _grant_row(setup, case["id_number"]) == ("PAID", 100000)
+    closed = httpx.get(
+        f"{setup['hub'].url}/operators/reviews", params={"state": "CLOSED"},
+        headers=operator("operator-a"),
+    ).json()["cases"]  # fmt: skip
+    assert [(c["decisionId"], c["closedBy"]) for c in closed] == [(decision_id, "auto-recheck")]
+    assert (
+        httpx.get(f"{setup['hub'].url}/operators/reviews", headers=operator("operator-a")).json()[
+            "cases"
+        ]
+        == []
+    )
+    later = apply(setup, "turns_100_today", "elderly_allowance", "pay-down-3")
+    assert [e["code"] for e in later["userErrors"]] == ["ALREADY_ENTITLED"]
+    assert setup["civil"].answers(GRANTS, 201) == 1
+    engine = make_engine(setup["database_url"])
+    try:
+        assert verify_decisions(engine) == (2, None)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(("age_s", "expected"), [(600, "APPROVED"), (5, "APPLICATION_PENDING")])
+def test_a_claim_orphaned_before_any_record_is_given_back_only_when_stale(
+    setup: dict[str, Any], age_s: int, expected: str
+) -> None:
+    # given: a claim a stopped process left PENDING, with no decision recorded
+    subject = setup["cases"]["turns_90_today"]["id_number"]
+    engine = make_engine(setup["database_url"])
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO approval_grant (subject, item, decision_id, request_id, state,"
+                    " amount_fen, claimed_at) VALUES (:s, 'elderly_allowance', 'gone',"
+                    " :r, 'PENDING', 50000, :at)"
+                ),
+                {"s": subject, "r": request_id(subject, "elderly_allowance"),
+                 "at": datetime.now(UTC) - timedelta(seconds=age_s)},
+            )  # fmt: skip
+    finally:
+        engine.dispose()
+    # when the resident applies
+    payload = apply(setup, "turns_90_today", "elderly_allowance", f"orphan-{age_s}")
+    # then a stale orphan is taken over (one payment), a fresh claim is someone's in flight
+    got = outcome(payload)[0] if payload["application"] else payload["userErrors"][0]["code"]
+    assert got == expected
+    assert setup["civil"].answers(GRANTS, 201) == (1 if expected == "APPROVED" else 0)
+
+
+@pytest.mark.parametrize(
+    ("item", "case", "answers"),
+    [
+        ("elderly_allowance", "turns_80_today", None),
+        ("family_planning", "turns_70_today", None),
+        ("home_care", "care_level_2", None),
+        ("graduate_transfer", "graduate_doctor", "cert_no"),
+    ],
+)
+def test_each_rule_reads_the_registry_for_its_catalogue_item(
+    setup: dict[str, Any], item: str, case: str, answers: str | None
+) -> None:
+    # given: the catalogue's instant item of the rule's name
+    listed = catalogue_items(setup)[RULES[item].name]
+    assert listed["instant"] is True
+    assert listed["impl_code"] != RULES[item].impl_code  # the rule's own code is a fallback
+    # when
+    extra = {"answers": {"certNo": setup["cases"][case]["cert_no"]}} if answers else {}
+    payload = apply(setup, case, item, f"purpose-{item}", **extra)
+    # then: every registry read names the catalogue item, and so does the decision
+    log = httpx.get(f"{setup['mocks'].urls['population']}/__admin/exchange-log").json()
+    purposes = {e["purpose"] for e in log["entries"]}
+    assert purposes == {listed["impl_code"]}
+    assert payload["application"]["implCode"] == listed["impl_code"]
+    # and the catalogue's code finds the same rule
+    again = apply(setup, case, listed["impl_code"], f"purpose-code-{item}", **extra)
+    refusals = [e["code"] for e in again["userErrors"]]
+    assert refusals == ["ALREADY_ENTITLED"] or again["application"]["itemCode"] == item
+
+
+def test_a_rule_the_catalogue_lacks_keeps_its_own_code() -> None:
+    class Catalogue:
+        async def item_named(self, name: str) -> None:
+            return None
+
+        async def item(self, code: str) -> None:
+            return None
+
+    service = ApprovalService(
+        {},
+        None,
+        today=date.today,
+        catalogue=Catalogue(),  # type: ignore[arg-type]
+    )
+    rule = RULES["home_care"]
+    assert asyncio.run(service.purpose(rule)) == rule.impl_code
+
+
+@pytest.mark.parametrize("rule_code", ["elderly_allowance", "graduate_transfer"])
+def test_a_recheck_racing_an_operator_writes_nothing_once_the_case_is_closed(
+    setup: dict[str, Any], rule_code: str
+) -> None:
+    # given: a queued case, rejected by an operator while a re-check was deciding it
+    decision_id = queued(setup, "turns_80_today", f"race-recheck-{rule_code}")
+    url = f"{setup['hub'].url}/operators/reviews/{decision_id}"
+    body = {"outcome": "REJECTED", "reason": "核实不符"}
+    assert httpx.post(url, json=body, headers=operator("operator-a")).status_code == 200
+    engine = make_engine(setup["database_url"])
+    try:
+        database = Database(engine)
+        service = ApprovalService(
+            {}, SqlDecisions(database), reviews=SqlReviews(database), today=date.today
+        )
+
+        async def recheck_lands_late() -> Any:
+            queued_decision = await service.decision(decision_id)
+            assert queued_decision is not None
+            approved = replace(
+                queued_decision, decision_id="late-recheck", outcome="APPROVED", reasons=(),
+                amount_fen=30000, at=None, seq=None,
+            )  # fmt: skip
+            # when the re-check's approval arrives after the operator's decision
+            return await service._conclude(
+                RULES[rule_code], approved, date.today(), {},
+                closing=(decision_id, "auto-recheck"),
+            )  # fmt: skip
+
+        result = asyncio.run(recheck_lands_late())
+        # then it is refused and nothing is written: no decision, no claim, nothing paid
+        assert result.decision is None and result.refusal[0] == "ALREADY_DECIDED"
+        assert verify_decisions(engine) == (2, None)
+        with engine.connect() as connection:
+            grants = connection.execute(text("SELECT COUNT(*) FROM approval_grant")).scalar_one()
+        assert grants == 0
+        assert setup["civil"].calls(GRANTS) == 0
+    finally:
+        engine.dispose()

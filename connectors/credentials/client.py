@@ -2,8 +2,9 @@
 
 A wrong name answers ``valid: false`` and nothing else, exactly like an unknown number: the
 hub can only say "not verified under this name". The service allows 5 calls a second: paced
-here (``CallPacer``), with a ``429``'s ``Retry-After`` honoured within the budget as the
-backstop. Verifying is a read (``POST`` only to keep the name out of URLs), so it is retried.
+here (``CallPacer``; ``app_calls_per_second`` when the policy sets one), with a ``429``'s
+``Retry-After`` honoured within the budget as the backstop. Verifying is a read (``POST`` only
+to keep the name out of URLs), so it is retried.
 """
 
 from __future__ import annotations
@@ -39,8 +40,11 @@ class CredentialsConnector(Connector):
     ) -> None:
         super().__init__(session, policy, clock=clock, observer=observer, shared=shared)
         self._api_key = policy.credentials.get("api_key", "")
+        # the department's quota (``PER_SECOND``), or the one agreed with it when configured
         self.pacer = CallPacer(
-            PER_SECOND, clock=lambda: self.monotonic(), sleep=lambda s: self.sleep(s)
+            policy.app_calls_per_second or PER_SECOND,
+            clock=lambda: self.monotonic(),
+            sleep=lambda s: self.sleep(s),
         )
 
     async def verify(self, cert_no: str, name: str) -> Verification:

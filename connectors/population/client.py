@@ -8,7 +8,8 @@
   A purpose is a required argument here: there is no call without one.
 - ``persons`` and ``households`` de-duplicate and send batches of at most 100 ids, at once;
   answers are keyed by id (unknown ids are simply missing).
-- At most 30 calls a second per app: paced here (``CallPacer``), and a ``429`` is retried
+- At most 30 calls a second per app: paced here (``CallPacer``; ``app_calls_per_second`` when
+  the policy sets one), and a ``429`` is retried
   after its ``Retry-After`` within the budget. The nightly maintenance window (``503`` with
   ``Retry-After``) is ``UpstreamMaintenance``, saying when it ends.
 - ``export`` pages through the registry's bulk export (everyone born in a window, optionally
@@ -73,8 +74,11 @@ class PopulationConnector(Connector):
         super().__init__(session, policy, clock=clock, observer=observer, shared=shared)
         self._app = policy.credentials.get("app", "")
         self._secret = policy.credentials.get("secret", "")
+        # the department's quota (``PER_SECOND``), or the one agreed with it when configured
         self.pacer = CallPacer(
-            PER_SECOND, clock=lambda: self.monotonic(), sleep=lambda s: self.sleep(s)
+            policy.app_calls_per_second or PER_SECOND,
+            clock=lambda: self.monotonic(),
+            sleep=lambda s: self.sleep(s),
         )
         self.wall_clock_ms: Callable[[], int] = lambda: int(time.time() * 1000)
 

@@ -6,7 +6,9 @@ A plain class, not a resolver: ``applyForService`` calls it for a signed-in resi
 teller filing on a resident's behalf (帮办) can call it the same way.
 
 - Evidence: each fact the rule declares (``population.person`` …) is one connector call,
-  all started at once (the exchange's purpose is the item's ``impl_code``); the credential
+  all started at once (the exchange's purpose is the catalogue item's ``impl_code``, found
+  in the hub's catalogue copy by the rule's ``name``; the rule's own code only when the
+  catalogue has no such item or cannot be read); the credential
   check needs the subject's name, which the hub knows for the resident themself (one level)
   and only the registry knows for a household member (a second level).
 - A department that fails or does not answer within ``budget_s`` → NEEDS_REVIEW, never a guess.
@@ -24,9 +26,10 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from connectors.base import Connector
+from connectors.catalogue.models import Item
 from connectors.civil import CivilConnector
 from connectors.civil.models import AllowanceGrant
 from connectors.credentials import CredentialsConnector
@@ -34,7 +37,8 @@ from connectors.errors import ConnectorError, Refused
 from connectors.population import PopulationConnector
 from hub.approvals import engine, facts
 from hub.approvals.rules import RULES, Rule
-from hub.store.decisions import SqlDecisions, SqlReviews
+from hub.store.decisions import PENDING, SqlDecisions, SqlReviews
+from hub.store.models import ApprovalGrant, ReviewCase
 from schema.context import (
     ApplicationResult,
     Decision,
@@ -46,6 +50,14 @@ from schema.context import (
 
 DEPARTMENTS = {"population": "公安户籍", "civil": "民政", "credentials": "学历认证", "hrss": "人社"}
 ALREADY = ("ALREADY_ENTITLED", "您已在享受该项补贴，无需重复申请。", "itemCode")
+PENDING_REFUSAL = (
+    "APPLICATION_PENDING", "您的申请已审核通过，补贴发放正在办理中，无需重复申请。", "itemCode",
+)  # fmt: skip
+DECIDED = ("ALREADY_DECIDED", "该申请已由审核人员处理。", None)
+RECHECKER = "auto-recheck"
+ORPHAN_S = 300.0
+"""A pending claim with no decision recorded this long after it was made is an orphan."""
+PAYMENT_PENDING = "您的申请已符合条件，民政发放系统暂时未能确认，系统将自动重试发放，结果将通知您。"
 
 
 @dataclass
@@ -53,6 +65,15 @@ class _Gathered:
     records: dict[str, Any]
     facts: list[Fact]
     failed: list[str]
+    purpose: str
+
+
+class ItemsByName(Protocol):
+    """The hub's catalogue copy as the approval service reads it (``CatalogueCopy``)."""
+
+    async def item_named(self, name: str) -> Item | None: ...
+
+    async def item(self, code: str) -> Item | None: ...
 
 
 def first_month_after(day: date) -> date:
@@ -86,8 +107,10 @@ class ApprovalService:
         budget_s: float = 0.8,
         reviews: SqlReviews | None = None,
         directory: ResidentDirectory | None = None,
+        catalogue: ItemsByName | None = None,
     ) -> None:
         self._connectors = connectors
+        self._catalogue = catalogue
         self.decisions = decisions
         self.reviews = reviews
         self._directory = directory
@@ -116,15 +139,17 @@ class ApprovalService:
         answers: Mapping[str, str],
         for_member: str | None = None,
     ) -> ApplicationResult:
-        rule = self.rule(item_code)
+        rule = await self.rule_for(item_code)
         if rule is None:
             return ApplicationResult(None, ("NOT_FOUND", "没有这项秒批事项。", "itemCode"))
         missing = sorted(a for a in rule.answers if not answers.get(a, "").strip())
         if missing:
             return ApplicationResult(None, ("BAD_USER_INPUT", f"请填写：{missing[0]}", "answers"))
         subject = (for_member or resident.id_number).strip()
-        if rule.allowance_code is not None and await self.decisions.grant_of(subject, rule.code):
-            return ApplicationResult(None, ALREADY)
+        if rule.allowance_code is not None:
+            refusal = await self._granted(subject, rule.code)
+            if refusal is not None:
+                return ApplicationResult(None, refusal)
         day = self._today()
         gathered = await self._gather(rule, resident, subject, answers)
         person = gathered.records.get("population.person")
@@ -136,11 +161,7 @@ class ApprovalService:
             message = "只能为本户户籍成员申请。"
             return ApplicationResult(None, ("FORBIDDEN", message, "forMember"))
         decision = self._decide(rule, resident.id, subject, day, gathered)
-        result = await self._conclude(rule, decision, day)
-        review = result.decision is not None and result.decision.outcome == "NEEDS_REVIEW"
-        if review and self.reviews is not None and result.decision is not None:
-            await self.reviews.open(result.decision, dict(answers))
-        return result
+        return await self._conclude(rule, decision, day, answers)
 
     async def recheck_open(self, limit: int = 20) -> tuple[int, int]:
         """Re-decide up to ``limit`` queued cases with fresh evidence; a case whose
@@ -155,16 +176,52 @@ class ApprovalService:
             rule = RULES.get(case.item)
             if resident is None or rule is None:
                 continue
+            grant = await self.decisions.grant_of(case.subject, rule.code)
+            if grant is not None and grant.state == PENDING:
+                if grant.decision_id == case.decision_id and await self._complete(case, grant):
+                    closed += 1
+                continue  # approved already: only the payment was waiting
             answers = {str(k): str(v) for k, v in json.loads(case.answers).items()}
             gathered = await self._gather(rule, resident, case.subject, answers)
             if gathered.failed:
                 continue  # still down: the case waits, no new record
             decision = self._decide(rule, resident.id, case.subject, self._today(), gathered)
-            result = await self._conclude(rule, decision, self._today())
-            closing = result.decision.decision_id if result.decision else None
-            if await self.reviews.close(case.decision_id, "auto-recheck", closing):
-                closed += 1
+            result = await self._conclude(
+                rule, decision, self._today(), answers,
+                closing=(case.decision_id, RECHECKER),
+            )  # fmt: skip
+            refused = result.refusal[0] if result.refusal else None
+            if refused in (ALREADY[0], PENDING_REFUSAL[0]):
+                # entitled (or being paid) by another application: this case is superseded
+                closed += await self.reviews.close(case.decision_id, RECHECKER, None)
+            elif refused != "ALREADY_DECIDED" and result.decision is not None:
+                closed += 1  # the new decision closed the case in its own transaction
         return len(cases), closed
+
+    async def reject_case(self, decision_id: str, by: str, reason: str) -> Decision | str:
+        """An operator's rejection of the queued case ``decision_id``: a new decision in the
+        chain (``OPERATOR_REJECTED`` with ``reason``) that closes the case, both in one
+        transaction. The new decision, or why not: ``NOT_FOUND`` (no such case),
+        ``ALREADY_DECIDED`` (closed already, or by someone deciding at the same moment)."""
+        if self.reviews is None:
+            return "NOT_FOUND"
+        case = await self.reviews.case(decision_id)
+        original = await self.decisions.by_id(decision_id) if case is not None else None
+        if case is None or original is None:
+            return "NOT_FOUND"
+        if case.state != "OPEN":
+            return "ALREADY_DECIDED"
+        grant = await self.decisions.grant_of(case.subject, case.item)
+        if grant is not None and grant.state == PENDING and grant.decision_id == decision_id:
+            return "PAYMENT_PENDING"  # approved; the ledger may have written: not to be undone
+        rejected = Decision(
+            **{**original.__dict__, "decision_id": uuid.uuid4().hex, "outcome": "REJECTED",
+               "amount_fen": None, "at": None, "seq": None,
+               "reasons": (Reason("OPERATOR_REJECTED", f"经人工审核不予通过：{reason}"),)},
+        )  # fmt: skip
+        if not await self.reviews.decide(decision_id, by, rejected):
+            return "ALREADY_DECIDED"
+        return await self.decisions.by_id(rejected.decision_id) or rejected
 
     async def recheck(self, decision: Decision) -> Decision:
         """Re-run the recorded inputs on the recorded day: the same rules give the same outcome."""
@@ -173,7 +230,7 @@ class ApprovalService:
         failed = [f.department for f in decision.evidence if f.value is None]
         return self._outcome(
             rule, decision.resident_id, decision.subject, decision.day, inputs,
-            list(decision.evidence), failed,
+            list(decision.evidence), failed, impl_code=decision.impl_code,
         )  # fmt: skip
 
     async def decisions_of(self, resident_id: str) -> list[Decision]:
@@ -190,8 +247,8 @@ class ApprovalService:
         population = cast(PopulationConnector, self._connectors["population"])
         civil = cast(CivilConnector, self._connectors["civil"])
         credentials = cast(CredentialsConnector, self._connectors["credentials"])
-        purpose = rule.impl_code
-        gathered = _Gathered({}, [], [])
+        purpose = await self.purpose(rule)
+        gathered = _Gathered({}, [], [], purpose)
 
         async def person() -> Any:
             return await population.person(subject, purpose=purpose)
@@ -236,6 +293,29 @@ class ApprovalService:
             )
         return gathered
 
+    async def purpose(self, rule: Rule) -> str:
+        """The exchange's purpose for ``rule``'s reads: the implementation code of the
+        catalogue's active item of the rule's name; the rule's own code if the catalogue has
+        no such item (or its copy cannot be read: the purpose must not stop a decision)."""
+        if self._catalogue is None:
+            return rule.impl_code
+        try:
+            item = await self._catalogue.item_named(rule.name)
+        except ConnectorError:
+            return rule.impl_code
+        return item.impl_code if item is not None else rule.impl_code
+
+    async def rule_for(self, item_code: str) -> Rule | None:
+        """``rule(item_code)``, or the rule of the catalogue item with that code's name."""
+        rule = self.rule(item_code)
+        if rule is not None or self._catalogue is None:
+            return rule
+        try:
+            item = await self._catalogue.item(item_code)
+        except ConnectorError:
+            return None
+        return self.rule("", item.name) if item is not None else None
+
     async def _fetch(self, call: Callable[[], Awaitable[Any]]) -> tuple[bool, Any]:
         try:
             return True, await asyncio.wait_for(call(), self._budget_s)
@@ -249,8 +329,9 @@ class ApprovalService:
     ) -> Decision:
         inputs = facts.inputs(gathered.records)
         return self._outcome(
-            rule, resident_id, subject, day, inputs, gathered.facts, gathered.failed
-        )
+            rule, resident_id, subject, day, inputs, gathered.facts, gathered.failed,
+            impl_code=gathered.purpose,
+        )  # fmt: skip
 
     def _outcome(
         self,
@@ -261,6 +342,8 @@ class ApprovalService:
         inputs: Mapping[str, Any],
         evidence: list[Fact],
         failed: list[str],
+        *,
+        impl_code: str | None = None,
     ) -> Decision:
         reasons: list[Reason] = []
         amount: int | None = None
@@ -286,7 +369,7 @@ class ApprovalService:
             resident_id=resident_id,
             subject=subject,
             item=rule.code,
-            impl_code=rule.impl_code,
+            impl_code=impl_code or rule.impl_code,
             rule_version=rule.version,
             parameter_version=engine.parameter_version(rule.code),
             day=day,
@@ -296,17 +379,48 @@ class ApprovalService:
             amount_fen=amount,
         )
 
-    async def _conclude(self, rule: Rule, decision: Decision, day: date) -> ApplicationResult:
+    async def _conclude(
+        self,
+        rule: Rule,
+        decision: Decision,
+        day: date,
+        answers: Mapping[str, str],
+        *,
+        closing: tuple[str, str] | None = None,
+    ) -> ApplicationResult:
+        """Record the decision (a NEEDS_REVIEW one with its review case, when ``queue``) and,
+        when it approves a payment, instruct the ledger once.
+
+        The claim (``PENDING``, with the amount and month) is written before the ledger is
+        called. Confirmed: the grant ``PAID`` and the approval appended in one transaction.
+        The ledger unreachable or silent (it may or may not have written): the claim stays
+        pending, and the decision is NEEDS_REVIEW ``PAYMENT_PENDING`` with its review case, in
+        one transaction; the re-check completes the payment with the same ``request_id``, so
+        the ledger makes it at most once.
+
+        ``closing`` (case, by): a re-check's decision, which closes that queued case in the
+        transaction that records it (or, when paying, that claims the grant); if the case was
+        closed meanwhile (an operator decided), nothing is written: ``ALREADY_DECIDED``."""
         if decision.outcome != "APPROVED" or rule.allowance_code is None:
-            await self.decisions.append(decision)
+            if closing is not None:
+                if not await self.decisions.append_closing(decision, *closing):
+                    return ApplicationResult(None, DECIDED)
+            elif decision.outcome == "NEEDS_REVIEW" and self.reviews is not None:
+                await self.decisions.append_queued(decision, answers)
+            else:
+                await self.decisions.append(decision)
             step = rule.next_step if decision.outcome == "APPROVED" else None
             return ApplicationResult(decision, next_step=step)
         subject, instruction_id = decision.subject, request_id(decision.subject, rule.code)
-        if not await self.decisions.claim_grant(
-            subject, rule.code, decision.decision_id, instruction_id
-        ):
-            return ApplicationResult(None, ALREADY)
         month = first_month_after(day)
+        claim = await self.decisions.claim_grant(
+            subject, rule.code, decision.decision_id, instruction_id,
+            amount_fen=decision.amount_fen or 0, first_month=month, closing=closing,
+        )  # fmt: skip
+        if claim == "case-closed":
+            return ApplicationResult(None, DECIDED)
+        if claim == "taken":
+            return ApplicationResult(None, await self._granted(subject, rule.code) or ALREADY)
         civil = cast(CivilConnector, self._connectors["civil"])
         instruction = AllowanceGrant(
             allowance_code=rule.allowance_code, id_number=subject, start_month=month,
@@ -317,19 +431,67 @@ class ApprovalService:
             granted = await civil.grant(instruction)  # its own budget and retries: same request_id
         except Refused as refused:
             if refused.code == "ALREADY_ENTITLED":
-                return ApplicationResult(None, ALREADY)  # the claim stays: they are paid
+                await self.decisions.settle_grant(subject, rule.code, None)  # the ledger has one
+                return ApplicationResult(None, ALREADY)
             await self.decisions.release_grant(subject, rule.code, decision.decision_id)
             return ApplicationResult(None, (refused.code, refused.message, None))
         except (ConnectorError, TimeoutError):
-            await self.decisions.release_grant(subject, rule.code, decision.decision_id)
-            message = "民政系统暂时未能确认发放，已转人工审核，结果将通知您。"
-            review = Decision(
+            pending = Decision(
                 **{**decision.__dict__, "outcome": "NEEDS_REVIEW", "amount_fen": None,
-                   "reasons": (Reason("PAYMENT_NOT_CONFIRMED", message),)},
+                   "reasons": (Reason("PAYMENT_PENDING", PAYMENT_PENDING),)},
             )  # fmt: skip
-            await self.decisions.append(review)
-            return ApplicationResult(review)
-        await self.decisions.settle_grant(subject, rule.code, granted.entitlement_id, month)
-        await self.decisions.append(decision)
+            if self.reviews is not None:
+                await self.decisions.append_queued(pending, answers)
+            else:
+                await self.decisions.append(pending)
+            return ApplicationResult(pending)
+        await self.decisions.append_paid(decision, granted.entitlement_id)
         step = rule.next_step.format(month=f"{month.year}年{month.month}月")
         return ApplicationResult(decision, next_step=step, first_month=month)
+
+    async def _complete(self, case: ReviewCase, grant: ApprovalGrant) -> bool:
+        """Instruct a pending payment again (the same ``request_id``, amount and month); once
+        the ledger confirms, the approval is appended and the case closed. Whether closed."""
+        rule = RULES[case.item]
+        queued = await self.decisions.by_id(case.decision_id)
+        if queued is None or rule.allowance_code is None or grant.first_month is None:
+            return False
+        civil = cast(CivilConnector, self._connectors["civil"])
+        instruction = AllowanceGrant(
+            allowance_code=rule.allowance_code, id_number=grant.subject,
+            start_month=grant.first_month, amount_fen=grant.amount_fen or 0,
+            decision_ref=grant.decision_id, request_id=grant.request_id,
+        )  # fmt: skip
+        try:
+            granted = await civil.grant(instruction)
+            entitlement: str | None = granted.entitlement_id
+        except Refused as refused:
+            if refused.code != "ALREADY_ENTITLED":
+                return False  # the case waits for an operator; the claim stays
+            entitlement = None
+        except (ConnectorError, TimeoutError):
+            return False  # still down: the case waits
+        approved = Decision(
+            **{**queued.__dict__, "decision_id": uuid.uuid4().hex, "outcome": "APPROVED",
+               "amount_fen": grant.amount_fen, "reasons": (), "at": None, "seq": None},
+        )  # fmt: skip
+        return await self.decisions.complete_payment(
+            case.decision_id, approved, entitlement, RECHECKER
+        )
+
+    async def _granted(self, subject: str, item: str) -> tuple[str, str, str | None] | None:
+        """Why a new application of ``subject`` for ``item`` is refused, if it is: paid (or
+        on the ledger already), or approved with its payment pending."""
+        grant = await self.decisions.grant_of(subject, item)
+        if grant is None:
+            return None
+        if grant.state != PENDING:
+            return ALREADY
+        claimed = grant.claimed_at.replace(tzinfo=UTC) if grant.claimed_at else None
+        stale = claimed is None or (datetime.now(UTC) - claimed).total_seconds() > ORPHAN_S
+        if stale and await self.decisions.by_id(grant.decision_id) is None:
+            # claimed by a process that stopped before recording anything: give it back; a
+            # new instruction carries the same request_id, so the ledger still pays once
+            await self.decisions.release_grant(subject, item, grant.decision_id)
+            return None
+        return PENDING_REFUSAL

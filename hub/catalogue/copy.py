@@ -71,6 +71,8 @@ class Snapshot:
     order: tuple[str, ...]
     by_local: Mapping[str, str]
     counts: CatalogueCounts
+    by_name: Mapping[str, str] = field(default_factory=dict)
+    """The first active item (catalogue order) of each name: how a 秒批 rule finds its item."""
 
     @classmethod
     def of(cls, items: Mapping[str, Item], positions: Mapping[str, int]) -> Snapshot:
@@ -84,7 +86,10 @@ class Snapshot:
             depts[item.dept_code] = (name, count + 1)
         counts = CatalogueCounts(dict(stages), dict(groups), depts, len(items))
         by_local = {items[code].local_code: code for code in order}
-        return cls(items, positions, order, by_local, counts)
+        by_name: dict[str, str] = {}
+        for code in order:
+            by_name.setdefault(items[code].name, code)
+        return cls(items, positions, order, by_local, counts, by_name)
 
 
 EMPTY = Snapshot.of({}, {})
@@ -255,6 +260,12 @@ class CatalogueCopy:
             if impl is not None:
                 found[code] = snapshot.items[impl]
         return found
+
+    async def item_named(self, name: str) -> Item | None:
+        """The active item called exactly ``name`` (the first in catalogue order), or None."""
+        snapshot = await self._read()
+        code = snapshot.by_name.get(name)
+        return snapshot.items[code] if code is not None else None
 
     async def counts(self) -> CatalogueCounts:
         return (await self._read()).counts

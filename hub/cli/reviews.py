@@ -2,7 +2,8 @@
 operators' side of the 秒批 review queue. A rejection is a new decision in the chain (reason
 ``OPERATOR_REJECTED`` with the operator's words) and closes the case, with who decided.
 Approvals are not typed in by hand: the automatic re-check decides a case from fresh evidence
-once its department answers (``HUB_APPROVALS_RECHECK_S``)."""
+once its department answers (``HUB_APPROVALS_RECHECK_S``). The same over HTTP, for operators
+with a key: ``hub.web.reviews`` (``/operators/reviews``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlmodel import Session
 
 from hub.settings import Settings
 from hub.store.db import create_tables, make_engine
-from hub.store.decisions import append_decision, close_case, decision_of, open_cases
+from hub.store.decisions import decide_case, decision_of, open_cases
 from hub.store.models import DecisionRecord
 from schema.context import Reason
 
@@ -44,19 +45,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"no decision {args.decision_id}")
                 return 1
             original = decision_of(row)
+        rejected = replace(
+            original,
+            decision_id=uuid.uuid4().hex,
+            outcome="REJECTED",
+            reasons=(Reason("OPERATOR_REJECTED", f"经人工审核不予通过：{args.reason}"),),
+            amount_fen=None,
+        )
         with Session(engine) as session:
-            rejected = replace(
-                original,
-                decision_id=uuid.uuid4().hex,
-                outcome="REJECTED",
-                reasons=(Reason("OPERATOR_REJECTED", f"经人工审核不予通过：{args.reason}"),),
-                amount_fen=None,
-            )
-            with Session(engine) as check:
-                if not close_case(check, args.decision_id, args.by, rejected.decision_id):
-                    print(f"case {args.decision_id} is not open")
-                    return 1
-            append_decision(session, rejected)
+            # the case closed and the rejection appended in one transaction, if still open
+            if not decide_case(session, args.decision_id, args.by, rejected):
+                print(f"case {args.decision_id} is not open")
+                return 1
         print(f"case {args.decision_id} rejected by {args.by}: decision {rejected.decision_id}")
         return 0
     finally:

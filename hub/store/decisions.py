@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Literal, cast
 
-from sqlalchemy import Engine
+from sqlalchemy import CursorResult, Engine, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -24,6 +24,9 @@ from hub.store.models import ApprovalGrant, AuditChainHead, DecisionRecord, Revi
 from schema.context import Decision, Fact, Reason
 
 CHAIN = "decisions"
+PENDING, PAID = "PENDING", "PAID"
+Claim = Literal["claimed", "taken", "case-closed"]
+"""``approval_grant.state``: instructed but not confirmed by the ledger; confirmed."""
 
 
 def _utc(at: datetime) -> datetime:
@@ -65,6 +68,11 @@ def _dumps(value: Any) -> str:
 def append_decision(session: Session, decision: Decision) -> int:
     """Append ``decision`` to the chain in one transaction; its ``seq``. Blocking."""
     seq, prev_hash = locked_head(session, CHAIN)
+    return _append_locked(session, decision, seq, prev_hash)
+
+
+def _append_locked(session: Session, decision: Decision, seq: int, prev_hash: str) -> int:
+    """The append once the chain head is locked (``locked_head``); commits the transaction."""
     record = DecisionRecord(
         seq=seq + 1,
         decision_id=decision.decision_id,
@@ -91,6 +99,33 @@ def append_decision(session: Session, decision: Decision) -> int:
     session.add(head)
     session.commit()
     return record.seq
+
+
+def decide_case(session: Session, decision_id: str, by: str, decision: Decision) -> bool:
+    """Close the open case ``decision_id`` by ``by`` with ``decision`` appended, in one
+    transaction: the conditional update (``state = 'OPEN'``) lets exactly one of two
+    operators deciding at once through; False (nothing written) for the other. Blocking."""
+    seq, prev_hash = locked_head(session, CHAIN)
+    if not _close_locked(session, decision_id, by, decision.decision_id):
+        session.rollback()
+        return False
+    _append_locked(session, decision, seq, prev_hash)
+    return True
+
+
+def _close_locked(
+    session: Session, decision_id: str, by: str, closing_decision_id: str | None
+) -> bool:
+    """The conditional update closing an open case, uncommitted: whether it was open."""
+    closed = session.execute(
+        update(ReviewCase)
+        .where(ReviewCase.decision_id == decision_id, ReviewCase.state == "OPEN")  # type: ignore[arg-type]
+        .values(
+            state="CLOSED", closed_at=datetime.now(UTC), closed_by=by,
+            closing_decision_id=closing_decision_id,
+        )
+    )  # fmt: skip
+    return cast(CursorResult[Any], closed).rowcount == 1
 
 
 def decision_of(record: DecisionRecord) -> Decision:
@@ -138,36 +173,94 @@ class SqlDecisions:
     async def grant_of(self, subject: str, item: str) -> ApprovalGrant | None:
         return await self._database.run(lambda s: s.get(ApprovalGrant, (subject, item)))
 
-    async def claim_grant(self, subject: str, item: str, decision_id: str, request_id: str) -> bool:
-        """Claim the subject's one grant of ``item``: whether this call claimed it (the
-        primary key makes the claim atomic on SQLite and PostgreSQL)."""
+    async def claim_grant(
+        self,
+        subject: str,
+        item: str,
+        decision_id: str,
+        request_id: str,
+        *,
+        amount_fen: int | None = None,
+        first_month: date | None = None,
+        closing: tuple[str, str] | None = None,
+    ) -> Claim:
+        """Claim the subject's one grant of ``item`` (``PENDING``, with the instruction's
+        amount and month): ``claimed``, or ``taken`` (the primary key makes the claim atomic
+        on SQLite and PostgreSQL). With ``closing`` (case, by), the open case is closed in the
+        same transaction, or nothing is written: ``case-closed``."""
 
-        def claim(session: Session) -> bool:
-            session.add(ApprovalGrant(subject=subject, item=item, decision_id=decision_id,
-                                      request_id=request_id))  # fmt: skip
+        def claim(session: Session) -> Claim:
+            if closing is not None and not _close_locked(session, *closing, decision_id):
+                session.rollback()
+                return "case-closed"
+            session.add(ApprovalGrant(
+                subject=subject, item=item, decision_id=decision_id, request_id=request_id,
+                state=PENDING, amount_fen=amount_fen, first_month=first_month,
+                claimed_at=datetime.now(UTC),
+            ))  # fmt: skip
             try:
                 session.commit()
-                return True
+                return "claimed"
             except IntegrityError:
                 session.rollback()
-                return False
+                return "taken"
 
         return await self._database.run(claim)
 
-    async def settle_grant(
-        self, subject: str, item: str, entitlement_id: str | None, first_month: date | None
-    ) -> None:
+    async def append_closing(self, decision: Decision, case_id: str, by: str) -> bool:
+        """``decide_case``: ``decision`` appended and the open case closed by ``by``, or
+        nothing written (False) when the case was closed already."""
+        return await self._database.run(lambda s: decide_case(s, case_id, by, decision))
+
+    async def settle_grant(self, subject: str, item: str, entitlement_id: str | None) -> None:
+        """The ledger has the entitlement (``entitlement_id``; None: one it had already)."""
+
         def settle(session: Session) -> None:
-            grant = session.get(ApprovalGrant, (subject, item))
-            if grant is not None:
-                grant.entitlement_id, grant.first_month = entitlement_id, first_month
-                session.add(grant)
-                session.commit()
+            _settle(session, subject, item, entitlement_id)
+            session.commit()
 
         await self._database.run(settle)
 
+    async def append_paid(self, decision: Decision, entitlement_id: str | None) -> int:
+        """The approval and its grant settled (``PAID``), in one transaction."""
+
+        def write(session: Session) -> int:
+            seq, prev_hash = locked_head(session, CHAIN)
+            _settle(session, decision.subject, decision.item, entitlement_id)
+            return _append_locked(session, decision, seq, prev_hash)
+
+        return await self._database.run(write)
+
+    async def append_queued(self, decision: Decision, answers: Mapping[str, str]) -> int:
+        """A NEEDS_REVIEW decision and its review case, in one transaction."""
+
+        def write(session: Session) -> int:
+            seq, prev_hash = locked_head(session, CHAIN)
+            session.add(_case(decision, answers))
+            return _append_locked(session, decision, seq, prev_hash)
+
+        return await self._database.run(write)
+
+    async def complete_payment(
+        self, case_id: str, decision: Decision, entitlement_id: str | None, by: str
+    ) -> bool:
+        """A pending payment confirmed: the grant ``PAID``, the approval appended and the
+        queued case closed by ``by``, in one transaction; False (nothing written) if the case
+        was not open."""
+
+        def write(session: Session) -> bool:
+            seq, prev_hash = locked_head(session, CHAIN)
+            if not _close_locked(session, case_id, by, decision.decision_id):
+                session.rollback()
+                return False
+            _settle(session, decision.subject, decision.item, entitlement_id)
+            _append_locked(session, decision, seq, prev_hash)
+            return True
+
+        return await self._database.run(write)
+
     async def release_grant(self, subject: str, item: str, decision_id: str) -> None:
-        """Give a claim back when the paying department could not be reached or refused."""
+        """Give a claim back when the paying department refused (it wrote nothing)."""
 
         def release(session: Session) -> None:
             grant = session.get(ApprovalGrant, (subject, item))
@@ -178,6 +271,21 @@ class SqlDecisions:
         await self._database.run(release)
 
 
+def _settle(session: Session, subject: str, item: str, entitlement_id: str | None) -> None:
+    grant = session.get(ApprovalGrant, (subject, item))
+    if grant is not None:
+        grant.state, grant.entitlement_id = PAID, entitlement_id
+        session.add(grant)
+
+
+def _case(decision: Decision, answers: Mapping[str, str]) -> ReviewCase:
+    return ReviewCase(
+        decision_id=decision.decision_id, resident_id=decision.resident_id,
+        subject=decision.subject, item=decision.item, answers=_dumps(dict(answers)),
+        state="OPEN", opened_at=datetime.now(UTC),
+    )  # fmt: skip
+
+
 class SqlReviews:
     """The review queue: NEEDS_REVIEW decisions until a re-check or an operator closes them."""
 
@@ -185,11 +293,7 @@ class SqlReviews:
         self._database = database
 
     async def open(self, decision: Decision, answers: dict[str, str]) -> None:
-        case = ReviewCase(
-            decision_id=decision.decision_id, resident_id=decision.resident_id,
-            subject=decision.subject, item=decision.item, answers=_dumps(answers),
-            state="OPEN", opened_at=datetime.now(UTC),
-        )  # fmt: skip
+        case = _case(decision, answers)
 
         def add(session: Session) -> None:
             session.add(case)
@@ -205,6 +309,26 @@ class SqlReviews:
             lambda s: close_case(s, decision_id, by, closing_decision_id)
         )
 
+    async def case(self, decision_id: str) -> ReviewCase | None:
+        return await self._database.run(lambda s: s.get(ReviewCase, decision_id))
+
+    async def cases(self, state: str, limit: int) -> list[ReviewCase]:
+        """Cases in ``state`` (OPEN oldest first, CLOSED newest first)."""
+
+        def read(session: Session) -> list[ReviewCase]:
+            query = select(ReviewCase).where(ReviewCase.state == state)
+            if state == "OPEN":
+                query = query.order_by(ReviewCase.opened_at)  # type: ignore[arg-type]
+            else:
+                query = query.order_by(ReviewCase.closed_at.desc())  # type: ignore[union-attr]
+            return list(session.exec(query.limit(limit)).all())
+
+        return await self._database.run(read)
+
+    async def decide(self, decision_id: str, by: str, decision: Decision) -> bool:
+        """``decide_case``: the case closed by ``by`` with ``decision``, or False."""
+        return await self._database.run(lambda s: decide_case(s, decision_id, by, decision))
+
 
 def open_cases(session: Session, limit: int) -> list[ReviewCase]:
     query = (
@@ -219,15 +343,11 @@ def open_cases(session: Session, limit: int) -> list[ReviewCase]:
 def close_case(
     session: Session, decision_id: str, by: str, closing_decision_id: str | None
 ) -> bool:
-    """Close an open case; False if it is not open (closed by someone else first)."""
-    case = session.get(ReviewCase, decision_id)
-    if case is None or case.state != "OPEN":
-        return False
-    case.state, case.closed_at, case.closed_by = "CLOSED", datetime.now(UTC), by
-    case.closing_decision_id = closing_decision_id
-    session.add(case)
+    """Close an open case; False if it is not open (closed by someone else first). A
+    conditional update: of two closing at once, exactly one succeeds."""
+    closed = _close_locked(session, decision_id, by, closing_decision_id)
     session.commit()
-    return True
+    return closed
 
 
 def verify_decisions(engine: Engine) -> tuple[int, ChainBreak | None]:

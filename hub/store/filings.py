@@ -153,7 +153,10 @@ def _current(row: ConsentFiling, newest_first: list[Decision]) -> Decision | Non
     return next(newer, mine)  # newest first: the first on the same item and person
 
 
-REFUSALS = {"ALREADY_ENTITLED": "您已在享受该项补贴，无需重复申请。"}
+REFUSALS = {
+    "ALREADY_ENTITLED": "您已在享受该项补贴，无需重复申请。",
+    "APPLICATION_PENDING": "您的申请已审核通过，补贴发放正在办理中，无需重复申请。",
+}
 
 
 def _filed(row: ConsentFiling, decision: Decision | None) -> FiledApplication:

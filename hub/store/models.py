@@ -305,6 +305,12 @@ class ApprovalGrant(SQLModel, table=True):
     request_id: str = Field(max_length=64)
     entitlement_id: str | None = Field(default=None, max_length=64)
     first_month: date | None = None
+    state: str | None = Field(default=None, max_length=8)
+    """``PENDING`` from the claim until the ledger confirmed the instruction, then ``PAID``
+    (also for an entitlement the ledger already had); ``None`` on rows of earlier versions."""
+    amount_fen: int | None = None
+    """The instructed monthly amount: a pending payment is completed with exactly this."""
+    claimed_at: datetime | None = None
 
 
 class ReviewCase(SQLModel, table=True):

@@ -43,7 +43,7 @@ def variables(entity: Any) -> list[type[Variable]]:
 RULE = Rule(
     code=P,
     impl_code="11440303MB2C93316W4000118012",
-    name="社区居家养老服务补贴申请",
+    name="居家养老服务补贴申请",
     version="1",
     evidence=frozenset({"population.person", "civil.care_assessment"}),
     conditions=(
