@@ -14,10 +14,14 @@ from mocks.registry import MOCKS
 from tests.support import BackgroundMocks, MockAdmin
 
 
-def start_mock(name: str, tmp_path_factory: pytest.TempPathFactory) -> BackgroundMocks:
-    """The registered mock ``name`` alone, on a free port (its state is the module's own)."""
+def start_mock(
+    name: str, tmp_path_factory: pytest.TempPathFactory, **config: Any
+) -> BackgroundMocks:
+    """The registered mock ``name`` alone, on a free port (its state is the module's own);
+    ``config``: other ``MockConfig`` fields (``population``, ``as_of``)."""
     spec = next(spec for spec in MOCKS if spec.name == name)
-    return BackgroundMocks((spec,), MockConfig(state_dir=tmp_path_factory.mktemp(name)))
+    state_dir = tmp_path_factory.mktemp(name)
+    return BackgroundMocks((spec,), MockConfig(state_dir=state_dir, **config))
 
 
 def fresh_admin(url: str) -> MockAdmin:

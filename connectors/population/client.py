@@ -11,6 +11,10 @@
 - At most 30 calls a second per app: paced here (``CallPacer``), and a ``429`` is retried
   after its ``Retry-After`` within the budget. The nightly maintenance window (``503`` with
   ``Retry-After``) is ``UpstreamMaintenance``, saying when it ends.
+- ``export`` pages through the registry's bulk export (everyone born in a window, optionally
+  of one hukou district): one call per page of at most 10,000 rows, paced like every call,
+  answered as columns (``ExportPage``). Its cursor is the exchange's, bound to the query: a
+  forged one, or one of another window, is ``UpstreamRejected`` ``E_BAD_CURSOR``.
 - Refusals (signature, timestamp, nonce, purpose, too many ids) are ``UpstreamRejected`` with
   the exchange's code (``E_SIGNATURE`` …). Nothing is cached: each decision fetches afresh.
 """
@@ -20,7 +24,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import TypeVar
+from datetime import date
+from typing import Any, TypeVar
 
 import aiohttp
 import orjson
@@ -35,15 +40,18 @@ from connectors.errors import (
 from connectors.observer import Observer
 from connectors.pacing import CallPacer
 from connectors.population import mapping
-from connectors.population.models import Household, Person
+from connectors.population.models import ExportPage, Household, Person
 from connectors.population.signing import signed_headers
 from connectors.shared import Shared
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 PERSONS = "/exchange/v1/person/query"
 HOUSEHOLDS = "/exchange/v1/household/query"
+EXPORT = "/exchange/v1/person/export"
 MAX_IDS = 100
+MAX_EXPORT_ROWS = 10_000
 PER_SECOND = 30
 PURPOSE_HEADER = "X-Exchange-Purpose"
 
@@ -87,6 +95,33 @@ class PopulationConnector(Connector):
         )
         return {h.household_id: h for h in found}
 
+    async def export(
+        self,
+        *,
+        purpose: str,
+        born_from: date,
+        born_to: date,
+        hukou_district: str | None,
+        cursor: str | None,
+        size: int,
+    ) -> ExportPage:
+        """One page of everyone born from ``born_from`` to ``born_to`` (both included), of
+        ``hukou_district`` if given, starting at ``cursor`` (``None``: the first page)."""
+        if not 1 <= size <= MAX_EXPORT_ROWS:
+            raise ValueError(f"an export page is 1 to {MAX_EXPORT_ROWS} rows")
+        if born_from > born_to:
+            raise ValueError("born_from is after born_to")
+        payload: dict[str, Any] = {
+            "born_from": f"{born_from:%Y%m%d}",
+            "born_to": f"{born_to:%Y%m%d}",
+            "size": size,
+        }
+        if hukou_district is not None:
+            payload["hukou_district"] = hukou_district
+        if cursor is not None:
+            payload["cursor"] = cursor
+        return await self._post(EXPORT, payload, _purpose(purpose), mapping.export_page)
+
     async def _batched(
         self,
         path: str,
@@ -95,12 +130,11 @@ class PopulationConnector(Connector):
         purpose: str,
         to_records: Callable[[object], tuple[T, ...]],
     ) -> list[T]:
-        if not purpose or not purpose.strip():
-            raise ValueError("every exchange call names its purpose (the item's impl_code)")
+        purpose = _purpose(purpose)
         wanted = list(dict.fromkeys(i for i in ids if i))
         chunks = [wanted[start : start + MAX_IDS] for start in range(0, len(wanted), MAX_IDS)]
         answers = await asyncio.gather(
-            *(self._query(path, {key: chunk}, purpose.strip(), to_records) for chunk in chunks)
+            *(self._query(path, {key: chunk}, purpose, to_records) for chunk in chunks)
         )
         return [record for answer in answers for record in answer]
 
@@ -113,6 +147,15 @@ class PopulationConnector(Connector):
     ) -> tuple[T, ...]:
         size = len(next(iter(payload.values())))
         self.record_batch(f"POST {path}", size)
+        return await self._post(path, payload, purpose, to_records)
+
+    async def _post(
+        self,
+        path: str,
+        payload: Mapping[str, object],
+        purpose: str,
+        to_records: Callable[[object], R],
+    ) -> R:
         body = orjson.dumps(payload)
         headers = {PURPOSE_HEADER: purpose, "Content-Type": "application/json"}
         try:
@@ -148,3 +191,9 @@ class PopulationConnector(Connector):
             self._app, self._secret, method, path, body, timestamp_ms=self.wall_clock_ms()
         )
         return {**(headers or {}), **signed}
+
+
+def _purpose(purpose: str) -> str:
+    if not purpose or not purpose.strip():
+        raise ValueError("every exchange call names its purpose (the item's impl_code)")
+    return purpose.strip()

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from datetime import date
 from enum import Enum
 
+import numpy as np
+import numpy.typing as npt
+
 
 class Sex(Enum):
     MALE = "male"
@@ -26,6 +29,32 @@ class Person:
     hukou_type: str
     alive: bool
     household_id: str
+    mobile: str | None = None
+    """The mobile number the registry holds, if any."""
+
+
+@dataclass(frozen=True, eq=False)
+class ExportPage:
+    """One page of the bulk export as columns (numpy arrays of one length, row *i* across all).
+
+    Strings are fixed-width ``str_`` arrays, dates ``datetime64[D]``, ``alive`` booleans and
+    ``sex`` the ``Sex`` values (``male`` / ``female``); ``mobile`` is ``""`` where the registry
+    holds none. ``next_cursor`` continues the export after this page; ``None`` after the last.
+    """
+
+    id_number: npt.NDArray[np.str_]
+    name: npt.NDArray[np.str_]
+    birth_date: npt.NDArray[np.datetime64]
+    sex: npt.NDArray[np.str_]
+    hukou_district: npt.NDArray[np.str_]
+    hukou_since: npt.NDArray[np.datetime64]
+    alive: npt.NDArray[np.bool_]
+    household_id: npt.NDArray[np.str_]
+    mobile: npt.NDArray[np.str_]
+    next_cursor: str | None
+
+    def __len__(self) -> int:
+        return len(self.id_number)
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,21 @@ LUOHU = "440303"
 DEGREE_LEVELS = {"大专": 1, "本科": 2, "硕士": 3, "博士": 4}
 
 
-def _years_between(born: Any, instant: Any) -> Any:
-    """Whole years from each date of ``born`` (datetime64[D]) to the period's start."""
+def years_between(born: Any, instant: Any) -> Any:
+    """Whole years from each date of ``born`` (datetime64[D]) to ``instant`` (the period's
+    start, or any date): the age in the rules, and in the proactive scan (``hub.offers``)."""
     year = born.astype("datetime64[Y]").astype(int) + 1970
     month = born.astype("datetime64[M]").astype(int) % 12 + 1
     day = (born - born.astype("datetime64[M]")).astype(int) + 1
     before = (instant.month < month) | ((instant.month == month) & (instant.day < day))
     return instant.year - year - before.astype(int)
+
+
+def months_between(since: Any, instant: Any) -> Any:
+    """Calendar months from each date of ``since`` (datetime64[D]) to ``instant``'s month:
+    how long the hukou has been in the district, in the rules and in the proactive scan."""
+    months = since.astype("datetime64[M]").astype(int)
+    return (instant.year - 1970) * 12 + instant.month - 1 - months
 
 
 def variables(entity: Any) -> list[type[Variable]]:
@@ -35,17 +43,13 @@ def variables(entity: Any) -> list[type[Variable]]:
         return type(name, (Variable,), attributes)
 
     def age_formula(person: Any, period: Any) -> Any:
-        return _years_between(person("birth_date", period), period.start)
+        return years_between(person("birth_date", period), period.start)
 
     def hukou_months_formula(person: Any, period: Any) -> Any:
-        since = person("hukou_since", period)
-        start = period.start
-        months = since.astype("datetime64[M]").astype(int)
-        now = (start.year - 1970) * 12 + start.month - 1
-        return now - months
+        return months_between(person("hukou_since", period), period.start)
 
     def years_since_graduation_formula(person: Any, period: Any) -> Any:
-        return _years_between(person("graduation_date", period), period.start)
+        return years_between(person("graduation_date", period), period.start)
 
     def derived(name: str, formula: Any, label: str) -> type[Variable]:
         attributes = {

@@ -205,6 +205,7 @@ def case_view(population: Population, name: str, person: Person) -> dict[str, An
         "hukou_district": person.hukou_district,
         "hukou_since": person.hukou_since.isoformat(),
         "hukou_type": person.hukou_type,
+        "mobile": person.mobile,
         "cert_no": found.cert_no if found else None,
         "cert_name": found.holder_name if found else None,
         "care_level": care[0] if care else None,

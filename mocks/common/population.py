@@ -17,6 +17,9 @@ holds a few small lookup tables and nothing per person. Every government mock bu
   last month, care assessment levels 0–4, already entitled), and residents who are graduates
   (one whose degree verifies only under another name), recently moved in or registered
   elsewhere. Every government mock lists them at ``GET /__admin/cases``.
+- ``born_on(day)``: everyone born on a day, in a fixed order, made from the indices that the
+  birth date encodes (the bulk export pages through birth dates with it, never holding more
+  than one day's persons). ``mobile_of``: each person's mobile number, from the ID number.
 """
 
 from __future__ import annotations
@@ -62,6 +65,14 @@ def age_on(born: date, day: date) -> int:
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
+def mobile_of(id_number: str) -> str:
+    """The mainland mobile number (11 digits, ``13…``) the registry holds for this ID number.
+
+    A hash of the number's 17 digits, so every mock derives the same one; two persons of a
+    million share a number now and then, as family members do in real registries."""
+    return f"13{mix(0x30B11E, int(id_number[:17])) % 1_000_000_000:09d}"
+
+
 @dataclass(frozen=True)
 class Person:
     """One registry person, made on demand. ``traits`` carries a case's department facts."""
@@ -88,6 +99,10 @@ class Person:
     @property
     def household_id(self) -> str:
         return f"H{self.household:04d}"
+
+    @property
+    def mobile(self) -> str:
+        return mobile_of(self.id_number)
 
     @property
     def resident_id(self) -> str | None:
@@ -180,6 +195,7 @@ class Population:
             self._relatives_of.setdefault(person.household, []).append(person)
         self._resident_cases: dict[int, tuple[str, dict[str, Any]]] = {}
         self._pick_resident_cases()
+        self._born_by_day: dict[int, tuple[str, ...]] | None = None
 
     # -- look-ups -------------------------------------------------------------------------
 
@@ -226,6 +242,16 @@ class Population:
             members += [self._child(k, i) for i in range(1, k % 4 + 1)]
         return members + self._relatives_of.get(k, [])
 
+    def born_on(self, day: date) -> list[Person]:
+        """Everyone born on ``day``: the residents, children and relatives (by ID number), then
+        the persons beyond 1,000 (by index: ``size / EXTENDED_DAYS`` of them a day at most)."""
+        found = [self._known(i) for i in self._listed_by_day().get(day.toordinal(), ())]
+        days = (day - EXTENDED_EPOCH).days
+        if 0 <= days < EXTENDED_DAYS:
+            first = people.RESIDENTS + 1 + days * EXTENDED_STEP_INVERSE % EXTENDED_DAYS
+            found += [self.adult(n) for n in range(first, self.size + 1, EXTENDED_DAYS)]
+        return found
+
     def cases(self) -> dict[str, Person]:
         """Every named case by name."""
         found = {person.case: person for person in self._relatives.values() if person.case}
@@ -234,6 +260,23 @@ class Population:
         return found
 
     # -- derivation -----------------------------------------------------------------------
+
+    def _known(self, id_number: str) -> Person:
+        person = self.person(id_number)
+        assert person is not None, id_number
+        return person
+
+    def _listed_by_day(self) -> dict[int, tuple[str, ...]]:
+        """ID numbers of the residents, children and relatives by birth day (made once, on the
+        first export: some 1,800 numbers)."""
+        if self._born_by_day is None:
+            listed: dict[int, list[str]] = {}
+            ids = [*self._residents, *self._children, *self._relatives]
+            for id_number in ids:
+                born = date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+                listed.setdefault(born.toordinal(), []).append(id_number)
+            self._born_by_day = {day: tuple(sorted(found)) for day, found in listed.items()}
+        return self._born_by_day
 
     def _registered(
         self, id_number: str, name: str, born: date, k: int, relation: str, n: int | None

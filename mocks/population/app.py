@@ -2,8 +2,9 @@
 
 ``POST /exchange/v1/person/query`` ``{"id_numbers": [...]}`` (≤ 100) → ``{"persons": [...]}``;
 ``POST /exchange/v1/household/query`` ``{"household_ids": [...]}`` (≤ 100) →
-``{"households": [{"household_id", "members": [...]}]}``. Dates ``yyyyMMdd``, sex ``1``/``2``;
-unknown ids are missing from the answer. Refusals are ``{"code": "E_…", "message"}``.
+``{"households": [{"household_id", "members": [...]}]}``; ``POST /exchange/v1/person/export``:
+everyone born in a window, page by page (``mocks.population.export``). Dates ``yyyyMMdd``, sex
+``1``/``2``; unknown ids are missing from the answer. Refusals are ``{"code": "E_…", "message"}``.
 
 Admin (the mock's, not the exchange's): ``GET|DELETE /__admin/exchange-log`` (every call with
 app, purpose, path, status and how many ids it asked; ``?purpose=`` filters),
@@ -35,6 +36,7 @@ from mocks.population.exchange import (
     check_purpose,
     check_signature,
 )
+from mocks.population.export import add_export
 
 MAX_IDS = 100
 PER_SECOND = 30
@@ -96,6 +98,7 @@ def person_view(person: Person) -> dict[str, Any]:
         "hukou_type": person.hukou_type,
         "alive": person.alive,
         "household_id": person.household_id,
+        "mobile": person.mobile,
     }
 
 
@@ -174,6 +177,7 @@ async def _set_maintenance(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application, config: MockConfig) -> None:
     install_population(app, config)
+    add_export(app, config.seed)
     app[GATE_KEY] = install_limit(app, PER_SECOND)
     app[LOG_KEY] = CallLog()
     app[MAINTENANCE_KEY] = Maintenance()
