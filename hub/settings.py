@@ -191,6 +191,22 @@ class Settings:
     """How long 秒批 waits for each department's evidence before NEEDS_REVIEW."""
     approvals_recheck_s: float = 30.0
     """How often queued NEEDS_REVIEW cases are re-checked (0: never automatically)."""
+    offers_scan_s: float = 0.0
+    """How often the proactive scans run in-process (0: never; ``HUB_OFFERS_SCAN_S``, a day
+    by default when read from the environment). One replica at a time: a database lease."""
+    offers_dispatch_s: float = 5.0
+    """How often due offer messages are sent and accepted offers filed (0: never)."""
+    offers_items: tuple[str, ...] | None = None
+    """The proactive items the schedule scans (``HUB_OFFERS_ITEMS``, comma-separated); all
+    four when unset."""
+    offers_page_size: int = 5000
+    """Registry rows per page of the scan's export."""
+    offers_lease_s: float = 120.0
+    """How long a scan's lease lasts without a page accepted: a crashed scanner's run is
+    taken over (and resumed from its cursor) after this."""
+    offers_clock: Callable[[], datetime] | None = None
+    """The offers' clock (UTC; quiet hours, deferrals, the scan's day); tests move it. When
+    set and ``approvals_today`` is not, 秒批's "today" follows it too."""
     apq: bool = True
     rate_limits: Mapping[CallerKind, BucketPolicy] = field(
         default_factory=lambda: dict(DEFAULT_POLICIES)
@@ -312,6 +328,12 @@ class Settings:
             approvals_today=env.get("HUB_APPROVALS_TODAY") or None,
             approvals_budget_s=_number(env, "HUB_APPROVALS_BUDGET_S", 0.8),
             approvals_recheck_s=_number(env, "HUB_APPROVALS_RECHECK_S", 30.0),
+            offers_scan_s=_number(env, "HUB_OFFERS_SCAN_S", 86400.0),
+            offers_dispatch_s=_number(env, "HUB_OFFERS_DISPATCH_S", 5.0),
+            offers_page_size=int(_number(env, "HUB_OFFERS_PAGE_SIZE", 5000)),
+            offers_items=tuple(i.strip() for i in env["HUB_OFFERS_ITEMS"].split(",") if i.strip())
+            if env.get("HUB_OFFERS_ITEMS")
+            else None,
             apq=_flag(env, "HUB_APQ", True),
             rate_limits={
                 kind: BucketPolicy.parse(kind.value, env[f"HUB_RATE_LIMIT_{kind.name}"])

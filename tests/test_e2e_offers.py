@@ -1,0 +1,329 @@
+"""主动推送 end to end: the hub scans the registry (the population mock), sends the offers
+through the SMS gateway mock, reads its signed callbacks on ``/webhooks/sms`` and files the
+秒批 application for ``同意`` — on SQLite and PostgreSQL.
+
+Each test gets its own civil ledger (a mock of its own), a reset gateway whose callbacks go
+to the hub's webhook, and a hub whose offers clock the test moves (``MovingClock``): it
+starts on the population's ``as_of`` day, and 秒批's "today" follows it."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from hub.app import create_app
+from hub.settings import DEV_DEPARTMENTS, Settings
+from hub.store.db import drop_tables, make_engine
+from hub.store.models import DecisionRecord, OfferDelivery, OfferOptOut
+from mocks.common.population import mobile_of
+from mocks.sms.gateway import CALLBACK_SIGNING_KEY
+from mocks.sms.signing import callback_headers
+from tests.gov import cases, start_mock
+from tests.messaging import set_callback, set_clock
+from tests.offers_support import (
+    MovingClock,
+    all_offers,
+    deliveries_of,
+    offers_of,
+    outbox,
+    wait_for,
+)
+from tests.serving import free_ports
+from tests.support import BackgroundMocks, LiveHub, MockAdmin
+
+URLS = ["sqlite"] + (["postgresql"] if os.environ.get("HUB_TEST_DATABASE_URL") else [])
+GRANTS = "POST /civil/v2/allowances"
+CASE = "turns_70_in_two_months"
+
+
+@pytest.fixture(params=URLS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'offers.db'}"
+        return
+    url = os.environ["HUB_TEST_DATABASE_URL"]
+    engine = make_engine(url)
+    drop_tables(engine)
+    engine.dispose()
+    yield url
+
+
+@pytest.fixture
+def civil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundMocks]:
+    running = start_mock("civil", tmp_path_factory)
+    yield running
+    running.close()
+
+
+class Offers:
+    """What a test drives: hubs on one database, the gateway, the clock, the case."""
+
+    def __init__(
+        self,
+        mocks: BackgroundMocks,
+        civil: BackgroundMocks,
+        database_url: str,
+        make_settings: Callable[..., Settings],
+    ) -> None:
+        self.sms_url = mocks.urls["sms"]
+        self.sms = MockAdmin(self.sms_url)
+        self.sms.clear_faults()
+        self.sms.reset()
+        # the gateway's own state: outbox, per-phone limits, held callbacks, clock
+        httpx.post(f"{self.sms_url}/__admin/reset").raise_for_status()
+        population = MockAdmin(mocks.urls["population"])
+        population.clear_faults()
+        found = httpx.get(f"{mocks.urls['population']}/__admin/cases").json()
+        self.case = cases(mocks.urls["population"])[CASE]
+        self.subject: str = self.case["id_number"]
+        self.phone = mobile_of(self.subject)
+        self.clock = MovingClock(datetime.fromisoformat(f"{found['as_of']}T10:00:00+08:00"))
+        self.civil = MockAdmin(civil.urls["civil"])
+        self.database_url = database_url
+        self._civil_url = civil.urls["civil"]
+        self._make_settings = make_settings
+        self.hubs: list[LiveHub] = []
+        self.engine: Engine = make_engine(database_url)
+
+    def start(self, *, callbacks: bool = True, **overrides: Any) -> LiveHub:
+        """A hub scanning the elderly allowance at once, its rounds every 50 ms; the
+        gateway's callbacks go to the first hub started."""
+        port = free_ports(1)
+        if callbacks and not self.hubs:
+            set_callback(self.sms_url, f"http://127.0.0.1:{port}/webhooks/sms")
+        settings = self._make_settings(
+            database_url=self.database_url,
+            env={"HUB_CIVIL_URL": self._civil_url},
+            offers_clock=self.clock,
+            offers_scan_s=3600.0,
+            offers_dispatch_s=0.05,
+            offers_items=("elderly_allowance",),
+            offers_page_size=200,
+            approvals_budget_s=5.0,
+            approvals_recheck_s=0.0,
+            **overrides,
+        )
+        hub = LiveHub(create_app(settings), port=port)
+        self.hubs.append(hub)
+        return hub
+
+    def close(self) -> None:
+        for hub in self.hubs:
+            hub.close()
+        self.engine.dispose()
+
+    def scanned(self, hub: LiveHub) -> dict[str, Any]:
+        def done() -> dict[str, Any] | None:
+            run = hub.client.get("/status").json()["offers"]["items"]["elderly_allowance"]
+            last: dict[str, Any] | None = run["lastRun"]
+            return last if last and last["finishedAt"] else None
+
+        return wait_for("the scan finished", done)
+
+    def uplink(self, text: str) -> None:
+        answer = httpx.post(
+            f"{self.sms_url}/__admin/uplink", json={"phone": self.phone, "text": text}
+        )
+        answer.raise_for_status()
+
+    def the_offer(self) -> Any:
+        found = offers_of(self.engine, self.subject)
+        assert len(found) == 1, found
+        return found[0]
+
+    def entitlements(self) -> list[str]:
+        known = DEV_DEPARTMENTS["civil"][1]
+        credentials = {"grant_type": "client_credentials", "client_id": known["client_id"],
+                       "client_secret": known["client_secret"]}  # fmt: skip
+        token = httpx.post(f"{self._civil_url}/auth/token", data=credentials).json()
+        ledger = httpx.get(
+            f"{self._civil_url}/civil/v2/allowances",
+            params={"id_number": self.subject},
+            headers={"Authorization": "Bearer " + token["access_token"]},
+        ).json()
+        return [e["allowance_code"] for e in ledger["entitlements"]]
+
+
+@pytest.fixture
+def offers(
+    mocks: BackgroundMocks,
+    civil: BackgroundMocks,
+    database_url: str,
+    make_settings: Callable[..., Settings],
+) -> Iterator[Offers]:
+    driven = Offers(mocks, civil, database_url, make_settings)
+    yield driven
+    set_callback(driven.sms_url, None)  # first: no callback keeps a closing hub busy
+    driven.sms.clear_faults()
+    driven.close()
+
+
+def signed_uplink(phone: str, text: str, sequence_id: int) -> tuple[bytes, dict[str, str]]:
+    """An uplink as the gateway signs it (what a replayed capture would carry)."""
+    body = json.dumps(
+        {"type": "SmsUp", "phone_number": phone, "content": text, "sign_name": "i罗湖",
+         "dest_code": "106903301", "sequence_id": sequence_id,
+         "send_time": "2026-12-01 10:00:00"},
+        ensure_ascii=False,
+    ).encode()  # fmt: skip
+    return body, callback_headers(CALLBACK_SIGNING_KEY, body)
+
+
+def test_turning_70_one_sms_agree_approved_and_paid_once(offers: Offers) -> None:
+    # given: the gateway duplicates every callback and holds them to deliver newest first
+    offers.sms.faults(duplicate_callbacks=True, reorder=True)
+    hub = offers.start()
+    # when: the scan runs
+    offers.scanned(hub)
+    sent = wait_for("the offer SMS", lambda: outbox(offers.sms_url, offers.phone))
+    # then: one SMS, the elderly allowance's, naming the 70th birthday
+    assert [m["template_code"] for m in sent] == ["SMS_ELDERLY_OFFER"]
+    offer = offers.the_offer()
+    assert (offer.reason, offer.state, offer.resident_id) == ("UPCOMING", "OFFERED", None)
+    assert sent[0]["out_id"] == str(deliveries_of(offers.engine, offer.id)[("sms", "offer")].id)
+    # when: the resident replies 同意 twice; the callbacks come reordered and duplicated
+    offers.uplink("同意")
+    offers.uplink("同意")
+    httpx.post(f"{offers.sms_url}/__admin/callbacks/flush").raise_for_status()
+    # then: accepted once; not filed before the 70th birthday
+    wait_for("accepted", lambda: offers.the_offer().state == "ACCEPTED")
+    assert offers.the_offer().decision_id is None and offers.civil.calls(GRANTS) == 0
+    wait_for(
+        "the offer's report, out of order",
+        lambda: deliveries_of(offers.engine, offer.id)[("sms", "offer")].state == "DELIVERED",
+    )
+    # when: the birthday comes
+    offers.clock.advance(days=61)
+    filed = wait_for("filed", lambda: offers.the_offer().decision_id)
+    with Session(offers.engine) as session:
+        decision = session.exec(
+            select(DecisionRecord).where(DecisionRecord.decision_id == filed)
+        ).one()
+    # then: approved for the subject (through the hub resident heading the household), paid
+    assert (decision.outcome, decision.subject, decision.amount_fen) == (
+        "APPROVED", offers.subject, 20000,
+    )  # fmt: skip
+    assert offers.civil.calls(GRANTS) == 1 and offers.entitlements() == ["GLJT"]
+    # the decision SMS meets the gateway's one-a-minute limit: deferred, not dropped
+    back = wait_for(
+        "the decision SMS deferred by the gateway's limit",
+        lambda: (
+            (d := deliveries_of(offers.engine, offer.id).get(("sms", "decision")))
+            and d.state == "DEFERRED"
+            and d
+        ),
+    )
+    assert back.error == "limited (minute)"
+    set_clock(offers.sms_url, advance_s=61)  # the gateway's minute first, then the hub's
+    offers.clock.advance(seconds=61)
+    messages = wait_for("the decision SMS", lambda: len(outbox(offers.sms_url, offers.phone)) == 2)
+    assert messages
+    texts = [m["text"] for m in outbox(offers.sms_url, offers.phone)]
+    assert "已获批准" in texts[1] and "每月200元" in texts[1]
+    # a replayed 同意 (the same signed uplink twice) and a late duplicate change nothing
+    body, headers = signed_uplink(offers.phone, "同意", 990_001)
+    for _ in range(2):
+        assert hub.client.post("/webhooks/sms", content=body, headers=headers).status_code == 200
+    httpx.post(f"{offers.sms_url}/__admin/callbacks/flush").raise_for_status()
+    assert offers.civil.calls(GRANTS) == 1 and offers.entitlements() == ["GLJT"]
+    assert len(offers_of(offers.engine, offers.subject)) == 1
+    assert len(outbox(offers.sms_url, offers.phone)) == 2
+    metrics = hub.client.get("/metrics").text
+    assert 'ihub_offers_total{channel="sms",event="accepted",item="elderly_allowance"} 1.0' in (
+        metrics
+    )
+
+
+def test_forged_webhook_is_401_and_changes_nothing(offers: Offers) -> None:
+    hub = offers.start()
+    offers.scanned(hub)
+    wait_for("the offer SMS", lambda: outbox(offers.sms_url, offers.phone))
+    body, headers = signed_uplink(offers.phone, "同意", 990_002)
+    forged = {**headers, "X-Sms-Signature": "0" * 64}
+    assert hub.client.post("/webhooks/sms", content=body, headers=forged).status_code == 401
+    unsigned = {"Content-Type": "application/json"}
+    assert hub.client.post("/webhooks/sms", content=body, headers=unsigned).status_code == 401
+    changed = body.replace("同意".encode(), b"TD")
+    assert hub.client.post("/webhooks/sms", content=changed, headers=headers).status_code == 401
+    assert offers.the_offer().state == "OFFERED"
+    with Session(offers.engine) as session:
+        assert session.exec(select(OfferOptOut)).all() == []
+
+
+def test_quiet_hours_defer_and_td_opts_out(offers: Offers) -> None:
+    # given: the scan runs at 22:00 in Shanghai
+    offers.clock.advance(hours=12)
+    hub = offers.start()
+    offers.scanned(hub)
+    offer = offers.the_offer()
+    deferred = wait_for(
+        "deferred to the morning",
+        lambda: (
+            (d := deliveries_of(offers.engine, offer.id)[("sms", "offer")]).state == "DEFERRED"
+            and d
+        ),
+    )
+    assert deferred.error == "quiet hours"
+    morning = (offers.clock.now + timedelta(hours=10)).astimezone(UTC)
+    assert deferred.not_before.replace(tzinfo=UTC) == morning  # 08:00 in Shanghai
+    wait_for(
+        "every SMS deferred",
+        lambda: {d.state for d in _sms_deliveries(offers.engine)} == {"DEFERRED"},
+    )
+    assert outbox(offers.sms_url) == []
+    # when: the resident answers TD (from the number the offer is for) before the morning
+    offers.uplink("TD")
+    wait_for("opted out", lambda: _opted_out(offers.engine, offers.subject))
+    offers.clock.advance(hours=10)  # 08:00
+    # then: the others get their SMS in the morning; the opted-out resident gets nothing
+    wait_for(
+        "the morning's SMS",
+        lambda: any(d.state in ("SENT", "DELIVERED") for d in _sms_deliveries(offers.engine)),
+    )
+    wait_for(
+        "skipped",
+        lambda: deliveries_of(offers.engine, offer.id)[("sms", "offer")].state == "SKIPPED",
+    )
+    assert outbox(offers.sms_url, offers.phone) == []
+
+
+def _sms_deliveries(engine: Engine) -> list[OfferDelivery]:
+    with Session(engine) as session:
+        return list(session.exec(select(OfferDelivery).where(OfferDelivery.channel == "sms")))
+
+
+def _opted_out(engine: Engine, subject: str) -> bool:
+    with Session(engine) as session:
+        return session.get(OfferOptOut, (subject, "sms")) is not None
+
+
+def test_two_hubs_on_one_database_one_scan_one_sms(offers: Offers) -> None:
+    first = offers.start()
+    second = offers.start(callbacks=False)
+    offers.scanned(first)
+    wait_for("the offer SMS", lambda: outbox(offers.sms_url, offers.phone))
+    offers.scanned(second)
+    statuses = [
+        h.client.get("/status").json()["offers"]["items"]["elderly_allowance"]
+        for h in (first, second)
+    ]
+    assert statuses[0]["lastRun"] == statuses[1]["lastRun"]  # one run, in the database
+    subjects = [o.subject for o in all_offers(offers.engine)]
+    assert len(subjects) == len(set(subjects)) and offers.subject in subjects
+    # every SMS sent, or deferred by the gateway's limits (a few persons share a number)
+    wait_for(
+        "all sent",
+        lambda: all(d.state not in ("PENDING", "SENDING") for d in _sms_deliveries(offers.engine)),
+    )
+    assert len(outbox(offers.sms_url, offers.phone)) == 1
+    out_ids = [m["out_id"] for m in outbox(offers.sms_url)]
+    assert len(out_ids) == len(set(out_ids))  # no delivery sent by both hubs
