@@ -34,6 +34,7 @@ from hub.offers.acceptance import Acceptance
 from hub.offers.broker import OfferBroker
 from hub.offers.clock import real_clock, shanghai_day
 from hub.offers.dispatcher import Dispatcher
+from hub.offers.residents import AppOffers
 from hub.offers.scheduler import OfferRounds, Scanner
 from hub.offers.store import OfferStore
 from hub.security.auth import (
@@ -225,6 +226,7 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
         audit_log=SqlAuditLog(database),
         catalogue=catalogue,
         approvals=approvals,
+        offers=AppOffers(offers.scanner.store, offers.acceptance, approvals, clock=offers_clock),
         public_links=PublicLinks(settings.public_base_url),
         persisted=PersistedDocuments(
             database, partners, schema._schema, apq=settings.apq, shared=redis

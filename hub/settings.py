@@ -331,6 +331,7 @@ class Settings:
             offers_scan_s=_number(env, "HUB_OFFERS_SCAN_S", 86400.0),
             offers_dispatch_s=_number(env, "HUB_OFFERS_DISPATCH_S", 5.0),
             offers_page_size=int(_number(env, "HUB_OFFERS_PAGE_SIZE", 5000)),
+            offers_lease_s=_number(env, "HUB_OFFERS_LEASE_S", 120.0),
             offers_items=tuple(i.strip() for i in env["HUB_OFFERS_ITEMS"].split(",") if i.strip())
             if env.get("HUB_OFFERS_ITEMS")
             else None,

@@ -327,3 +327,60 @@ def test_two_hubs_on_one_database_one_scan_one_sms(offers: Offers) -> None:
     assert len(outbox(offers.sms_url, offers.phone)) == 1
     out_ids = [m["out_id"] for m in outbox(offers.sms_url)]
     assert len(out_ids) == len(set(out_ids))  # no delivery sent by both hubs
+
+
+MY_OFFERS = """{ me { offers { id item { code name } reason eligibleFrom expiresAt state } } }"""
+ACCEPT = """mutation Accept($input: AcceptOfferInput!) { acceptOffer(input: $input) {
+  offer { id state } application { itemCode decision { outcome monthlyAmount { fen } } }
+  filedOn userErrors { code field } } }"""
+CHANNEL = """mutation Channel($input: SetOfferChannelInput!) { setOfferChannel(input: $input) {
+  channels { channel enabled } userErrors { code } } }"""
+
+
+def test_app_offers_one_tap_accept_and_channels(
+    offers: Offers, token_for: Callable[..., str]
+) -> None:
+    hub = offers.start()
+    offers.scanned(hub)
+    mine = [o for o in all_offers(offers.engine) if o.resident_id and o.reason == "NOW"]
+    assert mine, "hub residents of 70 and over are offered the allowance"
+    offer = mine[0]
+    token = token_for(offer.resident_id)
+    # the app lists it
+    listed = hub.graphql(MY_OFFERS, token=token).json()["data"]["me"]["offers"]
+    assert [(o["id"], o["item"]["code"], o["reason"], o["state"]) for o in listed] == [
+        (offer.id, "elderly_allowance", "NOW", "OFFERED")
+    ]
+    # one tap files the application: approved and paid (the civil ledger already pays a
+    # few of them: their tap answers ALREADY_ENTITLED and pays nothing)
+    first: dict[str, Any] = {}
+    for n, candidate in enumerate(mine[:10]):
+        variables = {"input": {"offerId": candidate.id, "idempotencyKey": f"test-tap-{n:04d}"}}
+        answer = hub.graphql(ACCEPT, variables, token=token_for(candidate.resident_id)).json()
+        assert "errors" not in answer, answer
+        first = answer["data"]["acceptOffer"]
+        assert first["offer"] == {"id": candidate.id, "state": "ACCEPTED"}
+        if first["application"] is not None:
+            offer, token = candidate, token_for(candidate.resident_id)
+            break
+        assert first["userErrors"] == [{"code": "ALREADY_ENTITLED", "field": None}]
+    assert first["application"]["decision"]["outcome"] == "APPROVED"
+    # however often it is tapped
+    grants = offers.civil.calls(GRANTS)
+    again = {"input": {"offerId": offer.id, "idempotencyKey": "test-tap-again"}}
+    second = hub.graphql(ACCEPT, again, token=token).json()["data"]["acceptOffer"]
+    assert second["application"] == first["application"]
+    assert offers.civil.calls(GRANTS) == grants
+    # another resident's offer is not theirs to accept
+    other = token_for("R000002" if offer.resident_id != "R000002" else "R000004")
+    refused = hub.graphql(ACCEPT, {"input": {"offerId": offer.id, "idempotencyKey": "test-other-01"}},
+                          token=other).json()["data"]["acceptOffer"]  # fmt: skip
+    assert refused["userErrors"] == [{"code": "NOT_FOUND", "field": "offerId"}]
+    # channels: SMS off, as replying TD
+    off = {"input": {"channel": "SMS", "enabled": False, "idempotencyKey": "test-channel-01"}}
+    channels = hub.graphql(CHANNEL, off, token=token).json()["data"]["setOfferChannel"]
+    assert {c["channel"]: c["enabled"] for c in channels["channels"]} == {
+        "SMS": False, "WECHAT": True, "APP": True,
+    }  # fmt: skip
+    with Session(offers.engine) as session:
+        assert session.get(OfferOptOut, (offer.subject, "sms")) is not None

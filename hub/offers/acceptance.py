@@ -17,6 +17,7 @@ filing the 秒批 application once the offer's day has come.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from datetime import date
@@ -109,14 +110,25 @@ class Acceptance:
         if offer is None or not await self._store.accept(offer_id, "app", self._clock()):
             return False
         self._count(offer.item_code, "app", "accepted")
-        await self.file_due()
+        if offer.eligible_from <= shanghai_day(self._clock()) and not await self.file_due(
+            only=offer_id
+        ):
+            await self._filed_elsewhere(offer_id)  # a filing round took it first: its answer
         return True
 
-    async def file_due(self) -> int:
-        """File the accepted offers whose day has come; how many were filed."""
+    async def _filed_elsewhere(self, offer_id: str) -> None:
+        for _ in range(int(self._hold_s / 0.05)):
+            found = await self._store.offer(offer_id)
+            if found is None or found.decision_id is not None or found.filing_until is None:
+                return
+            await asyncio.sleep(0.05)
+
+    async def file_due(self, *, only: str | None = None) -> int:
+        """File the accepted offers whose day has come (``only`` that one); how many."""
         now = self._clock()
         filed = 0
-        for offer in await self._store.claim_filing(now, shanghai_day(now), self._hold_s):
+        due = await self._store.claim_filing(now, shanghai_day(now), self._hold_s, only=only)
+        for offer in due:
             result = await self._file(offer)
             if result is None:
                 continue  # a department is down: the claim lapses and the next round retries

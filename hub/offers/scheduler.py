@@ -164,8 +164,12 @@ class OfferRounds:
 
     async def status(self) -> dict[str, Any]:
         """``/status``'s ``offers``: per item its last run, live progress, open deliveries."""
-        runs = {run.item_code: run for run in await self.scanner.store.runs()}
-        pending = await self.scanner.store.pending()
+        try:
+            runs = {run.item_code: run for run in await self.scanner.store.runs()}
+            pending = await self.scanner.store.pending()
+        except Exception as exc:  # /status must answer when the database does not
+            logger.warning("offers status: database unreachable (%s)", type(exc).__name__)
+            return {"status": "unavailable"}
         items: dict[str, Any] = {}
         for code in PROACTIVE:
             run = runs.get(code)

@@ -238,9 +238,11 @@ class OfferStore:
 
         return await self._database.run(read)
 
-    async def claim_filing(self, now: datetime, today: date, hold_s: float) -> list[Offer]:
-        """Accepted offers not yet filed whose day has come, each claimed for ``hold_s`` by a
-        conditional update (a claim whose holder vanished lapses)."""
+    async def claim_filing(
+        self, now: datetime, today: date, hold_s: float, *, only: str | None = None
+    ) -> list[Offer]:
+        """Accepted offers not yet filed whose day has come (``only`` that one), each claimed
+        for ``hold_s`` by a conditional update (a claim whose holder vanished lapses)."""
         at = stamp(now)
         free = or_(col(Offer.filing_until).is_(None), col(Offer.filing_until) < at)
 
@@ -251,6 +253,8 @@ class OfferStore:
                 col(Offer.eligible_from) <= today,
                 free,
             )
+            if only is not None:
+                query = query.where(Offer.id == only)
             claimed: list[Offer] = []
             for offer_id in session.exec(query.limit(20)).all():
                 done = session.execute(

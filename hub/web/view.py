@@ -154,6 +154,7 @@ class HubGraphQLView(GraphQL[HubContext, None]):
             audit_log=services.audit_log,
             catalogue=services.catalogue,
             approvals=services.approvals,
+            offers=services.offers,
             public_links=services.public_links,
             consents=services.consents,
             filings=services.filings,
