@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from connectors.base import Connector
 from connectors.catalogue import CatalogueConnector
@@ -226,7 +226,13 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
         audit_log=SqlAuditLog(database),
         catalogue=catalogue,
         approvals=approvals,
-        offers=AppOffers(offers.scanner.store, offers.acceptance, approvals, clock=offers_clock),
+        offers=AppOffers(
+            offers.scanner.store,
+            offers.acceptance,
+            approvals,
+            clock=offers_clock,
+            broker=state.offer_broker,
+        ),
         public_links=PublicLinks(settings.public_base_url),
         persisted=PersistedDocuments(
             database, partners, schema._schema, apq=settings.apq, shared=redis
@@ -324,6 +330,7 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
     )
     routes = [
         Route("/graphql", view),  # the view answers other methods 405
+        WebSocketRoute("/graphql", view),  # subscriptions: graphql-transport-ws
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/oauth/token", token_endpoint(partners), methods=["POST"]),

@@ -97,3 +97,5 @@ class HubContext:
     loaders: RequestLoaders = field(repr=False)
     partial_errors: list[GraphQLError] = field(default_factory=list)
     audit: AuditTrail = field(default_factory=AuditTrail)
+    connection_params: dict[str, object] | None = None
+    """A WebSocket's ``connection_init`` payload (subscriptions)."""

@@ -6,7 +6,7 @@ the schema reads it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
@@ -572,4 +572,8 @@ class ResidentOffers(Protocol):
         self, resident: ResidentProfile, channel: str, enabled: bool
     ) -> frozenset[str]:
         """Opt in or out of ``channel`` (sms, wechat, app); the channels now opted out."""
+        ...
+
+    def subscribe(self, resident: ResidentProfile) -> AsyncIterator[OfferView]:
+        """The offers made to ``resident`` from now on, as they are made."""
         ...

@@ -7,6 +7,7 @@ for a NOW offer, on the day for an UPCOMING one (``filedOn``)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncGenerator
 from enum import Enum
 from typing import Any
 
@@ -168,3 +169,16 @@ class OffersMutation:
             ],
             user_errors=[],
         )
+
+
+@strawberry.type(name="Subscription", description="实时推送 · What the hub pushes as it happens.")
+class OffersSubscription:
+    @strawberry.subscription(
+        description="主动推送 · Each offer made to the signed-in resident from now on, as it is "
+        "made (graphql-transport-ws; the token goes in connection_init's payload as "
+        '`{"Authorization": "Bearer …"}`).'
+    )
+    async def offers(self, info: HubInfo) -> AsyncGenerator[Offer, None]:
+        resident = await current_resident(info)
+        async for view in info.context.offers.subscribe(resident):
+            yield offer_of(view)

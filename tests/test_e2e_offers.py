@@ -8,6 +8,7 @@ starts on the population's ``as_of`` day, and 秒批's "today" follows it."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -19,8 +20,12 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+from websockets.typing import Subprotocol
 
 from hub.app import create_app
+from hub.cli import offers as cli_offers
 from hub.settings import DEV_DEPARTMENTS, Settings
 from hub.store.db import drop_tables, make_engine
 from hub.store.models import DecisionRecord, OfferDelivery, OfferOptOut
@@ -30,6 +35,7 @@ from mocks.sms.signing import callback_headers
 from tests.gov import cases, start_mock
 from tests.messaging import set_callback, set_clock
 from tests.offers_support import (
+    WAIT_S,
     MovingClock,
     all_offers,
     deliveries_of,
@@ -43,6 +49,8 @@ from tests.support import BackgroundMocks, LiveHub, MockAdmin
 URLS = ["sqlite"] + (["postgresql"] if os.environ.get("HUB_TEST_DATABASE_URL") else [])
 GRANTS = "POST /civil/v2/allowances"
 CASE = "turns_70_in_two_months"
+RESIDENT_OF_70 = "R000018"
+"""A seeded resident of over 70 with the hukou in Luohu: offered the allowance (NOW)."""
 
 
 @pytest.fixture(params=URLS)
@@ -100,19 +108,20 @@ class Offers:
         port = free_ports(1)
         if callbacks and not self.hubs:
             set_callback(self.sms_url, f"http://127.0.0.1:{port}/webhooks/sms")
-        settings = self._make_settings(
-            database_url=self.database_url,
-            env={"HUB_CIVIL_URL": self._civil_url},
-            offers_clock=self.clock,
-            offers_scan_s=3600.0,
-            offers_dispatch_s=0.05,
-            offers_items=("elderly_allowance",),
-            offers_page_size=200,
-            approvals_budget_s=5.0,
-            approvals_recheck_s=0.0,
-            **overrides,
-        )
+        chosen: dict[str, Any] = {
+            "database_url": self.database_url,
+            "env": {"HUB_CIVIL_URL": self._civil_url},
+            "offers_clock": self.clock,
+            "offers_scan_s": 3600.0,
+            "offers_dispatch_s": 0.05,
+            "offers_items": ("elderly_allowance",),
+            "offers_page_size": 200,
+            "approvals_budget_s": 5.0,
+            "approvals_recheck_s": 0.0,
+        }
+        settings = self._make_settings(**{**chosen, **overrides})
         hub = LiveHub(create_app(settings), port=port)
+        self.settings = lambda **more: settings.with_changes(**more)
         self.hubs.append(hub)
         return hub
 
@@ -384,3 +393,36 @@ def test_app_offers_one_tap_accept_and_channels(
     }  # fmt: skip
     with Session(offers.engine) as session:
         assert session.get(OfferOptOut, (offer.subject, "sms")) is not None
+
+
+SUBSCRIBE = "subscription { offers { id item { code } reason state } }"
+
+
+def test_subscription_delivers_a_new_offer_at_once(
+    offers: Offers, token_for: Callable[..., str]
+) -> None:
+    # given: a signed-in app subscribed (the token in connection_init), no scan yet
+    hub = offers.start(offers_scan_s=0.0)
+    url = hub.url.replace("http://", "ws://") + "/graphql"
+    with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as refused:
+        refused.send(json.dumps({"type": "connection_init", "payload": {}}))
+        with pytest.raises(ConnectionClosed) as closed:
+            refused.recv(timeout=WAIT_S)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+    with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as app:
+        token = token_for(RESIDENT_OF_70)
+        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+        app.send(json.dumps(init))
+        assert json.loads(app.recv(timeout=WAIT_S))["type"] == "connection_ack"
+        app.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE}}))
+        # when: a scan makes the offers (here the CLI, on the hub's database)
+        settings = offers.settings(offers_page_size=200)
+        scan = argparse.Namespace(action="scan", item="elderly_allowance")
+        assert cli_offers.run(scan, settings) == 0
+        # then: the hub's dispatcher pushes the resident's offer to the app
+        message = json.loads(app.recv(timeout=WAIT_S))
+    assert message["type"] == "next", message
+    pushed = message["payload"]["data"]["offers"]
+    mine = [o for o in all_offers(offers.engine) if o.resident_id == RESIDENT_OF_70]
+    assert [o.id for o in mine] == [pushed["id"]]
+    assert pushed["item"] == {"code": "elderly_allowance"} and pushed["state"] == "OFFERED"

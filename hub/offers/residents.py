@@ -3,7 +3,10 @@ one-tap acceptance and the per-channel opt-outs, over the store and ``Acceptance
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from hub.offers.acceptance import Acceptance
+from hub.offers.broker import OfferBroker
 from hub.offers.clock import Clock
 from hub.offers.proactive import PROACTIVE
 from hub.offers.store import ACCEPTED, EXPIRED, OFFERED, OfferStore, stamp
@@ -26,8 +29,15 @@ class AppOffers:
     """What ``me { offers }``, ``acceptOffer`` and ``setOfferChannel`` ask."""
 
     def __init__(
-        self, store: OfferStore, acceptance: Acceptance, approvals: Approvals, *, clock: Clock
+        self,
+        store: OfferStore,
+        acceptance: Acceptance,
+        approvals: Approvals,
+        *,
+        clock: Clock,
+        broker: OfferBroker,
     ) -> None:
+        self._broker = broker
         self._store = store
         self._acceptance = acceptance
         self._approvals = approvals
@@ -79,3 +89,8 @@ class AppOffers:
         else:
             await self._store.opt_out(resident.id_number, channel, self._clock())
         return frozenset(await self._store.opt_outs(resident.id_number))
+
+    async def subscribe(self, resident: ResidentProfile) -> AsyncIterator[OfferView]:
+        async with self._broker.subscribe(resident.id) as queue:
+            while True:
+                yield self._view(await queue.get())
