@@ -266,6 +266,16 @@ def test_forged_webhook_is_401_and_changes_nothing(offers: Offers) -> None:
     assert offers.the_offer().state == "OFFERED"
     with Session(offers.engine) as session:
         assert session.exec(select(OfferOptOut)).all() == []
+    # an offer stands 90 days: a 同意 after that accepts nothing
+    offers.clock.advance(days=91)
+    offers.uplink("同意")
+    wait_for("the reply handled", lambda: _answered(offers.sms_url, "SmsUp"))
+    assert offers.the_offer().state == "OFFERED" and offers.civil.calls(GRANTS) == 0
+
+
+def _answered(sms_url: str, kind: str) -> bool:
+    attempts = httpx.get(f"{sms_url}/__admin/callbacks").json()["attempts"]
+    return any(a["type"] == kind and a.get("status") == 200 for a in attempts)
 
 
 def test_quiet_hours_defer_and_td_opts_out(offers: Offers) -> None:

@@ -89,7 +89,7 @@ class Acceptance:
         key = f"sms:up:{callback.uplink_id}"
         text = callback.text.strip().upper()
         if text in AGREE:
-            offer = await self._store.offered_by_sms(callback.phone)
+            offer = await self._store.offered_by_sms(callback.phone, now)
             if offer is None:
                 await self._store.seen(key, now)
                 return

@@ -211,8 +211,8 @@ class OfferStore:
         except IntegrityError:
             return False
 
-    async def offered_by_sms(self, phone: str) -> Offer | None:
-        """The newest OFFERED offer sent by SMS to ``phone``."""
+    async def offered_by_sms(self, phone: str, now: datetime) -> Offer | None:
+        """The newest OFFERED offer sent by SMS to ``phone`` that has not expired by ``now``."""
 
         def read(session: Session) -> Offer | None:
             query = (
@@ -221,6 +221,7 @@ class OfferStore:
                 .where(
                     Offer.mobile == phone,
                     Offer.state == OFFERED,
+                    col(Offer.expires_at) > stamp(now),
                     OfferDelivery.channel == "sms",
                     OfferDelivery.kind == "offer",
                     col(OfferDelivery.state).in_((SENT, DELIVERED)),
