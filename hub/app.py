@@ -292,6 +292,7 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
                 session, policy, observer=state.observer, shared=shared
             )
         rechecker.start()
+        state.offer_broker.start()
         offers.start()
         catalogue.start()  # in the background: reads wait for the first load, within a bound
         fetching = None
@@ -308,6 +309,7 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
         finally:
             await catalogue.stop()
             await offers.stop()
+            await state.offer_broker.stop()
             await rechecker.stop()
             if jwks is not None:
                 await jwks.stop()
@@ -384,7 +386,7 @@ def _offers(
     """主动推送's parts: the store, the dispatcher, acceptance, the leased scanner."""
     store = OfferStore(state.database)
     count = state.observer.offer_event
-    state.offer_broker = OfferBroker()
+    state.offer_broker = OfferBroker(state.redis)
     dispatcher = Dispatcher(
         store, state.connectors, clock=clock, broker=state.offer_broker,
         decision_of=approvals.decision, count=count,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,8 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
+from redis.exceptions import RedisError
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 from websockets.exceptions import ConnectionClosed
@@ -408,10 +411,31 @@ def test_app_offers_one_tap_accept_and_channels(
 SUBSCRIBE = "subscription { offers { id item { code } reason state } }"
 
 
+def subscribed_offer(
+    offers: Offers, token_for: Callable[..., str], app_hub: LiveHub, make: Callable[[], None]
+) -> dict[str, Any]:
+    """The first ``next`` message of an app subscribed on ``app_hub`` after ``make()``."""
+    url = app_hub.url.replace("http://", "ws://") + "/graphql"
+    with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as app:
+        token = token_for(RESIDENT_OF_70)
+        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+        app.send(json.dumps(init))
+        assert json.loads(app.recv(timeout=WAIT_S))["type"] == "connection_ack"
+        app.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE}}))
+        make()
+        message: dict[str, Any] = json.loads(app.recv(timeout=WAIT_S))
+    assert message["type"] == "next", message
+    pushed: dict[str, Any] = message["payload"]["data"]["offers"]
+    mine = [o for o in all_offers(offers.engine) if o.resident_id == RESIDENT_OF_70]
+    assert [o.id for o in mine] == [pushed["id"]]
+    assert pushed["item"] == {"code": "elderly_allowance"} and pushed["state"] == "OFFERED"
+    return pushed
+
+
 def test_subscription_delivers_a_new_offer_at_once(
     offers: Offers, token_for: Callable[..., str]
 ) -> None:
-    # given: a signed-in app subscribed (the token in connection_init), no scan yet
+    # given: a hub with no scan yet; an app without a resident's token is refused
     hub = offers.start(offers_scan_s=0.0)
     url = hub.url.replace("http://", "ws://") + "/graphql"
     with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as refused:
@@ -419,20 +443,35 @@ def test_subscription_delivers_a_new_offer_at_once(
         with pytest.raises(ConnectionClosed) as closed:
             refused.recv(timeout=WAIT_S)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
-    with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as app:
-        token = token_for(RESIDENT_OF_70)
-        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
-        app.send(json.dumps(init))
-        assert json.loads(app.recv(timeout=WAIT_S))["type"] == "connection_ack"
-        app.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE}}))
-        # when: a scan makes the offers (here the CLI, on the hub's database)
+
+    def scan() -> None:  # the CLI, on the hub's database: the hub's dispatcher pushes
         settings = offers.settings(offers_page_size=200)
-        scan = argparse.Namespace(action="scan", item="elderly_allowance")
-        assert cli_offers.run(scan, settings) == 0
-        # then: the hub's dispatcher pushes the resident's offer to the app
-        message = json.loads(app.recv(timeout=WAIT_S))
-    assert message["type"] == "next", message
-    pushed = message["payload"]["data"]["offers"]
-    mine = [o for o in all_offers(offers.engine) if o.resident_id == RESIDENT_OF_70]
-    assert [o.id for o in mine] == [pushed["id"]]
-    assert pushed["item"] == {"code": "elderly_allowance"} and pushed["state"] == "OFFERED"
+        done = cli_offers.run(argparse.Namespace(action="scan", item="elderly_allowance"), settings)
+        assert done == 0
+
+    # when: a subscribed app, then a scan; then: its offer is pushed
+    subscribed_offer(offers, token_for, hub, scan)
+
+
+def test_subscription_through_redis_reaches_the_app_on_another_replica(
+    offers: Offers, token_for: Callable[..., str]
+) -> None:
+    redis_url = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
+    try:
+        redis.Redis.from_url(redis_url, socket_timeout=2).ping()
+    except RedisError as exc:
+        pytest.skip(f"Redis unreachable at {redis_url}: {exc}")
+    shared = {"redis_url": redis_url, "redis_prefix": f"ihub-test-{uuid.uuid4().hex[:12]}:"}
+    # given: the app on a replica that neither scans nor sends
+    quiet = offers.start(callbacks=False, offers_scan_s=0.0, offers_dispatch_s=0.0, **shared)
+    client = redis.Redis.from_url(redis_url)
+    channel = shared["redis_prefix"] + "offers"
+    wait_for(
+        "the replica listens", lambda: dict(client.pubsub_numsub(channel)).get(channel.encode())
+    )
+    client.close()
+    started: list[LiveHub] = []
+    # when: another replica scans and its dispatcher sends the app channel
+    subscribed_offer(offers, token_for, quiet, lambda: started.append(offers.start(**shared)))
+    # then (above): the offer reached the app through Redis
+    assert started

@@ -104,7 +104,7 @@ class Dispatcher:
         elif d.channel == "wechat":
             await self._wechat(d)
         else:
-            self._broker.publish(d.offer)
+            await self._broker.publish(d.offer)
             await self._finish(d, SENT)
 
     async def _message(self, d: Claimed) -> tuple[str, dict[str, str]] | None:
