@@ -9,14 +9,16 @@ starts on the population's ``as_of`` day, and 秒批's "today" follows it."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 import redis
@@ -27,15 +29,19 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
+from connectors.population import PopulationConnector
 from hub.app import create_app
 from hub.cli import offers as cli_offers
+from hub.offers.clock import SHANGHAI
+from hub.offers.proactive import PROACTIVE
+from hub.offers.scan import MemorySink, scan
 from hub.settings import DEV_DEPARTMENTS, Settings
 from hub.store.db import drop_tables, make_engine
-from hub.store.models import DecisionRecord, OfferDelivery, OfferOptOut
+from hub.store.models import DecisionRecord, OfferDelivery, OfferOptOut, OfferScan
 from mocks.common.population import mobile_of
 from mocks.sms.gateway import CALLBACK_SIGNING_KEY
 from mocks.sms.signing import callback_headers
-from tests.gov import cases, start_mock
+from tests.gov import cases, policy, start_mock
 from tests.messaging import set_callback, set_clock
 from tests.offers_support import (
     WAIT_S,
@@ -86,6 +92,7 @@ class Offers:
         make_settings: Callable[..., Settings],
     ) -> None:
         self.sms_url = mocks.urls["sms"]
+        self.population_url = mocks.urls["population"]
         self.sms = MockAdmin(self.sms_url)
         self.sms.clear_faults()
         self.sms.reset()
@@ -475,3 +482,45 @@ def test_subscription_through_redis_reaches_the_app_on_another_replica(
     subscribed_offer(offers, token_for, quiet, lambda: started.append(offers.start(**shared)))
     # then (above): the offer reached the app through Redis
     assert started
+
+
+def test_a_hub_stopped_mid_scan_is_resumed_by_the_next(offers: Offers) -> None:
+    # given: the registry answers slowly, pages are small
+    population = MockAdmin(offers.population_url)
+    population.faults(latency_ms=150)
+    try:
+        first = offers.start(offers_page_size=20, offers_lease_s=1.0)
+        # when: the hub is stopped after two pages
+        wait_for("two pages", lambda: (run := _run(offers.engine)) and run.pages >= 2)
+        first.close()
+        offers.hubs.remove(first)
+        stopped = _run(offers.engine)
+        assert stopped is not None and stopped.finished_at is None and stopped.cursor
+        population.clear_faults()
+        offers.clock.advance(seconds=2)  # past the lease (the stop released it anyway)
+        second = offers.start(offers_page_size=20)
+        done = offers.scanned(second)
+    finally:
+        population.clear_faults()
+    # then: the second hub went on from the cursor: each page accepted once, everyone offered
+    # once, and the person turning 70 gets one SMS
+    sink = MemorySink()
+    day = offers.clock.now.astimezone(SHANGHAI).date()
+    asyncio.run(_full_scan(offers.population_url, day, sink))
+    assert done["pages"] == len(sink.cursors)
+    subjects = [o.subject for o in all_offers(offers.engine)]
+    assert sorted(subjects) == sorted({c.id_number for c in sink.candidates})
+    wait_for("the offer SMS", lambda: outbox(offers.sms_url, offers.phone))
+    assert len(outbox(offers.sms_url, offers.phone)) == 1
+
+
+def _run(engine: Engine) -> OfferScan | None:
+    with Session(engine) as session:
+        return session.exec(select(OfferScan)).first()
+
+
+async def _full_scan(url: str, day: date, sink: MemorySink) -> None:
+    async with aiohttp.ClientSession() as session:
+        population = PopulationConnector(session, policy("population", url))
+        await scan(PROACTIVE["elderly_allowance"], population=population, today=day, sink=sink,
+                   page_size=20)  # fmt: skip
