@@ -37,8 +37,9 @@ from hub.offers.proactive import PROACTIVE
 from hub.offers.scan import MemorySink, scan
 from hub.settings import DEV_DEPARTMENTS, Settings
 from hub.store.db import drop_tables, make_engine
-from hub.store.models import DecisionRecord, OfferDelivery, OfferOptOut, OfferScan
-from mocks.common.population import mobile_of
+from hub.store.models import AccountLink, DecisionRecord, OfferDelivery, OfferOptOut, OfferScan
+from mocks.common import people
+from mocks.common.population import follows, mobile_of, openid_of
 from mocks.sms.gateway import CALLBACK_SIGNING_KEY
 from mocks.sms.signing import callback_headers
 from tests.gov import cases, policy, start_mock
@@ -524,3 +525,47 @@ async def _full_scan(url: str, day: date, sink: MemorySink) -> None:
         population = PopulationConnector(session, policy("population", url))
         await scan(PROACTIVE["elderly_allowance"], population=population, today=day, sink=sink,
                    page_size=20)  # fmt: skip
+
+
+def test_wechat_goes_to_linked_followers_and_skips_the_others(
+    offers: Offers, mocks: BackgroundMocks
+) -> None:
+    wechat_url = mocks.urls["wechat"]
+    httpx.post(f"{wechat_url}/__admin/reset").raise_for_status()
+    # given: two residents of over 62 with their openid linked, one following the account
+    old = [n for n in range(1, 200) if _age(people.birth_date(n), offers.clock.now.date()) >= 62]
+    follower = next(n for n in old if follows(people.id_number(n)))
+    stranger = next(n for n in old if not follows(people.id_number(n)))
+    hub = offers.start(offers_scan_s=0.0)
+    with Session(offers.engine) as session:
+        for n in (follower, stranger):
+            session.add(
+                AccountLink(
+                    resident_id=people.resident_id(n), department="wechat", kind="openid",
+                    account_id=openid_of(people.id_number(n)),
+                )
+            )  # fmt: skip
+        session.commit()
+    # when: the home-care subsidy is scanned (SMS, WeChat and the app)
+    settings = offers.settings(offers_page_size=500)
+    assert cli_offers.run(argparse.Namespace(action="scan", item="home_care"), settings) == 0
+
+    def wechat_of(n: int) -> OfferDelivery | None:
+        found = offers_of(offers.engine, people.id_number(n))
+        if not found:
+            return None
+        delivery = deliveries_of(offers.engine, found[0].id)[("wechat", "offer")]
+        return delivery if delivery.state not in ("PENDING", "SENDING") else None
+
+    # then: the follower's template message went out; the other is skipped, not failed
+    assert wait_for("the follower's", lambda: wechat_of(follower)).state == "SENT"
+    skipped = wait_for("the stranger's", lambda: wechat_of(stranger))
+    assert (skipped.state, skipped.error) == ("SKIPPED", "not following")
+    sent = httpx.get(f"{wechat_url}/__admin/outbox").json()["messages"]
+    assert [m["touser"] for m in sent] == [openid_of(people.id_number(follower))]
+    assert sent[0]["template_id"] == "ihub-offer-notice"
+    assert hub.client.get("/status").status_code == 200
+
+
+def _age(born: date, day: date) -> int:
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
