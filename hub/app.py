@@ -401,7 +401,7 @@ def _offers(
     state.offers = OfferRounds(
         scanner, dispatcher, acceptance,
         scan_s=settings.offers_scan_s, dispatch_s=settings.offers_dispatch_s,
-        items=settings.offers_items,
+        items=settings.offers_items, ready=lambda: state.database_initialised,
     )  # fmt: skip
     return state.offers
 

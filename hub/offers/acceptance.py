@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from datetime import date
 from typing import cast
 
 from sqlmodel import Session, col, select
@@ -32,7 +31,7 @@ from connectors.sms import SmsReport, SmsUplink
 from hub.offers.clock import Clock, shanghai_day
 from hub.offers.dispatcher import Count
 from hub.offers.proactive import PROACTIVE
-from hub.offers.store import ACCEPTED, OfferStore
+from hub.offers.store import OfferStore
 from hub.store.db import Database
 from hub.store.models import Offer, Resident
 from schema.context import (
@@ -179,14 +178,5 @@ class Acceptance:
                 .order_by(col(Resident.id))
             )
             return session.exec(query).first()
-
-        return await self._database.run(read)
-
-    async def pending_filings(self, today: date) -> int:
-        def read(session: Session) -> int:
-            query = select(Offer.id).where(
-                Offer.state == ACCEPTED, col(Offer.decision_id).is_(None)
-            )
-            return len(session.exec(query).all())
 
         return await self._database.run(read)

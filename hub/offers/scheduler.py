@@ -128,6 +128,7 @@ class OfferRounds:
         scan_s: float,
         dispatch_s: float,
         items: tuple[str, ...] | None = None,
+        ready: Callable[[], bool] = lambda: True,
     ) -> None:
         self.scanner = scanner
         self.dispatcher = dispatcher
@@ -135,6 +136,7 @@ class OfferRounds:
         self._scan_s = scan_s
         self._dispatch_s = dispatch_s
         self.items = items or tuple(PROACTIVE)
+        self._ready = ready
         self._tasks: list[asyncio.Task[None]] = []
         self.last_scan: datetime | None = None
 
@@ -186,6 +188,9 @@ class OfferRounds:
 
     async def _every(self, interval_s: float, work: Callable[[], Any]) -> None:
         while True:
+            if not self._ready():  # no database yet: nothing to send or scan into
+                await asyncio.sleep(min(interval_s, 1.0))
+                continue
             try:
                 await work()
             except asyncio.CancelledError:
