@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import cast
 
 import aiohttp
@@ -18,7 +19,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from connectors.base import Connector
 from connectors.catalogue import CatalogueConnector
@@ -29,6 +30,13 @@ from hub.approvals.service import ApprovalService
 from hub.catalogue import CatalogueCopy, sync_settings
 from hub.context import Services
 from hub.departments import DEPARTMENTS
+from hub.offers.acceptance import Acceptance
+from hub.offers.broker import OfferBroker
+from hub.offers.clock import real_clock, shanghai_day
+from hub.offers.dispatcher import Dispatcher
+from hub.offers.residents import AppOffers
+from hub.offers.scheduler import OfferRounds, Scanner
+from hub.offers.store import OfferStore
 from hub.security.auth import (
     PARTNER_SUBJECT,
     Authenticator,
@@ -67,6 +75,7 @@ from hub.web.qr import QrImages
 from hub.web.response_cache import ResponseCache
 from hub.web.reviews import review_routes
 from hub.web.view import HubGraphQLView
+from hub.web.webhooks import webhook_routes
 from schema import build_schema
 from schema.context import CallerKind
 from schema.limits import QueryLimits
@@ -93,6 +102,9 @@ class HubState:
     leases: Lease = field(default_factory=InProcessLeases)
     """Leases for background work (scans, refreshes): ``acquire(name, owner, ttl_s)`` before,
     ``renew`` while it runs, ``release`` after; shared by all replicas with Redis."""
+    offers: OfferRounds | None = None
+    """主动推送's background rounds (scan, dispatch, filing) and their parts."""
+    offer_broker: OfferBroker = field(default_factory=OfferBroker)
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -180,10 +192,14 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
         observer=state.observer,
     )
     directory = SqlResidentDirectory(database)
+    offers_clock = settings.offers_clock or real_clock
+    approvals_today = approval_clock(settings.approvals_today)
+    if settings.offers_clock is not None and settings.approvals_today is None:
+        approvals_today = lambda: shanghai_day(offers_clock())  # noqa: E731
     approvals = ApprovalService(
         state.connectors,
         SqlDecisions(database),
-        today=approval_clock(settings.approvals_today),
+        today=approvals_today,
         budget_s=settings.approvals_budget_s,
         reviews=SqlReviews(database),
         directory=directory,
@@ -194,6 +210,7 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
         interval_s=settings.approvals_recheck_s,
         registry=state.observer.registry,
     )
+    offers = _offers(state, settings, approvals, directory, offers_clock)
     rate_limiter = (
         InProcessRateLimiter()
         if redis is None
@@ -211,6 +228,13 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
         audit_log=SqlAuditLog(database),
         catalogue=catalogue,
         approvals=approvals,
+        offers=AppOffers(
+            offers.scanner.store,
+            offers.acceptance,
+            approvals,
+            clock=offers_clock,
+            broker=state.offer_broker,
+        ),
         public_links=PublicLinks(settings.public_base_url),
         persisted=PersistedDocuments(
             database, partners, schema._schema, apq=settings.apq, shared=redis
@@ -270,6 +294,8 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
                 session, policy, observer=state.observer, shared=shared
             )
         rechecker.start()
+        state.offer_broker.start()
+        offers.start()
         catalogue.start()  # in the background: reads wait for the first load, within a bound
         fetching = None
         if graphiql is not None and not graphiql.ready:
@@ -284,6 +310,8 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
             yield
         finally:
             await catalogue.stop()
+            await offers.stop()
+            await state.offer_broker.stop()
             await rechecker.stop()
             if jwks is not None:
                 await jwks.stop()
@@ -306,6 +334,7 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
     )
     routes = [
         Route("/graphql", view),  # the view answers other methods 405
+        WebSocketRoute("/graphql", view),  # subscriptions: graphql-transport-ws
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/oauth/token", token_endpoint(partners), methods=["POST"]),
@@ -314,8 +343,10 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
             readiness=lambda: readiness(state),
             catalogue=catalogue.status,
             approvals=rechecker.status,
+            offers=offers.status,
         ),
         *review_routes(approvals, settings.operator_keys),  # the 秒批 review queue
+        *webhook_routes(state.connectors, offers.acceptance),
         *pages.routes(),  # what the catalogue's QR codes open
         *QrImages(services).routes(),
     ]
@@ -346,6 +377,36 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
     )
     app.state.hub = state
     return app
+
+
+def _offers(
+    state: HubState,
+    settings: Settings,
+    approvals: ApprovalService,
+    directory: SqlResidentDirectory,
+    clock: Callable[[], datetime],
+) -> OfferRounds:
+    """主动推送's parts: the store, the dispatcher, acceptance, the leased scanner."""
+    store = OfferStore(state.database)
+    count = state.observer.offer_event
+    state.offer_broker = OfferBroker(state.redis)
+    dispatcher = Dispatcher(
+        store, state.connectors, clock=clock, broker=state.offer_broker,
+        decision_of=approvals.decision, count=count,
+    )  # fmt: skip
+    acceptance = Acceptance(
+        store, state.database, state.connectors, approvals, directory, clock=clock, count=count
+    )
+    scanner = Scanner(
+        store, state.connectors, clock=clock, count=count, lease_s=settings.offers_lease_s,
+        page_size=settings.offers_page_size,
+    )  # fmt: skip
+    state.offers = OfferRounds(
+        scanner, dispatcher, acceptance,
+        scan_s=settings.offers_scan_s, dispatch_s=settings.offers_dispatch_s,
+        items=settings.offers_items, ready=lambda: state.database_initialised,
+    )  # fmt: skip
+    return state.offers
 
 
 async def _initialise_database(state: HubState) -> None:

@@ -26,6 +26,7 @@ from schema.context import (
     Principal,
     RedemptionAttempts,
     ResidentDirectory,
+    ResidentOffers,
     ServiceCatalogue,
 )
 from schema.links import PublicLinks
@@ -64,6 +65,7 @@ class Services:
     audit_log: AuditLog
     catalogue: ServiceCatalogue
     approvals: Approvals
+    offers: ResidentOffers
     public_links: PublicLinks
     consents: ConsentStore
     filings: ApplicationFiling
@@ -87,6 +89,7 @@ class HubContext:
     audit_log: AuditLog
     catalogue: ServiceCatalogue
     approvals: Approvals
+    offers: ResidentOffers
     public_links: PublicLinks
     consents: ConsentStore
     filings: ApplicationFiling
@@ -94,3 +97,5 @@ class HubContext:
     loaders: RequestLoaders = field(repr=False)
     partial_errors: list[GraphQLError] = field(default_factory=list)
     audit: AuditTrail = field(default_factory=AuditTrail)
+    connection_params: dict[str, object] | None = None
+    """A WebSocket's ``connection_init`` payload (subscriptions)."""

@@ -14,6 +14,8 @@ from connectors.hrss import HrssConnector
 from connectors.library import LibraryConnector
 from connectors.locks import LocksConnector
 from connectors.population import PopulationConnector
+from connectors.sms import SmsConnector
+from connectors.wechat import WeChatConnector
 from connectors.youth import YouthConnector
 
 
@@ -41,4 +43,6 @@ DEPARTMENTS: tuple[Department, ...] = (
     Department("civil", CivilConnector),
     Department("hrss", HrssConnector),
     Department("credentials", CredentialsConnector),
+    Department("sms", SmsConnector),
+    Department("wechat", WeChatConnector),
 )

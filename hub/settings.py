@@ -213,6 +213,22 @@ class Settings:
     operator_keys: Mapping[str, str] = field(default_factory=dict)
     """Operators of the review queue (``/operators/reviews``): name → SHA-256 of their key
     (``HUB_OPERATOR_KEYS``; a dev hub from the environment has ``dev-operator``)."""
+    offers_scan_s: float = 0.0
+    """How often the proactive scans run in-process (0: never; ``HUB_OFFERS_SCAN_S``, a day
+    by default when read from the environment). One replica at a time: a database lease."""
+    offers_dispatch_s: float = 5.0
+    """How often due offer messages are sent and accepted offers filed (0: never)."""
+    offers_items: tuple[str, ...] | None = None
+    """The proactive items the schedule scans (``HUB_OFFERS_ITEMS``, comma-separated); all
+    four when unset."""
+    offers_page_size: int = 5000
+    """Registry rows per page of the scan's export."""
+    offers_lease_s: float = 120.0
+    """How long a scan's lease lasts without a page accepted: a crashed scanner's run is
+    taken over (and resumed from its cursor) after this."""
+    offers_clock: Callable[[], datetime] | None = None
+    """The offers' clock (UTC; quiet hours, deferrals, the scan's day); tests move it. When
+    set and ``approvals_today`` is not, 秒批's "today" follows it too."""
     apq: bool = True
     rate_limits: Mapping[CallerKind, BucketPolicy] = field(
         default_factory=lambda: dict(DEFAULT_POLICIES)
@@ -335,6 +351,13 @@ class Settings:
             approvals_budget_s=_number(env, "HUB_APPROVALS_BUDGET_S", 0.8),
             approvals_recheck_s=_number(env, "HUB_APPROVALS_RECHECK_S", 30.0),
             operator_keys=_operator_keys(env, hub_env == "dev"),
+            offers_scan_s=_number(env, "HUB_OFFERS_SCAN_S", 86400.0),
+            offers_dispatch_s=_number(env, "HUB_OFFERS_DISPATCH_S", 5.0),
+            offers_page_size=int(_number(env, "HUB_OFFERS_PAGE_SIZE", 5000)),
+            offers_lease_s=_number(env, "HUB_OFFERS_LEASE_S", 120.0),
+            offers_items=tuple(i.strip() for i in env["HUB_OFFERS_ITEMS"].split(",") if i.strip())
+            if env.get("HUB_OFFERS_ITEMS")
+            else None,
             apq=_flag(env, "HUB_APQ", True),
             rate_limits={
                 kind: BucketPolicy.parse(kind.value, env[f"HUB_RATE_LIMIT_{kind.name}"])

@@ -44,6 +44,7 @@ from schema.library_mutations import LibraryMutation
 from schema.limits import QueryLimiter, QueryLimits
 from schema.locks import LocksMutation
 from schema.me import MeQuery
+from schema.offers import OffersMutation, OffersSubscription
 from schema.partner import PartnerQuery
 from schema.qr import QrQuery
 from schema.services import ServicesQuery
@@ -72,6 +73,7 @@ MUTATION_MODULES: tuple[type[Any], ...] = (
     ConsentMutation,
     PartnerConsentMutation,
     ApprovalsMutation,
+    OffersMutation,
 )
 
 DOCUMENT_CACHE_SIZE = 1024
@@ -138,6 +140,7 @@ def build_schema(
     return HubSchema(
         query=query,
         mutation=mutation,
+        subscription=OffersSubscription,
         extensions=[
             ErrorVocabulary,
             # early: a refusal at the start of execution enters no later extension's hook

@@ -6,7 +6,7 @@ the schema reads it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
@@ -243,6 +243,7 @@ class HubContextProtocol(Protocol):
     audit_log: AuditLog
     catalogue: ServiceCatalogue
     approvals: Approvals
+    offers: ResidentOffers
     public_links: PublicLinks
     """The hub's public pages and their QR codes, under its public base URL."""
     consents: ConsentStore
@@ -556,3 +557,51 @@ class Approvals(Protocol):
         ...
 
     async def decision(self, decision_id: str) -> Decision | None: ...
+
+
+# --- 主动推送: proactive offers (``hub.offers``) ---
+
+
+@dataclass(frozen=True)
+class OfferView:
+    """An offer made to a resident, as the app shows it."""
+
+    id: str
+    item_code: str
+    item_name: str
+    reason: str
+    """UPCOMING (eligible from ``eligible_from``) or NOW."""
+    eligible_from: date
+    expires_at: datetime
+    state: str
+    """OFFERED, ACCEPTED, EXPIRED or REFUSED."""
+
+
+@dataclass(frozen=True)
+class OfferAcceptance:
+    """What accepting came to: the offer, its decision once filed (``None`` while an UPCOMING
+    offer waits for its day), or a refusal (code, message, field)."""
+
+    offer: OfferView | None
+    decision: Decision | None = None
+    refusal: tuple[str, str, str | None] | None = None
+    filed_on: date | None = None
+    """When an accepted UPCOMING offer will be filed."""
+
+
+class ResidentOffers(Protocol):
+    """The resident's side of the offers: see them, accept one, choose channels."""
+
+    async def offers_of(self, resident: ResidentProfile) -> list[OfferView]: ...
+
+    async def accept(self, resident: ResidentProfile, offer_id: str) -> OfferAcceptance: ...
+
+    async def set_channel(
+        self, resident: ResidentProfile, channel: str, enabled: bool
+    ) -> frozenset[str]:
+        """Opt in or out of ``channel`` (sms, wechat, app); the channels now opted out."""
+        ...
+
+    def subscribe(self, resident: ResidentProfile) -> AsyncIterator[OfferView]:
+        """The offers made to ``resident`` from now on, as they are made."""
+        ...

@@ -14,6 +14,7 @@ from schema.context import HubInfo, ResidentProfile
 from schema.household import Household
 from schema.library import MyLibrary
 from schema.locks import Key, my_keys
+from schema.offers import Offer, my_offers
 from schema.services import MyServices
 
 
@@ -48,6 +49,13 @@ class Me:
     )
     async def applications(self, info: HubInfo) -> list[ServiceApplication] | None:
         return await my_applications(info, self.profile.id)
+
+    @strawberry.field(
+        description="主动推送 · Services offered to the resident before they asked, newest "
+        "first: which item, why (UPCOMING or NOW), from when, until when, and where it stands."
+    )
+    async def offers(self, info: HubInfo) -> list[Offer] | None:
+        return await my_offers(info, self.profile)
 
     @strawberry.field(description="Keys to the gates, barriers and doors the resident may open.")
     async def keys(self, info: HubInfo) -> list[Key] | None:

@@ -29,6 +29,8 @@ DEPARTMENTS = {"youth", "library", "icbc", "ccb", "locks", "garbage", "catalogue
     "civil",
     "hrss",
     "credentials",
+    "sms",
+    "wechat",
 }
 
 

@@ -14,6 +14,7 @@ ihub audit verify     recompute the audit log's hash chain; name the first broke
 ihub decisions verify recompute the 秒批 decision chain; name the first broken record
 ihub reviews list     the 秒批 review queue; `ihub reviews decide ID reject --by NAME --reason …`
 ihub catalogue sync   one full sync of the hub's catalogue copy (progress bar on a terminal)
+ihub offers scan ITEM one proactive item's scan for today (progress bar); `ihub offers status`
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any
 from hub.cli import audit as cli_audit
 from hub.cli import catalogue as cli_catalogue
 from hub.cli import decisions as cli_decisions
+from hub.cli import offers as cli_offers
 from hub.cli import partners as cli_partners
 from hub.cli import reviews as cli_reviews
 from hub.cli import token as cli_token
@@ -267,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     cli_decisions.add_arguments(commands)
     cli_reviews.add_arguments(commands)
     cli_catalogue.add_arguments(commands)
+    cli_offers.add_arguments(commands)
     args = parser.parse_args(argv)
 
     if args.command == "serve":
@@ -308,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
         return cli_reviews.run(args, settings)
     if args.command == "catalogue":
         return cli_catalogue.run(args, settings)
+    if args.command == "offers":
+        return cli_offers.run(args, settings)
     return _fetch_graphiql(settings)
 
 

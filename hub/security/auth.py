@@ -235,7 +235,11 @@ class Authenticator:
 
     async def authenticate(self, connection: HTTPConnection) -> Principal:
         """The caller; anonymous (with the reason kept) when the credentials do not hold."""
-        header = connection.headers.get("authorization")
+        return await self.authenticate_header(connection.headers.get("authorization"))
+
+    async def authenticate_header(self, header: str | None) -> Principal:
+        """``authenticate`` for an ``Authorization`` value that came another way (a
+        WebSocket's ``connection_init`` payload)."""
         if not header:
             return Principal.anonymous()
         scheme, _, token = header.partition(" ")

@@ -21,7 +21,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from redis.asyncio import Redis
@@ -146,6 +146,23 @@ class RedisState:
         return self.prefix + key
 
     # -- SharedStore ------------------------------------------------------------------------
+
+    async def publish(self, channel: str, message: bytes) -> int:
+        """``PUBLISH`` ``message`` on ``channel`` (under the prefix); how many heard it."""
+
+        async def send(client: Redis) -> int:
+            return int(await client.publish(self._key(channel), message))
+
+        return await self._run("publish", send)
+
+    async def messages(self, channel: str) -> AsyncIterator[bytes]:
+        """What is published on ``channel`` from now on; raises when Redis goes away."""
+        async with self._redis().pubsub() as pubsub:
+            await pubsub.subscribe(self._key(channel))
+            while True:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
+                if message is not None and isinstance(message.get("data"), bytes):
+                    yield message["data"]
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         names = [self._key(key) for key in keys]

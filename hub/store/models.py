@@ -329,3 +329,94 @@ class ReviewCase(SQLModel, table=True):
     closed_at: datetime | None = None
     closed_by: str | None = Field(default=None, max_length=64)
     closing_decision_id: str | None = Field(default=None, max_length=40)
+
+
+class Offer(SQLModel, table=True):
+    """A proactive offer (主动推送, ``hub.offers``): one per item, subject and period — the
+    unique key is what makes it exactly once across scans, restarts and replicas.
+
+    ``subject`` is the registry person's ID number; ``resident_id`` the hub resident when the
+    person is one. ``state``: OFFERED, ACCEPTED (``decision_id`` once filed), EXPIRED, REFUSED."""
+
+    __tablename__ = "offer"
+    __table_args__ = (UniqueConstraint("item_code", "subject", "period"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    item_code: str = Field(max_length=64)
+    subject: str = Field(max_length=18, index=True)
+    resident_id: str | None = Field(default=None, max_length=8, index=True)
+    name: str = Field(max_length=32)
+    mobile: str | None = Field(default=None, max_length=16, index=True)
+    period: str = Field(max_length=16)
+    reason: str = Field(max_length=16)
+    eligible_from: date
+    expires_at: datetime
+    state: str = Field(max_length=16, index=True)
+    decision_id: str | None = Field(default=None, max_length=40)
+    accepted_via: str | None = Field(default=None, max_length=8)
+    """The channel the resident accepted on: the decision goes back on it."""
+    filing_until: datetime | None = None
+    """While a process files the accepted offer's application (a claim that lapses)."""
+    created_at: datetime = Field(index=True)
+
+
+class OfferDelivery(SQLModel, table=True):
+    """One message of an offer on one channel: the offer itself, or the decision sent back.
+
+    Claimed by a conditional update (``claimed_until``) so two replicas never send one;
+    ``not_before`` defers it (quiet hours, the gateway's limits). Its id is the SMS ``out_id``."""
+
+    __tablename__ = "offer_delivery"
+    __table_args__ = (UniqueConstraint("offer_id", "channel", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    offer_id: str = Field(foreign_key="offer.id", index=True)
+    channel: str = Field(max_length=8)
+    kind: str = Field(max_length=8)
+    state: str = Field(max_length=16, index=True)
+    not_before: datetime = Field(index=True)
+    attempts: int = 0
+    claimed_until: datetime | None = None
+    biz_id: str | None = Field(default=None, max_length=64, index=True)
+    error: str | None = Field(default=None, max_length=128)
+    updated_at: datetime
+
+
+class OfferOptOut(SQLModel, table=True):
+    """A subject's refusal of one channel (SMS ``TD``, or ``setOfferChannel`` in the app)."""
+
+    __tablename__ = "offer_opt_out"
+
+    subject: str = Field(primary_key=True, max_length=18)
+    channel: str = Field(primary_key=True, max_length=8)
+    at: datetime
+
+
+class OfferCallback(SQLModel, table=True):
+    """A gateway callback already handled (``sms:report:<biz_id>:<ok>``, ``sms:up:<id>``):
+    a replay or a duplicate finds its key here and changes nothing."""
+
+    __tablename__ = "offer_callback"
+
+    key: str = Field(primary_key=True, max_length=128)
+    at: datetime
+
+
+class OfferScan(SQLModel, table=True):
+    """One scan run of a proactive item for a day: its lease (one scanner at a time across
+    replicas), the cursor after the last accepted page (a crash resumes from it), progress."""
+
+    __tablename__ = "offer_scan"
+
+    id: str = Field(primary_key=True, max_length=96)
+    """``<item>:<day>``: the run of that item for that day."""
+    item_code: str = Field(max_length=64, index=True)
+    day: date
+    lease_holder: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = None
+    cursor: str | None = None
+    pages: int = 0
+    persons: int = 0
+    candidates: int = 0
+    started_at: datetime
+    finished_at: datetime | None = None

@@ -155,6 +155,13 @@ class HubObserver:
             registry=registry,
         )
         self.shared_up.set(1)
+        self.offers = Counter(
+            "ihub_offers",
+            "Proactive offers (主动推送) by item, channel and event (offered, sent, deferred, "
+            "delivered, failed, skipped, accepted).",
+            ["item", "channel", "event"],
+            registry=registry,
+        )
         self.cache_tallies: dict[str, Tally[str]] = {}
         # when the counts kept here (cache tallies) began: an ISO 8601 UTC time
         self.started_at = datetime.now(UTC).isoformat(timespec="seconds")
@@ -185,6 +192,9 @@ class HubObserver:
 
     def breaker(self, department: str, state: str) -> None:
         self.breaker_state.labels(department).set(BREAKER_VALUES.get(state, -1))
+
+    def offer_event(self, item: str, channel: str, event: str) -> None:
+        self._child(self.offers, item, channel, event).inc()
 
     # -- hub.catalogue.sync.SyncObserver -----------------------------------------------------
 
@@ -272,6 +282,7 @@ def operator_routes(
     readiness: Callable[[], Awaitable[Mapping[str, object]]],
     catalogue: Callable[[], Mapping[str, Any]] | None = None,
     approvals: Callable[[], Mapping[str, Any]] | None = None,
+    offers: Callable[[], Awaitable[Mapping[str, Any]]] | None = None,
 ) -> list[Route]:
     """``/status`` and ``/metrics`` over ``state``'s connectors and observer; ``readiness``
     gives ``/readyz``'s ``status`` and ``database`` entries, ``catalogue`` the catalogue
@@ -289,6 +300,8 @@ def operator_routes(
             body["catalogue"] = dict(catalogue())
         if approvals is not None:
             body["approvals"] = dict(approvals())  # the review queue's automatic re-check
+        if offers is not None:
+            body["offers"] = dict(await offers())  # per item: last run, progress, pending
         return JSONResponse(body)
 
     async def metrics(request: Request) -> Response:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, cast
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
@@ -11,10 +11,13 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
+from strawberry.types.unset import UNSET, UnsetType
 
 from hub.context import HubContext, RequestLoaders, Services
 from hub.security.persisted import PersistedQueryError
@@ -41,7 +44,7 @@ from hub.web.responses import (
     unsupported_body,
 )
 from schema import HubSchema
-from schema.context import Principal
+from schema.context import CallerKind, Principal
 from schema.errors import to_public
 from schema.extensions import operation_sink
 
@@ -69,7 +72,11 @@ class HubGraphQLView(GraphQL[HubContext, None]):
         public_max_age_s: int = 60,
         response_cache: ResponseCache | None = None,
     ) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if graphiql else None,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        )
         self._services = services
         self._graphiql = graphiql
         self._public_max_age_s = public_max_age_s
@@ -138,22 +145,35 @@ class HubGraphQLView(GraphQL[HubContext, None]):
             # strawberry answers these in plain text; clients expect a GraphQL error body
             return error_response(exc.reason, "BAD_USER_INPUT", exc.status_code, scope, media)
 
+    async def on_ws_connect(self, context: HubContext) -> UnsetType | dict[str, object] | None:
+        """The token comes in ``connection_init``'s payload; only residents subscribe."""
+        header = (context.connection_params or {}).get("Authorization")
+        principal = await self._services.authenticator.authenticate_header(
+            header if isinstance(header, str) else None
+        )
+        if principal.kind is not CallerKind.RESIDENT:
+            raise ConnectionRejectionError({"reason": principal.auth_problem or "no token"})
+        context.principal = principal
+        unset: UnsetType = UNSET
+        return unset
+
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> HubContext:
-        assert isinstance(request, Request) and isinstance(response, Response)
         services = self._services
+        websocket = isinstance(request, WebSocket)
         return HubContext(
-            request=request,
-            response=response,
+            request=cast(Request, request),
+            response=cast(Response, response),
             request_id=request_id_of(request.scope),
-            principal=_principal.get(),
+            principal=Principal.anonymous() if websocket else _principal.get(),
             directory=services.directory,
             idempotency=services.idempotency,
             records=services.records,
             audit_log=services.audit_log,
             catalogue=services.catalogue,
             approvals=services.approvals,
+            offers=services.offers,
             public_links=services.public_links,
             consents=services.consents,
             filings=services.filings,

@@ -1,0 +1,96 @@
+"""The resident's side of the offers (``schema.context.ResidentOffers``): the app's list, its
+one-tap acceptance and the per-channel opt-outs, over the store and ``Acceptance``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from hub.offers.acceptance import Acceptance
+from hub.offers.broker import OfferBroker
+from hub.offers.clock import Clock
+from hub.offers.proactive import PROACTIVE
+from hub.offers.store import ACCEPTED, EXPIRED, OFFERED, OfferStore, stamp
+from hub.store.models import Offer
+from schema.context import (
+    Approvals,
+    OfferAcceptance,
+    OfferView,
+    ResidentProfile,
+)
+
+CHANNELS = frozenset({"sms", "wechat", "app"})
+NOT_YOURS = ("NOT_FOUND", "没有这条推送。", "offerId")
+EXPIRED_REFUSAL = ("OFFER_EXPIRED", "这条推送已过期，请直接申请。", "offerId")
+CLOSED = ("OFFER_CLOSED", "这条推送已不能接受。", "offerId")
+REFUSALS = {"ALREADY_ENTITLED": "您已在享受该项补贴，无需重复申请。"}
+
+
+class AppOffers:
+    """What ``me { offers }``, ``acceptOffer`` and ``setOfferChannel`` ask."""
+
+    def __init__(
+        self,
+        store: OfferStore,
+        acceptance: Acceptance,
+        approvals: Approvals,
+        *,
+        clock: Clock,
+        broker: OfferBroker,
+    ) -> None:
+        self._broker = broker
+        self._store = store
+        self._acceptance = acceptance
+        self._approvals = approvals
+        self._clock = clock
+
+    def _view(self, offer: Offer) -> OfferView:
+        item = PROACTIVE.get(offer.item_code)
+        state = offer.state
+        if state == OFFERED and stamp(offer.expires_at) < stamp(self._clock()):
+            state = EXPIRED
+        return OfferView(
+            id=offer.id, item_code=offer.item_code, item_name=item.name if item else "",
+            reason=offer.reason, eligible_from=offer.eligible_from,
+            expires_at=stamp(offer.expires_at), state=state,
+        )  # fmt: skip
+
+    async def offers_of(self, resident: ResidentProfile) -> list[OfferView]:
+        return [self._view(o) for o in await self._store.offers_of(resident.id)]
+
+    async def accept(self, resident: ResidentProfile, offer_id: str) -> OfferAcceptance:
+        offer = await self._store.offer(offer_id)
+        if offer is None or offer.resident_id != resident.id:
+            return OfferAcceptance(None, refusal=NOT_YOURS)
+        view = self._view(offer)
+        if view.state == EXPIRED:
+            return OfferAcceptance(view, refusal=EXPIRED_REFUSAL)
+        if offer.state == OFFERED:
+            await self._acceptance.accept_in_app(offer_id)
+        elif offer.state != ACCEPTED:
+            return OfferAcceptance(view, refusal=CLOSED)
+        offer = await self._store.offer(offer_id)
+        assert offer is not None
+        view = self._view(offer)
+        decision_id = offer.decision_id
+        if decision_id is None:
+            return OfferAcceptance(view, filed_on=offer.eligible_from)
+        if decision_id.startswith("refused:"):
+            code = decision_id.removeprefix("refused:")
+            return OfferAcceptance(view, refusal=(code, REFUSALS.get(code, "未能提交申请。"), None))
+        return OfferAcceptance(view, decision=await self._approvals.decision(decision_id))
+
+    async def set_channel(
+        self, resident: ResidentProfile, channel: str, enabled: bool
+    ) -> frozenset[str]:
+        if channel not in CHANNELS:
+            raise ValueError(channel)
+        if enabled:
+            await self._store.opt_in(resident.id_number, channel)
+        else:
+            await self._store.opt_out(resident.id_number, channel, self._clock())
+        return frozenset(await self._store.opt_outs(resident.id_number))
+
+    async def subscribe(self, resident: ResidentProfile) -> AsyncIterator[OfferView]:
+        async with self._broker.subscribe(resident.id) as queue:
+            while True:
+                yield self._view(await queue.get())
