@@ -575,6 +575,8 @@ class OfferView:
     expires_at: datetime
     state: str
     """OFFERED, ACCEPTED, EXPIRED or REFUSED."""
+    member_name: str | None = None
+    """Whose it is when it is a household member's (one without an account): their name."""
 
 
 @dataclass(frozen=True)

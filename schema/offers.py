@@ -17,6 +17,7 @@ from schema.approvals import ServiceApplication, application_of
 from schema.common import IDEMPOTENCY_KEY_HELP, UserError, current_resident, idempotent
 from schema.context import HubInfo, OfferView, ResidentProfile
 from schema.errors import BadUserInput
+from schema.masking import mask_name
 
 
 @strawberry.enum(description="Why the offer was made.")
@@ -54,6 +55,10 @@ class Offer:
     eligible_from: dt.date = strawberry.field(description="The first day the item is theirs.")
     expires_at: dt.datetime
     state: OfferState
+    for_member: str | None = strawberry.field(
+        description="A household member's offer (one without an account of their own): their "
+        "name, masked; you may accept it for them. Null when it is yours."
+    )
 
 
 def offer_of(view: OfferView) -> Offer:
@@ -61,6 +66,7 @@ def offer_of(view: OfferView) -> Offer:
         id=strawberry.ID(view.id), item=OfferItem(code=view.item_code, name=view.item_name),
         reason=OfferReason(view.reason), eligible_from=view.eligible_from,
         expires_at=view.expires_at, state=OfferState(view.state),
+        for_member=mask_name(view.member_name) if view.member_name else None,
     )  # fmt: skip
 
 

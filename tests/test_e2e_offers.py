@@ -416,6 +416,42 @@ def test_app_offers_one_tap_accept_and_channels(
         assert session.get(OfferOptOut, (offer.subject, "sms")) is not None
 
 
+MEMBER_OFFERS = "{ me { offers { id item { code } reason eligibleFrom state forMember } } }"
+
+
+def test_a_household_member_without_an_account_is_offered_through_the_household(
+    offers: Offers, token_for: Callable[..., str]
+) -> None:
+    # given the registry's father of household 13, turning 70 in two months, with no account
+    hub = offers.start()
+    offers.scanned(hub)
+    offer = offers.the_offer()
+    assert offer.resident_id is None and offer.household_id == offers.case["household_id"]
+    head = token_for(people.resident_id(2 * int(offers.case["household_id"][1:]) - 1))
+    # when the household's resident opens the app: the father's offer, his name masked
+    listed = hub.graphql(MEMBER_OFFERS, token=head).json()["data"]["me"]["offers"]
+    theirs = [o for o in listed if o["id"] == offer.id]
+    assert theirs == [
+        {
+            "id": offer.id, "item": {"code": "elderly_allowance"}, "reason": "UPCOMING",
+            "eligibleFrom": offer.eligible_from.isoformat(), "state": "OFFERED",
+            "forMember": offer.name[:1] + "*" * (len(offer.name) - 1),
+        }
+    ]  # fmt: skip
+    # a resident of another household neither sees nor accepts it
+    stranger = token_for("R000002")
+    seen = hub.graphql(MEMBER_OFFERS, token=stranger).json()["data"]["me"]["offers"]
+    assert offer.id not in {o["id"] for o in seen}
+    tap = {"input": {"offerId": offer.id, "idempotencyKey": "test-member-tap-1"}}
+    refused = hub.graphql(ACCEPT, tap, token=stranger).json()["data"]["acceptOffer"]
+    assert refused["userErrors"] == [{"code": "NOT_FOUND", "field": "offerId"}]
+    # and the household's resident accepts it for him: filed on his 70th birthday
+    accepted = hub.graphql(ACCEPT, tap, token=head).json()["data"]["acceptOffer"]
+    assert accepted["offer"] == {"id": offer.id, "state": "ACCEPTED"}
+    assert accepted["filedOn"] == offer.eligible_from.isoformat()
+    assert accepted["userErrors"] == []
+
+
 SUBSCRIBE = "subscription { offers { id item { code } reason state } }"
 
 

@@ -43,7 +43,7 @@ class AppOffers:
         self._approvals = approvals
         self._clock = clock
 
-    def _view(self, offer: Offer) -> OfferView:
+    def _view(self, offer: Offer, resident: ResidentProfile | None = None) -> OfferView:
         item = PROACTIVE.get(offer.item_code)
         state = offer.state
         if state == OFFERED and stamp(offer.expires_at) < stamp(self._clock()):
@@ -52,16 +52,26 @@ class AppOffers:
             id=offer.id, item_code=offer.item_code, item_name=item.name if item else "",
             reason=offer.reason, eligible_from=offer.eligible_from,
             expires_at=stamp(offer.expires_at), state=state,
+            member_name=offer.name if resident is not None and offer.resident_id != resident.id
+            else None,
         )  # fmt: skip
 
     async def offers_of(self, resident: ResidentProfile) -> list[OfferView]:
-        return [self._view(o) for o in await self._store.offers_of(resident.id)]
+        offers = await self._store.offers_of(resident.id, resident.household_id)
+        return [self._view(o, resident) for o in offers]
+
+    @staticmethod
+    def _theirs(offer: Offer, resident: ResidentProfile) -> bool:
+        """The resident's own offer, or one of a household member without an account."""
+        if offer.resident_id is not None:
+            return offer.resident_id == resident.id
+        return offer.household_id is not None and offer.household_id == resident.household_id
 
     async def accept(self, resident: ResidentProfile, offer_id: str) -> OfferAcceptance:
         offer = await self._store.offer(offer_id)
-        if offer is None or offer.resident_id != resident.id:
+        if offer is None or not self._theirs(offer, resident):
             return OfferAcceptance(None, refusal=NOT_YOURS)
-        view = self._view(offer)
+        view = self._view(offer, resident)
         if view.state == EXPIRED:
             return OfferAcceptance(view, refusal=EXPIRED_REFUSAL)
         if offer.state == OFFERED:
@@ -70,7 +80,7 @@ class AppOffers:
             return OfferAcceptance(view, refusal=CLOSED)
         offer = await self._store.offer(offer_id)
         assert offer is not None
-        view = self._view(offer)
+        view = self._view(offer, resident)
         decision_id = offer.decision_id
         if decision_id is None:
             return OfferAcceptance(view, filed_on=offer.eligible_from)

@@ -44,6 +44,9 @@ class Candidate:
     reason: Reason
     eligible_from: date
     period: str
+    household_id: str | None = None
+    """The registry household: its hub residents see (and may accept) the offer of a member
+    who has no account of their own."""
 
 
 class CandidateSink(Protocol):
@@ -110,13 +113,15 @@ def candidates(
             Reason.NOW if now else Reason.UPCOMING,
             start,
             item.period(max(start, today)),
+            household or None,
         )
-        for id_number, name, mobile, now, start in zip(
+        for id_number, name, mobile, now, start, household in zip(
             page.id_number[rows].tolist(),
             page.name[rows].tolist(),
             page.mobile[rows].tolist(),
             verdicts.now[rows].tolist(),
             starts,
+            page.household_id[rows].tolist(),
             strict=True,
         )
     ]

@@ -102,6 +102,7 @@ class OfferStore:
                 {
                     "id": uuid.uuid4().hex, "item_code": c.item, "subject": c.id_number,
                     "resident_id": residents.get(c.id_number), "name": c.name,
+                    "household_id": c.household_id,
                     "mobile": c.mobile, "period": c.period, "reason": c.reason.value,
                     "eligible_from": c.eligible_from,
                     "expires_at": stamp(now + item.expires_after), "state": OFFERED,
@@ -178,13 +179,18 @@ class OfferStore:
     async def offer(self, offer_id: str) -> Offer | None:
         return await self._database.run(lambda s: s.get(Offer, offer_id))
 
-    async def offers_of(self, resident_id: str) -> list[Offer]:
+    async def offers_of(self, resident_id: str, household_id: str | None = None) -> list[Offer]:
+        """The resident's offers, and (``household_id``) those of the household's members who
+        have no account of their own, newest first."""
+
         def read(session: Session) -> list[Offer]:
-            query = (
-                select(Offer)
-                .where(Offer.resident_id == resident_id)
-                .order_by(col(Offer.created_at).desc())
-            )
+            mine = col(Offer.resident_id) == resident_id
+            if household_id is not None:
+                members = and_(
+                    col(Offer.household_id) == household_id, col(Offer.resident_id).is_(None)
+                )
+                mine = or_(mine, members)
+            query = select(Offer).where(mine).order_by(col(Offer.created_at).desc())
             return list(session.exec(query).all())
 
         return await self._database.run(read)

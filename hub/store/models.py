@@ -345,6 +345,9 @@ class Offer(SQLModel, table=True):
     item_code: str = Field(max_length=64)
     subject: str = Field(max_length=18, index=True)
     resident_id: str | None = Field(default=None, max_length=8, index=True)
+    household_id: str | None = Field(default=None, max_length=24, index=True)
+    """The registry household: for a person without an account, its hub residents see the
+    offer in the app and may accept it for them."""
     name: str = Field(max_length=32)
     mobile: str | None = Field(default=None, max_length=16, index=True)
     period: str = Field(max_length=16)
