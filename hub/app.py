@@ -234,6 +234,7 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
             approvals,
             clock=offers_clock,
             broker=state.offer_broker,
+            connectors=state.connectors,
         ),
         public_links=PublicLinks(settings.public_base_url),
         persisted=PersistedDocuments(

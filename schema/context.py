@@ -607,3 +607,11 @@ class ResidentOffers(Protocol):
     def subscribe(self, resident: ResidentProfile) -> AsyncIterator[OfferView]:
         """The offers made to ``resident`` from now on, as they are made."""
         ...
+
+    async def link_wechat(
+        self, resident: ResidentProfile, code: str
+    ) -> tuple[str, str, str | None] | None:
+        """Link the WeChat user who authorised the service account's page (``code``, from
+        WeChat's redirect) to ``resident``, so that WeChat offers reach them; ``None`` when
+        linked, else the refusal (code, message fit to show, field)."""
+        ...

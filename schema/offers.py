@@ -7,6 +7,7 @@ for a NOW offer, on the day for an UPCOMING one (``filedOn``)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import AsyncGenerator
 from enum import Enum
 from typing import Any
@@ -105,6 +106,24 @@ class SetOfferChannelInput:
     idempotency_key: str = strawberry.field(description=IDEMPOTENCY_KEY_HELP)
 
 
+@strawberry.input(
+    description="Link your WeChat to i罗湖 so that offers reach you there: the `code` WeChat "
+    "gave the service account's page when you opened it (its redirect's `code` parameter)."
+)
+class LinkWeChatInput:
+    code: str
+    idempotency_key: str = strawberry.field(description=IDEMPOTENCY_KEY_HELP)
+
+
+@strawberry.type(description="Whether your WeChat is linked now, or why not.")
+class LinkWeChatPayload:
+    linked: bool
+    user_errors: list[UserError]
+
+
+WECHAT_CODE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
 async def my_offers(info: HubInfo, resident: ResidentProfile) -> list[Offer]:
     return [offer_of(v) for v in await info.context.offers.offers_of(resident)]
 
@@ -147,6 +166,36 @@ class OffersMutation:
             offer=offer_of(views[offer_id]) if offer_id in views else None,
             application=application_of(decision) if decision else None,
             filed_on=dt.date.fromisoformat(filed) if filed and decision is None else None,
+            user_errors=[UserError(**e) for e in outcome.get("userErrors", [])],
+        )
+
+    @strawberry.mutation(
+        description="绑定微信 · Link the WeChat user who opened the service account's page (its "
+        "one-time `code`) to you, so that WeChat offers reach you. Refusals: INVALID_CODE "
+        "(unknown, expired after 5 minutes, or used), CONFLICT (another resident's WeChat)."
+    )
+    async def link_we_chat(self, info: HubInfo, input: LinkWeChatInput) -> LinkWeChatPayload:
+        resident = await current_resident(info)
+        code = input.code.strip()
+        if not WECHAT_CODE.fullmatch(code):
+            raise BadUserInput("`code` is WeChat's code: 1 to 128 letters or digits.", field="code")
+        offers = info.context.offers
+
+        async def perform(_key: str) -> dict[str, Any]:
+            refusal = await offers.link_wechat(resident, code)
+            if refusal is None:
+                return {"linked": True}
+            error, message, field = refusal
+            return {"linked": False, "userErrors": [
+                {"code": error, "message": message, "field": field}
+            ]}  # fmt: skip
+
+        outcome = await idempotent(
+            info, resident, operation="linkWeChat", key=input.idempotency_key,
+            arguments={"code": code}, perform=perform,
+        )  # fmt: skip
+        return LinkWeChatPayload(
+            linked=bool(outcome.get("linked")),
             user_errors=[UserError(**e) for e in outcome.get("userErrors", [])],
         )
 

@@ -605,3 +605,54 @@ def test_wechat_goes_to_linked_followers_and_skips_the_others(
 
 def _age(born: date, day: date) -> int:
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+LINK = """mutation Link($input: LinkWeChatInput!) { linkWeChat(input: $input) {
+  linked userErrors { code field } } }"""
+
+
+def test_a_resident_links_their_wechat_with_the_page_s_code(
+    offers: Offers, mocks: BackgroundMocks, token_for: Callable[..., str]
+) -> None:
+    wechat_url = mocks.urls["wechat"]
+    httpx.post(f"{wechat_url}/__admin/reset").raise_for_status()
+    hub = offers.start(offers_scan_s=0.0)
+    me, other = people.resident_id(4), people.resident_id(5)
+
+    def link(who: str, code: str, key: str) -> dict[str, Any]:
+        variables = {"input": {"code": code, "idempotencyKey": key}}
+        body = hub.graphql(LINK, variables, token=token_for(who)).json()
+        assert "errors" not in body, body
+        return dict(body["data"]["linkWeChat"])
+
+    def page_code(n: int) -> str:
+        issued = httpx.post(
+            f"{wechat_url}/__admin/oauth-code", json={"id_number": people.id_number(n)}
+        )
+        return str(issued.raise_for_status().json()["code"])
+
+    def links() -> list[tuple[str, str]]:
+        with Session(offers.engine) as session:
+            rows = session.exec(select(AccountLink).where(AccountLink.department == "wechat"))
+            return sorted((r.resident_id, r.account_id) for r in rows)
+
+    # when the resident opens the service account's page and the app sends WeChat's code
+    code = page_code(4)
+    assert link(me, code, "test-link-0001") == {"linked": True, "userErrors": []}
+    # then their openid is linked (WeChat offers now reach them), and a repeat is the same
+    assert links() == [(me, openid_of(people.id_number(4)))]
+    assert link(me, code, "test-link-0001") == {"linked": True, "userErrors": []}
+    # a code used already is refused, and nothing changes
+    assert link(me, code, "test-link-0002")["userErrors"] == [
+        {"code": "INVALID_CODE", "field": "code"}
+    ]
+    # another resident cannot take a WeChat that is linked to someone else
+    taken = link(other, page_code(4), "test-link-0003")
+    assert taken == {"linked": False, "userErrors": [{"code": "CONFLICT", "field": "code"}]}
+    assert links() == [(me, openid_of(people.id_number(4)))]
+    # and a code that is not WeChat's shape is bad input, asked of nobody
+    bad = hub.graphql(
+        LINK, {"input": {"code": "not a code!", "idempotencyKey": "test-link-0004"}},
+        token=token_for(me),
+    ).json()  # fmt: skip
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"

@@ -13,6 +13,7 @@ import pytest
 
 from connectors.errors import Refused, UpstreamRejected
 from connectors.wechat import (
+    InvalidCode,
     NotFollowing,
     QuotaReached,
     UnknownOpenid,
@@ -167,3 +168,27 @@ async def test_a_wrong_secret_is_rejected(wechat: MockAdmin) -> None:
             await offer(wrong)
     assert refused.value.code == "40125"
     assert wechat.calls(SEND) == 0
+
+
+OAUTH = "GET /sns/oauth2/access_token"
+
+
+async def test_a_page_code_gives_its_user_s_openid_once(
+    connector: WeChatConnector, wechat: MockAdmin
+) -> None:
+    # given a resident who opened the service account's page: WeChat's one-time code
+    person = RESIDENTS[3]
+    code = admin_post(wechat.url, "oauth-code", {"id_number": person})["code"]
+    # then the code gives their openid, in one call
+    assert await connector.openid_for_code(code) == openid_of(person)
+    assert wechat.calls(OAUTH) == 1
+    # and a code used, unknown or past its five minutes is refused, each in one call
+    with pytest.raises(InvalidCode):
+        await connector.openid_for_code(code)
+    with pytest.raises(InvalidCode):
+        await connector.openid_for_code("no-such-code")
+    late = admin_post(wechat.url, "oauth-code", {"id_number": person})["code"]
+    set_clock(wechat.url, advance_s=301)
+    with pytest.raises(InvalidCode):
+        await connector.openid_for_code(late)
+    assert wechat.calls(OAUTH) == 4, "a code is good once: never retried"

@@ -1,6 +1,19 @@
 """The district's WeChat service account: template messages to followers, token kept."""
 
 from connectors.wechat.client import WeChatConnector
-from connectors.wechat.errors import NotFollowing, QuotaReached, UnknownOpenid, UnknownTemplate
+from connectors.wechat.errors import (
+    InvalidCode,
+    NotFollowing,
+    QuotaReached,
+    UnknownOpenid,
+    UnknownTemplate,
+)
 
-__all__ = ["NotFollowing", "QuotaReached", "UnknownOpenid", "UnknownTemplate", "WeChatConnector"]
+__all__ = [
+    "InvalidCode",
+    "NotFollowing",
+    "QuotaReached",
+    "UnknownOpenid",
+    "UnknownTemplate",
+    "WeChatConnector",
+]

@@ -36,13 +36,21 @@ from connectors.observer import Observer
 from connectors.shared import Shared
 from connectors.tokens import Grant, Token, TokenKeeper
 from connectors.wechat import mapping
-from connectors.wechat.errors import NotFollowing, QuotaReached, UnknownOpenid, UnknownTemplate
+from connectors.wechat.errors import (
+    InvalidCode,
+    NotFollowing,
+    QuotaReached,
+    UnknownOpenid,
+    UnknownTemplate,
+)
 
 T = TypeVar("T")
 
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 GRANT = "/cgi-bin/token"
 SEND = "/cgi-bin/message/template/send"
+OAUTH = "/sns/oauth2/access_token"
+CODE_REFUSED = frozenset({40029, 40163})
 TOKEN_REFUSED = frozenset({40001, 40014, 42001})
 NOT_FOLLOWING = 43004
 UNKNOWN_OPENID = 40003
@@ -114,6 +122,27 @@ class WeChatConnector(Connector):
             endpoint=f"POST {SEND}",
         )
         return self._read(response, f"POST {SEND}", mapping.answer)
+
+    async def openid_for_code(self, code: str) -> str:
+        """The openid of the user who authorised the service account's web page, from the
+        ``code`` WeChat's redirect carried (``snsapi_base``: no consent screen, the openid
+        only). ``InvalidCode`` when it is unknown, expired or used."""
+        appid, secret = self.policy.credentials.get("appid"), self.policy.credentials.get("secret")
+        if not appid or not secret:
+            raise self._failed(UpstreamRejected(self.department, "appid/secret not set"))
+        params = {"appid": appid, "secret": secret, "code": code,
+                  "grant_type": "authorization_code"}  # fmt: skip
+        # not retried: a code is good once, and a lost answer used it
+        response = await self._request(
+            "GET", OAUTH, params=params, retry=False, endpoint=f"GET {OAUTH}"
+        )
+        found = self._read(response, f"GET {OAUTH}", mapping.openid)
+        if isinstance(found, str):
+            return found
+        detail = f"GET {OAUTH}: errcode {found.errcode}"
+        if found.errcode in CODE_REFUSED:
+            raise InvalidCode(self.department, detail)
+        raise UpstreamRejected(self.department, detail, code=str(found.errcode))
 
     def _refusal(self, answer: mapping.Answer, template: str) -> ConnectorError:
         detail = f"POST {SEND}: errcode {answer.errcode}"

@@ -3,7 +3,8 @@
 Refused
 ├── NotFollowing      43004: the person does not follow the account (send by SMS instead)
 ├── UnknownOpenid     40003: no such user of the account
-└── QuotaReached      45009: the day's template-message quota is spent (retry_after_s)
+├── QuotaReached      45009: the day's template-message quota is spent (retry_after_s)
+└── InvalidCode       40029 / 40163: a web-page authorisation code unknown, expired or used
 UpstreamRejected
 └── UnknownTemplate   40037: the template id is not one of the account's
 """
@@ -42,3 +43,11 @@ class UnknownTemplate(UpstreamRejected):
     def __init__(self, department: str, message: str, *, template: str) -> None:
         super().__init__(department, message, code="40037")
         self.template = template
+
+
+class InvalidCode(Refused):
+    """A web-page authorisation code WeChat does not know, that expired (5 minutes) or was
+    used already (a code is good once)."""
+
+    def __init__(self, department: str, message: str) -> None:
+        super().__init__(department, "INVALID_CODE", message)

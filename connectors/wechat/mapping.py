@@ -44,3 +44,15 @@ def grant(payload: object) -> Grant | Answer:
 def template_data(values: dict[str, str]) -> dict[str, dict[str, str]]:
     """``{"thing1": "高龄津贴"}`` → ``{"thing1": {"value": "高龄津贴"}}``."""
     return {key: {"value": value} for key, value in values.items()}
+
+
+def openid(payload: object) -> Answer | str:
+    """``/sns/oauth2/access_token``'s answer: the authorised user's openid, or the refusal."""
+    f = Fields(payload, DEPARTMENT, "oauth")
+    errcode = f.opt_integer("errcode") or 0
+    if errcode != 0:
+        return Answer(errcode, f.opt_text("errmsg") or "", None)
+    found = f.text("openid")
+    if not found or len(found) > 64:
+        raise UpstreamPayloadError(DEPARTMENT, "oauth.openid: empty or too long")
+    return found

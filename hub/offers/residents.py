@@ -3,8 +3,12 @@ one-tap acceptance and the per-channel opt-outs, over the store and ``Acceptance
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from typing import cast
 
+from connectors.base import Connector
+from connectors.wechat import WeChatConnector
+from connectors.wechat.errors import InvalidCode
 from hub.offers.acceptance import Acceptance
 from hub.offers.broker import OfferBroker
 from hub.offers.clock import Clock
@@ -22,6 +26,8 @@ CHANNELS = frozenset({"sms", "wechat", "app"})
 NOT_YOURS = ("NOT_FOUND", "没有这条推送。", "offerId")
 EXPIRED_REFUSAL = ("OFFER_EXPIRED", "这条推送已过期，请直接申请。", "offerId")
 CLOSED = ("OFFER_CLOSED", "这条推送已不能接受。", "offerId")
+INVALID_CODE = ("INVALID_CODE", "授权已失效，请在公众号中重新打开页面。", "code")
+TAKEN = ("CONFLICT", "这个微信已绑定另一位居民。", "code")
 REFUSALS = {"ALREADY_ENTITLED": "您已在享受该项补贴，无需重复申请。"}
 
 
@@ -36,7 +42,9 @@ class AppOffers:
         *,
         clock: Clock,
         broker: OfferBroker,
+        connectors: Mapping[str, Connector] | None = None,
     ) -> None:
+        self._connectors: Mapping[str, Connector] = connectors if connectors is not None else {}
         self._broker = broker
         self._store = store
         self._acceptance = acceptance
@@ -99,6 +107,18 @@ class AppOffers:
         else:
             await self._store.opt_out(resident.id_number, channel, self._clock())
         return frozenset(await self._store.opt_outs(resident.id_number))
+
+    async def link_wechat(
+        self, resident: ResidentProfile, code: str
+    ) -> tuple[str, str, str | None] | None:
+        wechat = cast(WeChatConnector, self._connectors["wechat"])
+        try:
+            openid = await wechat.openid_for_code(code)
+        except InvalidCode:
+            return INVALID_CODE
+        if not await self._store.link_openid(resident.id, openid):
+            return TAKEN
+        return None
 
     async def subscribe(self, resident: ResidentProfile) -> AsyncIterator[OfferView]:
         async with self._broker.subscribe(resident.id) as queue:

@@ -179,6 +179,40 @@ class OfferStore:
     async def offer(self, offer_id: str) -> Offer | None:
         return await self._database.run(lambda s: s.get(Offer, offer_id))
 
+    async def link_openid(self, resident_id: str, openid: str) -> bool:
+        """The resident's WeChat openid (one per resident: a new one replaces the old);
+        ``False`` when the openid is another resident's."""
+
+        def work(session: Session) -> bool:
+            owner = session.exec(
+                select(AccountLink.resident_id).where(
+                    AccountLink.department == "wechat", AccountLink.kind == "openid",
+                    AccountLink.account_id == openid,
+                )
+            ).first()  # fmt: skip
+            if owner is not None:
+                return owner == resident_id
+            for old in session.exec(
+                select(AccountLink).where(
+                    AccountLink.resident_id == resident_id, AccountLink.department == "wechat",
+                    AccountLink.kind == "openid",
+                )
+            ).all():  # fmt: skip
+                session.delete(old)
+            session.add(
+                AccountLink(
+                    resident_id=resident_id, department="wechat", kind="openid", account_id=openid
+                )
+            )
+            try:
+                session.commit()
+            except IntegrityError:  # linked by another resident at the same moment
+                session.rollback()
+                return False
+            return True
+
+        return await self._database.run(work)
+
     async def offers_of(self, resident_id: str, household_id: str | None = None) -> list[Offer]:
         """The resident's offers, and (``household_id``) those of the household's members who
         have no account of their own, newest first."""

@@ -32,7 +32,7 @@ from aiohttp import web
 from mocks.common.clock import CLOCK_KEY, MockClock, install_clock
 from mocks.common.gov import POPULATION_KEY, answer, install_population, json_body
 from mocks.common.launcher import MockConfig
-from mocks.common.population import follows, id_number_of_openid
+from mocks.common.population import follows, id_number_of_openid, openid_of
 from mocks.wechat.tokens import LIFETIME_S, Tokens
 
 APPS = {"wx-ihub-luohu": "dev-wechat-secret"}
@@ -48,8 +48,10 @@ MESSAGES = {
     40002: "invalid grant_type",
     40003: "invalid openid",
     40013: "invalid appid",
+    40029: "invalid code",
     40037: "invalid template_id",
     40125: "invalid appsecret",
+    40163: "code been used",
     42001: "access_token expired",
     43004: "require subscribe",
     45009: "reach max api daily quota limit",
@@ -66,6 +68,9 @@ class Account:
     outbox: list[dict[str, Any]] = field(default_factory=list)
     followers: dict[str, bool] = field(default_factory=dict)
     serial: int = 0
+    codes: dict[str, tuple[str, float]] = field(default_factory=dict)
+    """Web-page authorisation codes: code → (openid, when it expires on the mock's clock)."""
+    used: set[str] = field(default_factory=set)
 
     def sent_today(self) -> int:
         if self.sent is None or self.sent[0] != self.clock.today():
@@ -81,6 +86,8 @@ class Account:
         self.followers.clear()
         self.tokens.clear()
         self.daily_quota = DAILY_QUOTA
+        self.codes.clear()
+        self.used.clear()
 
 
 ACCOUNT_KEY = web.AppKey("wechat_account", Account)
@@ -103,6 +110,39 @@ async def token(request: web.Request) -> web.Response:
         return _error(40125)
     value = request.app[ACCOUNT_KEY].tokens.issue()
     return answer({"access_token": value, "expires_in": LIFETIME_S})
+
+
+CODE_LIFETIME_S = 300
+"""A web-page authorisation code lasts five minutes and is good once."""
+
+
+async def oauth_access_token(request: web.Request) -> web.Response:
+    """``/sns/oauth2/access_token``: the openid of whoever authorised the service account's
+    web page (``snsapi_base``): WeChat redirected their browser there with ``code``."""
+    query = request.query
+    if query.get("grant_type") != "authorization_code":
+        return _error(40002)
+    secret = APPS.get(query.get("appid", ""))
+    if secret is None:
+        return _error(40013)
+    if query.get("secret") != secret:
+        return _error(40125)
+    account = request.app[ACCOUNT_KEY]
+    code = query.get("code", "")
+    if code in account.used:
+        return _error(40163)
+    found = account.codes.pop(code, None)
+    if found is None or found[1] < account.clock.time():
+        return _error(40029)
+    account.used.add(code)
+    openid, _ = found
+    return answer(
+        {
+            "access_token": secrets.token_urlsafe(24), "expires_in": 7200,
+            "refresh_token": secrets.token_urlsafe(24), "openid": openid,
+            "scope": "snsapi_base",
+        }
+    )  # fmt: skip
 
 
 def _data_problem(keys: tuple[str, ...], data: object) -> str | None:
@@ -202,6 +242,19 @@ async def _followers(request: web.Request) -> web.Response:
     return answer({"openid": openid, "follows": following})
 
 
+async def _oauth_code(request: web.Request) -> web.Response:
+    """What WeChat does when the person with ``id_number`` opens the service account's page
+    and it authorises them: a one-time code for their openid, as the redirect carries it."""
+    body = await json_body(request)
+    id_number = body.get("id_number") if isinstance(body, dict) else None
+    if not isinstance(id_number, str) or request.app[POPULATION_KEY].person(id_number) is None:
+        return answer({"error": "id_number of a registry person is required"}, 400)
+    account = request.app[ACCOUNT_KEY]
+    code = secrets.token_hex(16)
+    account.codes[code] = (openid_of(id_number), account.clock.time() + CODE_LIFETIME_S)
+    return answer({"code": code, "expires_in": CODE_LIFETIME_S})
+
+
 async def _reset(request: web.Request) -> web.Response:
     request.app[ACCOUNT_KEY].clear()
     request.app[CLOCK_KEY].offset_s = 0.0
@@ -214,6 +267,8 @@ def add_routes(app: web.Application, config: MockConfig) -> None:
     app[ACCOUNT_KEY] = Account(clock, Tokens(clock))
     app.router.add_get("/cgi-bin/token", token)
     app.router.add_post("/cgi-bin/message/template/send", send)
+    app.router.add_get("/sns/oauth2/access_token", oauth_access_token)
+    app.router.add_post("/__admin/oauth-code", _oauth_code)
     app.router.add_get("/__admin/outbox", _outbox)
     app.router.add_get("/__admin/tokens", _tokens)
     app.router.add_post("/__admin/tokens/rotate", _rotate)
