@@ -14,6 +14,11 @@ Every answer is HTTP 200; errors are ``{"errcode", "errmsg"}`` with the request 
   follow the account (``mocks.common.population.follows``), ``47003`` a template key missing
   or too long (``thing`` values at most 20 characters, ``phrase`` 5).
 
+- ``GET /sns/oauth2/access_token?appid=&secret=&code=&grant_type=authorization_code`` →
+  ``{"access_token", "openid", "scope": "snsapi_base", …}`` for a web-page authorisation code
+  (``POST /__admin/oauth-code {"id_number"}`` plays the person opening the page: a code good
+  once for 5 minutes); ``40029`` invalid or expired, ``40163`` used.
+
 Openids are ``mocks.common.population.openid_of(id_number)``. Admin: ``GET /__admin/outbox``,
 ``GET /__admin/tokens``, ``POST /__admin/tokens/rotate`` (a token fetched elsewhere, as by
 another server of the same app), ``POST /__admin/followers {"openid", "follows"}``,
