@@ -104,6 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--latency-ms", type=float, default=LATENCY_MS)
+    parser.add_argument(
+        "--gil",
+        action="store_true",
+        help="sample only the thread holding the GIL (Python CPU; idle waits left out)",
+    )
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "ihub-profile")
     args = parser.parse_args(argv)
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
@@ -146,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
                     "-r",
                     "250",
                     "--nonblocking",
+                    *(["--gil"] if args.gil else []),
                     "-f",
                     fmt,
                     "-o",
