@@ -12,6 +12,8 @@ Cache events: ``hit``, ``miss``, ``coalesced``, ``revalidated``, ``stale``.
 
 from __future__ import annotations
 
+import functools
+import re
 from typing import Protocol
 
 
@@ -54,20 +56,24 @@ class NullObserver:
 NULL_OBSERVER: Observer = NullObserver()
 
 
+_TWO_DIGITS = re.compile(r"[0-9][^0-9]*[0-9]")
+
+
+@functools.lru_cache(maxsize=4096)
 def route_of(path: str) -> str:
     """The path with its key segments (ids, encoded names) replaced by ``{id}``: a metric label.
 
     A key is encoded or not ASCII, all digits, or has two digits or more (``YC2026A-0001``,
     ``A0001``); ``v1`` and ``oauth2`` are not. A connector whose keys look otherwise passes
-    ``endpoint=`` to ``_request``.
+    ``endpoint=`` to ``_request``. Computed on every upstream call, so remembered per path.
     """
+    return "/".join("{id}" if _is_key(segment) else segment for segment in path.split("/"))
 
-    def is_key(segment: str) -> bool:
-        if "%" in segment or not segment.isascii():
-            return True
-        return segment.isdigit() or sum(c.isdigit() for c in segment) >= 2
 
-    return "/".join("{id}" if is_key(segment) else segment for segment in path.split("/"))
+def _is_key(segment: str) -> bool:
+    if "%" in segment or not segment.isascii():
+        return True
+    return segment.isdigit() or _TWO_DIGITS.search(segment) is not None
 
 
 def outcome_of(status: int) -> str:
