@@ -326,6 +326,7 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
             state.connectors.clear()
             if redis is not None:
                 await redis.aclose()
+            await asyncio.to_thread(database.close)  # the audit writer's connection
             engine.dispose()
             if provider is not None:
                 provider.shutdown()  # flushes the spans still waiting for export

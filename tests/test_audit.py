@@ -332,13 +332,17 @@ T = TypeVar("T")
 
 
 class CountingDatabase(Database):
-    """Counts the transactions the audit log runs (one ``run`` each)."""
+    """Counts the transactions the audit log runs: its writer's, and any ``run``."""
 
-    runs = 0
+    session_runs = 0
 
     async def run(self, work: Callable[[Session], T]) -> T:
-        self.runs += 1
+        self.session_runs += 1
         return await super().run(work)
+
+    @property
+    def runs(self) -> int:
+        return self.session_runs + (self._writer.transactions if self._writer else 0)
 
 
 def test_concurrent_appends_share_transactions_and_stay_one_chain(database_url: str) -> None:
@@ -362,6 +366,7 @@ def test_concurrent_appends_share_transactions_and_stay_one_chain(database_url: 
         asyncio.run(log.append(_entry("R000200")))
         assert verify_chain(engine) == (51, None)
     finally:
+        database.close()
         engine.dispose()
 
 
@@ -389,13 +394,67 @@ def test_a_failed_transaction_fails_every_append_in_it(database_url: str) -> Non
         assert verify_chain(engine) == (1, None)
         assert [r.principal for r in records(database_url)] == ["R000305"]
     finally:
+        database.close()
+        engine.dispose()
+
+
+def test_the_writer_and_a_session_store_the_same_rows(database_url: str) -> None:
+    # the writer's own statements (the hot path) and SQLAlchemy's (append_record) interleave
+    engine = make_engine(database_url)
+    create_tables(engine)
+    database = Database(engine)
+    log = SqlAuditLog(database)
+    consented = AuditEntry(**{**_entry("R000501").__dict__, "principal_kind": "partner",
+                              "principal": "icbc", "consents": ("C0123456789abcdef",)})  # fmt: skip
+    try:
+        # when the writer makes the chain's head and first records, then a session appends
+        asyncio.run(log.append(_entry("R000500")))
+        asyncio.run(log.append(consented))
+        with Session(engine) as session:
+            append_record(session, _entry("R000502"))
+        asyncio.run(log.append(_entry("R000503")))
+        # then it is one chain, and the rows of either path read back alike
+        assert verify_chain(engine) == (4, None)
+        rows = records(database_url)
+        assert [r.principal for r in rows] == ["R000500", "icbc", "R000502", "R000503"]
+        assert [r.consents for r in rows] == [None, '["C0123456789abcdef"]', None, None]
+        assert len({r.at.tzinfo for r in rows}) == 1  # stored as SQLAlchemy stores them
+        assert [r.at for r in rows] == sorted(r.at for r in rows)
+        assert rows[0].hash == _hash_before_consents(rows[0])
+    finally:
+        database.close()
+        engine.dispose()
+
+
+@pytest.mark.skipif(
+    not os.environ.get("HUB_TEST_DATABASE_URL"), reason="needs PostgreSQL (HUB_TEST_DATABASE_URL)"
+)
+def test_the_writer_reconnects_when_its_connection_was_cut() -> None:
+    url = os.environ["HUB_TEST_DATABASE_URL"]
+    engine = make_engine(url)
+    drop_tables(engine)
+    create_tables(engine)
+    database = Database(engine)
+    log = SqlAuditLog(database)
+    try:
+        asyncio.run(log.append(_entry("R000600")))
+        # when the database ends the writer's connection (a restart, an idle timeout)
+        backend = database.writer._connection.dbapi_connection.info.backend_pid
+        execute(url, f"SELECT pg_terminate_backend({int(backend)})")
+        # then the next append is written on a new connection, and the chain goes on
+        asyncio.run(log.append(_entry("R000601")))
+        assert verify_chain(engine) == (2, None)
+        assert database.writer._connection.dbapi_connection.info.backend_pid != backend
+    finally:
+        database.close()
         engine.dispose()
 
 
 def test_a_cancelled_append_is_still_written(sqlite_url: str) -> None:
     engine = make_engine(sqlite_url)
     create_tables(engine)
-    log = SqlAuditLog(Database(engine))
+    database = Database(engine)
+    log = SqlAuditLog(database)
 
     async def cancel_one() -> None:
         waiting = asyncio.create_task(log.append(_entry("R000400")))
@@ -410,6 +469,7 @@ def test_a_cancelled_append_is_still_written(sqlite_url: str) -> None:
         assert verify_chain(engine) == (2, None)
         assert [r.principal for r in records(sqlite_url)] == ["R000400", "R000401"]
     finally:
+        database.close()
         engine.dispose()
 
 

@@ -29,8 +29,10 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Dialect, Engine, bindparam, inspect
 from sqlalchemy import select as sql_select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, select
 
@@ -101,6 +103,27 @@ def append_records(session: Session, entries: Sequence[AuditEntry]) -> list[int]
     """Append ``entries`` to the chain, in order, in one transaction; their ``seq``s.
     Blocking. On failure nothing is appended (the transaction rolls back)."""
     seq, prev_hash = locked_head(session)
+    records, subjects = _chained(entries, seq, prev_hash)
+    if records:
+        connection = session.connection()
+        connection.execute(_RECORDS.insert(), records)
+        if subjects:
+            connection.execute(_SUBJECTS.insert(), subjects)
+        last = records[-1]
+        connection.execute(
+            _HEADS.update()
+            .where(_HEADS.c.chain == CHAIN)
+            .values(seq=last["seq"], hash=last["hash"])
+        )
+    session.commit()
+    return [record["seq"] for record in records]
+
+
+def _chained(
+    entries: Sequence[AuditEntry], seq: int, prev_hash: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The rows of ``entries`` appended after record ``seq`` (hash ``prev_hash``): the
+    records, each linked to the one before it, and their subjects' index rows."""
     records: list[dict[str, Any]] = []
     subjects: list[dict[str, Any]] = []
     for entry in entries:
@@ -123,22 +146,100 @@ def append_records(session: Session, entries: Sequence[AuditEntry]) -> list[int]
             "outcome": entry.outcome,
         }
         digest = _digest(_canonical_json({**record, **lists}), prev_hash)
+        record["consents"] = None  # stored as null, and left out of the hash, when none
         for name, values in lists.items():
             record[name] = _json(values)
         record["prev_hash"], record["hash"] = prev_hash, digest
         records.append(record)
         subjects.extend({"resident_id": s, "seq": seq} for s in lists["subjects"])
         prev_hash = digest
-    if records:
-        connection = session.connection()
-        connection.execute(_RECORDS.insert(), records)
-        if subjects:
-            connection.execute(_SUBJECTS.insert(), subjects)
-        connection.execute(
-            _HEADS.update().where(_HEADS.c.chain == CHAIN).values(seq=seq, hash=prev_hash)
+    return records, subjects
+
+
+class ChainStatements:
+    """The chain append's statements for one dialect, run on a DBAPI cursor (``SqlAuditLog``).
+
+    The statements ``append_records`` has SQLAlchemy execute, compiled once for the dialect
+    and sent straight to the driver, with the columns' own bind conversions (SQLite keeps
+    ``at`` as text in SQLAlchemy's format), so both paths store identical rows. A lone append
+    cost 0.67 ms of CPU on SQLite and 1.32 ms on PostgreSQL through a Session off the thread
+    pool, 0.25 and 0.67 ms this way (``python -m bench.audit_writer``)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.sqlite = dialect.name == "sqlite"
+        upsert = sqlite_insert if self.sqlite else postgresql_insert
+        self.head = _Compiled(
+            sql_select(_HEADS.c.seq, _HEADS.c.hash)
+            .where(_HEADS.c.chain == bindparam("chain"))
+            .with_for_update(),  # SQLite has no FOR UPDATE: BEGIN IMMEDIATE locks instead
+            dialect,
         )
-    session.commit()
-    return [record["seq"] for record in records]
+        # the first append ever: a replica that loses the race waits for the winner's row
+        self.make_head = _Compiled(
+            upsert(_HEADS).on_conflict_do_nothing(index_elements=["chain"]),
+            dialect,
+            ("chain", "seq", "hash"),
+        )
+        self.insert_record = _Compiled(
+            _RECORDS.insert(), dialect, tuple(c.name for c in _RECORDS.columns)
+        )
+        self.insert_subject = _Compiled(_SUBJECTS.insert(), dialect, ("resident_id", "seq"))
+        self.update_head = _Compiled(
+            _HEADS.update()
+            .where(_HEADS.c.chain == bindparam("the_chain"))
+            .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")),
+            dialect,
+        )
+        self._at = _RECORDS.c.at.type.dialect_impl(dialect).bind_processor(dialect)
+
+    def append(self, cursor: Any, entries: Sequence[AuditEntry]) -> list[int]:
+        """Append ``entries`` in the transaction the caller began and commits; their
+        ``seq``s. Blocking."""
+        if self.sqlite:
+            cursor.execute("BEGIN IMMEDIATE")  # the write lock before the head is read
+        self.head.execute(cursor, {"chain": CHAIN})
+        head = cursor.fetchone()
+        if head is None:
+            self.make_head.execute(cursor, {"chain": CHAIN, "seq": 0, "hash": GENESIS})
+            self.head.execute(cursor, {"chain": CHAIN})
+            head = cursor.fetchone()
+        records, subjects = _chained(entries, int(head[0]), str(head[1]))
+        if not records:
+            return []
+        if self._at is not None:
+            convert = self._at
+            records = [{**record, "at": convert(record["at"])} for record in records]
+        self.insert_record.execute_many(cursor, records)
+        if subjects:
+            self.insert_subject.execute_many(cursor, subjects)
+        last = records[-1]
+        self.update_head.execute(
+            cursor, {"new_seq": last["seq"], "new_hash": last["hash"], "the_chain": CHAIN}
+        )
+        return [record["seq"] for record in records]
+
+
+class _Compiled:
+    """A statement compiled once for a dialect: its SQL and the order of its parameters
+    (positional for sqlite3's ``?``, by name for psycopg's ``%(name)s``)."""
+
+    def __init__(
+        self, statement: Any, dialect: Dialect, columns: tuple[str, ...] | None = None
+    ) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=columns)
+        self.sql = str(compiled)
+        self.order: tuple[str, ...] | None = (
+            tuple(compiled.positiontup) if compiled.positional else None
+        )
+
+    def _params(self, values: dict[str, Any]) -> Any:
+        return values if self.order is None else tuple(values[name] for name in self.order)
+
+    def execute(self, cursor: Any, values: dict[str, Any]) -> None:
+        cursor.execute(self.sql, self._params(values))
+
+    def execute_many(self, cursor: Any, rows: list[dict[str, Any]]) -> None:
+        cursor.executemany(self.sql, [self._params(row) for row in rows])
 
 
 def locked_head(session: Session, chain: str = CHAIN) -> tuple[int, str]:
@@ -177,6 +278,7 @@ class SqlAuditLog:
 
     def __init__(self, database: Database) -> None:
         self._database = database
+        self._statements = ChainStatements(database.engine.dialect)
         self._queue: deque[tuple[AuditEntry, asyncio.Future[int]]] = deque()
         self._writer: asyncio.Task[None] | None = None
 
@@ -197,9 +299,9 @@ class SqlAuditLog:
         try:
             while queue:
                 batch = [queue.popleft() for _ in range(min(len(queue), BATCH))]
-                work = partial(append_records, entries=[entry for entry, _ in batch])
+                work = partial(self._statements.append, entries=[entry for entry, _ in batch])
                 try:
-                    seqs = await self._database.run(work)
+                    seqs = await self._database.writer.transaction(work)
                 except Exception as exc:
                     for _, written in batch:
                         if not written.done():

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import logging
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, event, inspect, text
 from sqlmodel import Session, SQLModel, create_engine
@@ -17,6 +19,7 @@ from connectors.tracing import Waits, waiting
 from hub.store import catalogue, models  # noqa: F401  (registers the tables)
 
 T = TypeVar("T")
+logger = logging.getLogger("ihub.database")
 _INIT_LOCK = 0x1B0B_1A17
 """The advisory lock key the table set-up takes on PostgreSQL (any constant of the hub's)."""
 
@@ -110,10 +113,25 @@ DATABASE: ContextVar[Waits | None] = ContextVar("ihub_database_waits", default=N
 
 
 class Database:
-    """The engine plus a way to run blocking sessions off the event loop."""
+    """The engine plus a way to run blocking sessions off the event loop, and one dedicated
+    connection (``writer``) for the hot write path."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._writer: DedicatedConnection | None = None
+
+    @property
+    def writer(self) -> DedicatedConnection:
+        """A connection of its own on a thread of its own, made on first use."""
+        if self._writer is None:
+            self._writer = DedicatedConnection(self.engine)
+        return self._writer
+
+    def close(self) -> None:
+        """Close the dedicated connection (the pool's are the engine's to dispose)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
     async def run(self, work: Callable[[Session], T]) -> T:
         def in_thread() -> T:
@@ -125,3 +143,99 @@ class Database:
 
     async def ping(self) -> None:
         await asyncio.to_thread(ping, self.engine)
+
+
+class _Disconnected(Exception):
+    """The connection was found gone before the commit; ``error`` says how."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class DedicatedConnection:
+    """One DBAPI connection, kept, on one thread of its own: ``transaction(work)`` runs
+    ``work(cursor)`` there and commits (or rolls back and re-raises).
+
+    For the write every personal answer waits for (the audit chain's group commit), the
+    Session/ORM path cost more CPU than the write itself: a pool checkout (a ping on
+    PostgreSQL), a Session, SQLAlchemy's statement execution, and a hop onto the shared
+    thread pool. Here the statements go straight to the driver on a connection that stays
+    open; one thread means one transaction at a time, which a chain append is anyway.
+    A connection that fails is dropped and the next transaction opens a new one; a
+    transaction that found its kept connection gone before it committed (a database
+    restart) is run once more on a new one.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.transactions = 0
+        """Transactions begun (each retry on a new connection counts)."""
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ihub-db-writer")
+        self._connection: Any = None
+
+    async def transaction(self, work: Callable[[Any], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._run, work)
+
+    def _run(self, work: Callable[[Any], T]) -> T:
+        kept = self._connection is not None
+        try:
+            return self._once(work)
+        except _Disconnected as gone:
+            if not kept:
+                raise gone.error from None
+            logger.warning("the dedicated database connection was gone; opened a new one")
+            try:
+                return self._once(work)  # nothing was committed: the connection died first
+            except _Disconnected as again:
+                raise again.error from None
+
+    def _once(self, work: Callable[[Any], T]) -> T:
+        if self._connection is None:
+            self._connection = self.engine.raw_connection()
+        connection = self._connection
+        self.transactions += 1
+        cursor = connection.cursor()
+        try:
+            result = work(cursor)
+        except self.engine.dialect.loaded_dbapi.Error as exc:
+            if self.engine.dialect.is_disconnect(exc, connection.dbapi_connection, cursor):
+                self._drop()
+                raise _Disconnected(exc) from exc
+            self._rollback()
+            raise
+        except BaseException:
+            self._rollback()
+            raise
+        finally:
+            with contextlib.suppress(Exception):
+                cursor.close()
+        try:
+            connection.commit()
+        except Exception:
+            self._drop()  # whether it committed is unknown: it is never run again
+            raise
+        return result
+
+    def _rollback(self) -> None:
+        try:
+            self._connection.rollback()
+        except Exception:
+            self._drop()
+
+    def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.invalidate()
+
+    def close(self) -> None:
+        def closing() -> None:
+            connection, self._connection = self._connection, None
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    connection.close()
+
+        self._executor.submit(closing).result()
+        self._executor.shutdown(wait=True)
