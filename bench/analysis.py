@@ -144,13 +144,16 @@ def annotate(results: dict[str, Any]) -> None:
             }
         )
     for label, measured in results.get("connections", {}).items():
-        peak = measured["memory"]["peak_mb"]
+        memory = measured["memory"]
+        peak = memory["peak_mb"]
+        # per worker, as the target says (older results have only the sum: judged by it)
+        worst = memory.get("peak_per_process_mb", peak)
         targets.append(
             {
-                "target": f"peak RSS ≤ 150 MB with 1,000 connections [{label}]",
-                "value": f"{peak:.0f} MB over {measured['memory']['workers']} "
-                f"process(es), {measured['errors']} errors",
-                "met": peak <= RSS_LIMIT_MB and measured["errors"] == 0,
+                "target": f"peak RSS ≤ 150 MB per worker with 1,000 connections [{label}]",
+                "value": f"{worst:.0f} MB in the largest of {memory['workers']} "
+                f"process(es) ({peak:.0f} MB in all), {measured['errors']} errors",
+                "met": worst <= RSS_LIMIT_MB and measured["errors"] == 0,
             }
         )
     soak = results.get("soak")

@@ -168,11 +168,14 @@ def reset_peak(pids: Iterable[int]) -> bool:
 
 
 def memory_mb(pids: Iterable[int]) -> dict[str, float]:
-    """Summed ``VmRSS`` and ``VmHWM`` of these processes, in MB."""
+    """Summed ``VmRSS`` and ``VmHWM`` of these processes, and the largest one's ``VmHWM``
+    (``peak_per_process_mb``: the targets are per worker), in MB."""
     pids = list(pids)
+    peaks = [status_kb(p, "VmHWM") for p in pids]
     return {
         "rss_mb": round(sum(status_kb(p, "VmRSS") for p in pids) / 1024, 1),
-        "peak_mb": round(sum(status_kb(p, "VmHWM") for p in pids) / 1024, 1),
+        "peak_mb": round(sum(peaks) / 1024, 1),
+        "peak_per_process_mb": round(max(peaks, default=0) / 1024, 1),
     }
 
 
