@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 
 from starlette.datastructures import MutableHeaders
 from starlette.responses import JSONResponse
@@ -14,6 +14,19 @@ from connectors.tracing import REQUEST_ID, UPSTREAM, Waits
 from hub.store.db import DATABASE
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def header_of(scope: Scope, name: bytes) -> bytes | None:
+    """The value of request header ``name`` (lower case), the last one if it is repeated."""
+    found = None
+    for key, value in scope["headers"]:
+        if key == name:
+            found = value
+    return found
+
+
+class _TooLarge(Exception):
+    """The streamed body went past the limit (raised from ``receive`` into the app)."""
 
 
 def request_id_of(scope: Scope) -> str:
@@ -30,8 +43,8 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _SAFE_ID.fullmatch(incoming) else uuid.uuid4().hex
+        incoming = (header_of(scope, b"x-request-id") or b"").decode("latin-1")
+        request_id = incoming if _SAFE_ID.fullmatch(incoming) else os.urandom(16).hex()
         scope.setdefault("state", {})["request_id"] = request_id
         REQUEST_ID.set(request_id)  # sent on to departments by ``Connector._request``
 
@@ -86,15 +99,12 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
+        declared = header_of(scope, b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             await self._too_large(scope, receive, send)
             return
         received = 0
         started = False
-
-        class TooLarge(Exception):
-            pass
 
         async def counting_receive() -> Message:
             nonlocal received
@@ -102,7 +112,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise TooLarge
+                    raise _TooLarge
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -112,7 +122,7 @@ class BodyLimitMiddleware:
 
         try:
             await self.app(scope, counting_receive, tracking_send)
-        except TooLarge:
+        except _TooLarge:
             if not started:
                 await self._too_large(scope, receive, send)
 
