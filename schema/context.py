@@ -605,7 +605,8 @@ class ResidentOffers(Protocol):
         ...
 
     def subscribe(self, resident: ResidentProfile) -> AsyncIterator[OfferView]:
-        """The offers made to ``resident`` from now on, as they are made."""
+        """The offers made to ``resident`` — and to the members of their household who have
+        no account of their own — from now on, as they are made."""
         ...
 
     async def link_wechat(

@@ -229,8 +229,10 @@ class OffersMutation:
 @strawberry.type(name="Subscription", description="实时推送 · What the hub pushes as it happens.")
 class OffersSubscription:
     @strawberry.subscription(
-        description="主动推送 · Each offer made to the signed-in resident from now on, as it is "
-        "made (graphql-transport-ws; the token goes in connection_init's payload as "
+        description="主动推送 · Each offer made to the signed-in resident (or to a household "
+        "member without an account of their own: `forMember`) from now on, as it is made, and "
+        "again as its application's decision comes (graphql-transport-ws; the token goes in "
+        "connection_init's payload as "
         '`{"Authorization": "Bearer …"}`).'
     )
     async def offers(self, info: HubInfo) -> AsyncGenerator[Offer, None]:

@@ -13,7 +13,7 @@ from hub.offers.acceptance import Acceptance
 from hub.offers.broker import OfferBroker
 from hub.offers.clock import Clock
 from hub.offers.proactive import PROACTIVE
-from hub.offers.store import ACCEPTED, EXPIRED, OFFERED, OfferStore, stamp
+from hub.offers.store import ACCEPTED, ENTITLED, EXPIRED, OFFERED, OfferStore, stamp
 from hub.store.models import Offer
 from schema.context import (
     Approvals,
@@ -79,6 +79,9 @@ class AppOffers:
         offer = await self._store.offer(offer_id)
         if offer is None or not self._theirs(offer, resident):
             return OfferAcceptance(None, refusal=NOT_YOURS)
+        if offer.state == ENTITLED:
+            code = "ALREADY_ENTITLED"
+            return OfferAcceptance(None, refusal=(code, REFUSALS[code], None))
         view = self._view(offer, resident)
         if view.state == EXPIRED:
             return OfferAcceptance(view, refusal=EXPIRED_REFUSAL)
@@ -121,6 +124,6 @@ class AppOffers:
         return None
 
     async def subscribe(self, resident: ResidentProfile) -> AsyncIterator[OfferView]:
-        async with self._broker.subscribe(resident.id) as queue:
+        async with self._broker.subscribe(resident.id, resident.household_id) as queue:
             while True:
-                yield self._view(await queue.get())
+                yield self._view(await queue.get(), resident)
