@@ -277,11 +277,12 @@ def test_forged_webhook_is_401_and_changes_nothing(offers: Offers) -> None:
     assert offers.the_offer().state == "OFFERED"
     with Session(offers.engine) as session:
         assert session.exec(select(OfferOptOut)).all() == []
-    # an offer stands 90 days: a 同意 after that accepts nothing
+    # an offer stands 90 days (then stored EXPIRED): a 同意 after that accepts nothing
     offers.clock.advance(days=91)
+    wait_for("stored expired", lambda: offers.the_offer().state == "EXPIRED")
     offers.uplink("同意")
     wait_for("the reply handled", lambda: _answered(offers.sms_url, "SmsUp"))
-    assert offers.the_offer().state == "OFFERED" and offers.civil.calls(GRANTS) == 0
+    assert offers.the_offer().state == "EXPIRED" and offers.civil.calls(GRANTS) == 0
 
 
 def _answered(sms_url: str, kind: str) -> bool:
@@ -892,11 +893,66 @@ def test_an_already_entitled_person_is_not_offered(
     assert offers_of(offers.engine, case["id_number"])[0].state == "ENTITLED"
     out_ids = {str(d.id) for d in rows.values()}
     assert not [m for m in outbox(offers.sms_url) if m["out_id"] in out_ids]
-    metrics = hub.client.get("/metrics").text
-    for channel in ("sms", "app"):
-        line = f'ihub_offers_total{{channel="{channel}",event="entitled",item="elderly_allowance"}}'
-        assert f"{line} 1.0" in metrics
+    lines = [
+        f'ihub_offers_total{{channel="{channel}",event="entitled",item="elderly_allowance"}} 1.0'
+        for channel in ("sms", "app")
+    ]
+    wait_for(  # counted just after the row is written
+        "counted", lambda: all(line in hub.client.get("/metrics").text for line in lines)
+    )
     listed = hub.graphql(MEMBER_OFFERS, token=token_for(head)).json()["data"]["me"]["offers"]
     assert found[0].id not in {o["id"] for o in listed}
     # and the others of the scan are offered as before
     wait_for("the others' SMS", lambda: outbox(offers.sms_url))
+
+
+def test_an_in_app_acceptance_s_review_outcome_is_pushed_to_the_app(
+    offers: Offers, token_for: Callable[..., str]
+) -> None:
+    # given: a resident's offer, shown in the app
+    hub = offers.start(operator_keys=OPERATORS)
+    offers.scanned(hub)
+    offer = _own_number(offers)
+    assert offer.resident_id is not None
+    wait_for("the app's offer sent", lambda: deliveries_of(offers.engine, offer.id)[
+        ("app", "offer")].state == "SENT")  # fmt: skip
+    token = token_for(offer.resident_id)
+    url = hub.url.replace("http://", "ws://") + "/graphql"
+    with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as app:
+        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+        app.send(json.dumps(init))
+        assert json.loads(app.recv(timeout=WAIT_S))["type"] == "connection_ack"
+        app.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE}}))
+
+        def pushed() -> dict[str, Any]:
+            message = json.loads(app.recv(timeout=WAIT_S))
+            assert message["type"] == "next", message
+            return dict(message["payload"]["data"]["offers"])
+
+        # when: one tap while the registry is down: NEEDS_REVIEW, pushed back at once
+        population = MockAdmin(offers.population_url)
+        population.faults(down=True)
+        try:
+            tap = {"input": {"offerId": offer.id, "idempotencyKey": "test-review-tap-1"}}
+            accepted = hub.graphql(ACCEPT, tap, token=token).json()["data"]["acceptOffer"]
+        finally:
+            population.clear_faults()
+        assert accepted["application"]["decision"]["outcome"] == "NEEDS_REVIEW"
+        assert pushed() == {"id": offer.id, "item": {"code": "elderly_allowance"},
+                            "reason": "NOW", "state": "ACCEPTED"}  # fmt: skip
+        # when: an operator rejects the case; then: the app hears of it once more
+        filed = offers_of(offers.engine, offer.subject)[0].decision_id
+        rejected = httpx.post(
+            f"{hub.url}/operators/reviews/{filed}", json={"outcome": "REJECTED", "reason": "复核"},
+            headers={"Authorization": f"Bearer {OPERATOR_KEY}"},
+        )  # fmt: skip
+        assert rejected.status_code == 200, rejected.text
+        assert pushed()["id"] == offer.id
+    final = wait_for(
+        "the final app message recorded (it is published first)",
+        lambda: (
+            (d := deliveries_of(offers.engine, offer.id)[("app", "final")]).state == "SENT" and d
+        ),
+    )
+    assert final.decision_id == rejected.json()["decision"]["id"]
+    assert ("sms", "final") not in deliveries_of(offers.engine, offer.id)

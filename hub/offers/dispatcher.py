@@ -1,9 +1,9 @@
 """The dispatcher: sends due deliveries in bounded batches; every replica may run it.
 
 Per claimed delivery (``OfferStore.claim_due``): an offer whose person holds the item's grant
-already is not sent (SKIPPED, the offer ENTITLED; counted ``entitled``); an opted-out channel
-is SKIPPED; SMS in the
-quiet hours is DEFERRED until 08:00 Shanghai; the gateway's ``SmsLimited`` (WeChat's
+already is not sent (SKIPPED, the offer ENTITLED; counted ``entitled``), nor one that expired
+while it waited (counted ``expired``); an opted-out channel is SKIPPED; SMS in the quiet
+hours is DEFERRED until 08:00 Shanghai; the gateway's ``SmsLimited`` (WeChat's
 ``QuotaReached``) DEFERRED by its ``retry_after_s`` — retried, never dropped; WeChat's
 ``NotFollowing`` (or no openid known) SKIPPED; the app channel publishes to the resident's
 subscribers and is SENT. A send whose answer was lost is FAILED, not repeated: neither
@@ -34,6 +34,7 @@ from hub.offers.clock import Clock, quiet_until
 from hub.offers.proactive import PROACTIVE
 from hub.offers.store import (
     DEFERRED,
+    EXPIRED,
     FAILED,
     FINAL,
     OFFER,
@@ -118,6 +119,8 @@ class Dispatcher:
         if d.entitled:
             await self._store.mark_entitled(d.offer.id)
             await self._finish(d, SKIPPED, error="already entitled", event="entitled")
+        elif d.kind == OFFER and d.offer.state == EXPIRED:
+            await self._finish(d, SKIPPED, error="expired", event="expired")
         elif await self._store.opted_out(d.offer.subject, d.channel):
             await self._finish(d, SKIPPED, error="opted out")
         elif d.channel == "sms":

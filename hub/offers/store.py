@@ -165,6 +165,9 @@ class OfferStore:
         def work(session: Session) -> list[Offer]:
             made = self._add_offers(session, candidates, now)
             session.commit()
+            for offer in made:
+                session.refresh(offer)
+                session.expunge(offer)
             return made
 
         return await self._database.run(work)
@@ -422,6 +425,21 @@ class OfferStore:
                 )
             session.commit()
             return queued
+
+        return await self._database.run(work)
+
+    async def expire(self, now: datetime) -> int:
+        """OFFERED → EXPIRED for the offers whose time is up (the app's view says so on read
+        already; this stores it): how many."""
+
+        def work(session: Session) -> int:
+            done = session.execute(
+                update(Offer)
+                .where(col(Offer.state) == OFFERED, col(Offer.expires_at) < stamp(now))
+                .values(state=EXPIRED)
+            )
+            session.commit()
+            return int(done.rowcount)  # type: ignore[attr-defined]
 
         return await self._database.run(work)
 
