@@ -577,6 +577,8 @@ class OfferView:
     """OFFERED, ACCEPTED, EXPIRED or REFUSED."""
     member_name: str | None = None
     """Whose it is when it is a household member's (one without an account): their name."""
+    decision_id: str | None = None
+    """Its application's decision once filed: after a review, the review's outcome."""
 
 
 @dataclass(frozen=True)

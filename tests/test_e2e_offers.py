@@ -922,7 +922,9 @@ def test_an_in_app_acceptance_s_review_outcome_is_pushed_to_the_app(
         init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
         app.send(json.dumps(init))
         assert json.loads(app.recv(timeout=WAIT_S))["type"] == "connection_ack"
-        app.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE}}))
+        query = """subscription { offers { id state
+          application { decision { outcome reasons { code } } } } }"""
+        app.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
 
         def pushed() -> dict[str, Any]:
             message = json.loads(app.recv(timeout=WAIT_S))
@@ -938,8 +940,10 @@ def test_an_in_app_acceptance_s_review_outcome_is_pushed_to_the_app(
         finally:
             population.clear_faults()
         assert accepted["application"]["decision"]["outcome"] == "NEEDS_REVIEW"
-        assert pushed() == {"id": offer.id, "item": {"code": "elderly_allowance"},
-                            "reason": "NOW", "state": "ACCEPTED"}  # fmt: skip
+        review = {"outcome": "NEEDS_REVIEW", "reasons": [{"code": "DEPARTMENT_UNAVAILABLE"}]}
+        assert pushed() == {
+            "id": offer.id, "state": "ACCEPTED", "application": {"decision": review},
+        }  # fmt: skip
         # when: an operator rejects the case; then: the app hears of it once more
         filed = offers_of(offers.engine, offer.subject)[0].decision_id
         rejected = httpx.post(
@@ -947,7 +951,10 @@ def test_an_in_app_acceptance_s_review_outcome_is_pushed_to_the_app(
             headers={"Authorization": f"Bearer {OPERATOR_KEY}"},
         )  # fmt: skip
         assert rejected.status_code == 200, rejected.text
-        assert pushed()["id"] == offer.id
+        rejection = {"outcome": "REJECTED", "reasons": [{"code": "OPERATOR_REJECTED"}]}
+        assert pushed() == {
+            "id": offer.id, "state": "ACCEPTED", "application": {"decision": rejection},
+        }  # fmt: skip
     final = wait_for(
         "the final app message recorded (it is published first)",
         lambda: (
@@ -956,3 +963,10 @@ def test_an_in_app_acceptance_s_review_outcome_is_pushed_to_the_app(
     )
     assert final.decision_id == rejected.json()["decision"]["id"]
     assert ("sms", "final") not in deliveries_of(offers.engine, offer.id)
+    # and the app's list says the same
+    listed = hub.graphql(
+        "{ me { offers { id application { decision { outcome } } } } }", token=token
+    ).json()["data"]["me"]["offers"]
+    assert [o["application"] for o in listed if o["id"] == offer.id] == [
+        {"decision": {"outcome": "REJECTED"}}
+    ]

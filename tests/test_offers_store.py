@@ -1,6 +1,7 @@
 """The offers store and dispatcher over a real database (SQLite and PostgreSQL), without the
 gateways: an offer whose time ran out while its messages waited is stored EXPIRED and not
-sent; the window a crash leaves between sending an SMS and recording it (README, offers)."""
+sent; the window a crash leaves between sending an SMS and recording it (README, offers); a
+decided review case queues one final message however many rounds look."""
 
 from __future__ import annotations
 
@@ -16,7 +17,10 @@ from hub.offers.proactive import PROACTIVE
 from hub.offers.scan import Candidate, Reason
 from hub.offers.store import OfferStore
 from hub.store.db import Database, create_tables, make_engine
+from hub.store.decisions import SqlDecisions, SqlReviews
 from hub.store.models import Offer, OfferDelivery
+from schema.context import Decision
+from schema.context import Reason as DecisionReason
 from tests.offers_support import MovingClock
 
 ELDERLY = PROACTIVE["elderly_allowance"]
@@ -98,3 +102,34 @@ async def test_a_crash_after_sending_resends_only_what_no_report_vouched_for(
     again = await store.claim_due(clock(), 10, HOLD_S)
     assert [(c.channel, c.attempts) for c in again] == [("app", 2)]
     assert delivery(database, claimed["sms"]).state == "DELIVERED"
+
+
+def decision(decision_id: str, subject: str, outcome: str) -> Decision:
+    return Decision(
+        decision_id, "R000001", subject, ELDERLY.code, ELDERLY.impl_code, "1", "1",
+        date(2026, 12, 1), (), outcome, (DecisionReason("X", "x"),), None,
+    )  # fmt: skip
+
+
+async def test_a_decided_review_queues_one_final_message(
+    database: Database, clock: MovingClock
+) -> None:
+    store = OfferStore(database)
+    decisions, reviews = SqlDecisions(database), SqlReviews(database)
+    [offer] = await store.add_offers([candidate()], clock())
+    assert await store.accept(offer.id, "sms", clock())
+    # given: filed NEEDS_REVIEW, its decision message still waiting (the gateway's limit)
+    await decisions.append_queued(decision("queued", offer.subject, "NEEDS_REVIEW"), {})
+    await store.filed(offer.id, "queued", ["sms"], clock())
+    assert await store.queue_finals(clock()) == 0  # the case is open
+    # when: an operator decides it; two rounds (two replicas) look for outcomes
+    assert await reviews.decide("queued", "operator-a", decision("no", offer.subject, "REJECTED"))
+    assert [await store.queue_finals(clock()) for _ in range(2)] == [1, 0]
+    # then: one final message, of the rejection; the waiting one is dropped for it
+    with Session(database.engine) as session:
+        rows = session.exec(select(OfferDelivery).where(OfferDelivery.offer_id == offer.id))
+        told = {(d.channel, d.kind): (d.state, d.decision_id) for d in rows.all()}
+        stored = session.get(Offer, offer.id)
+    assert told[("sms", "final")] == ("PENDING", "no")
+    assert told[("sms", "decision")] == ("SKIPPED", None)
+    assert stored is not None and stored.outcome_id == "no"

@@ -53,6 +53,7 @@ class AppOffers:
 
     def _view(self, offer: Offer, resident: ResidentProfile | None = None) -> OfferView:
         item = PROACTIVE.get(offer.item_code)
+        filed = offer.decision_id if not (offer.decision_id or "").startswith("refused:") else None
         state = offer.state
         if state == OFFERED and stamp(offer.expires_at) < stamp(self._clock()):
             state = EXPIRED
@@ -62,6 +63,7 @@ class AppOffers:
             expires_at=stamp(offer.expires_at), state=state,
             member_name=offer.name if resident is not None and offer.resident_id != resident.id
             else None,
+            decision_id=offer.outcome_id or filed,
         )  # fmt: skip
 
     async def offers_of(self, resident: ResidentProfile) -> list[OfferView]:

@@ -403,17 +403,21 @@ class OfferStore:
                 if not decided:
                     continue  # the chain's last case is open still (or its record not yet)
                 channel = offer.accepted_via or "app"
-                inserted = session.execute(
+                made = session.execute(
                     _insert(session)(OfferDelivery)
                     .values(
                         offer_id=offer.id, channel=channel, kind=FINAL, state=PENDING,
                         not_before=at, updated_at=at, decision_id=told, attempts=0,
                     )
                     .on_conflict_do_nothing(index_elements=["offer_id", "channel", "kind"])
-                )  # fmt: skip
-                if inserted.rowcount != 1:  # type: ignore[attr-defined]
+                    .returning(col(OfferDelivery.id))
+                ).first()  # fmt: skip
+                if made is None:  # queued already (by another round, here or on a replica)
                     continue
                 queued += 1
+                session.execute(
+                    update(Offer).where(col(Offer.id) == offer.id).values(outcome_id=told)
+                )
                 session.execute(
                     update(OfferDelivery)
                     .where(

@@ -359,6 +359,9 @@ class Offer(SQLModel, table=True):
     decision_id: str | None = Field(default=None, max_length=40)
     accepted_via: str | None = Field(default=None, max_length=8)
     """The channel the resident accepted on: the decision goes back on it."""
+    outcome_id: str | None = Field(default=None, max_length=40)
+    """When ``decision_id`` was NEEDS_REVIEW: the decision that closed its review case (set
+    with the ``final`` message)."""
     filing_until: datetime | None = None
     """While a process files the accepted offer's application (a claim that lapses)."""
     created_at: datetime = Field(index=True)
