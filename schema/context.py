@@ -577,6 +577,8 @@ class OfferView:
     """OFFERED, ACCEPTED, EXPIRED or REFUSED."""
     member_name: str | None = None
     """Whose it is when it is a household member's (one without an account): their name."""
+    decision_id: str | None = None
+    """Its application's decision once filed: after a review, the review's outcome."""
 
 
 @dataclass(frozen=True)
@@ -605,7 +607,8 @@ class ResidentOffers(Protocol):
         ...
 
     def subscribe(self, resident: ResidentProfile) -> AsyncIterator[OfferView]:
-        """The offers made to ``resident`` from now on, as they are made."""
+        """The offers made to ``resident`` — and to the members of their household who have
+        no account of their own — from now on, as they are made."""
         ...
 
     async def link_wechat(

@@ -60,6 +60,17 @@ class Offer:
         description="A household member's offer (one without an account of their own): their "
         "name, masked; you may accept it for them. Null when it is yours."
     )
+    decision_id: strawberry.Private[str | None] = None
+
+    @strawberry.field(
+        description="Its 秒批 application once accepted and filed, with the decision — after a "
+        "review (NEEDS_REVIEW), the review's outcome once decided. Null before."
+    )
+    async def application(self, info: HubInfo) -> ServiceApplication | None:
+        if self.decision_id is None:
+            return None
+        decision = await info.context.approvals.decision(self.decision_id)
+        return application_of(decision) if decision is not None else None
 
 
 def offer_of(view: OfferView) -> Offer:
@@ -68,6 +79,7 @@ def offer_of(view: OfferView) -> Offer:
         reason=OfferReason(view.reason), eligible_from=view.eligible_from,
         expires_at=view.expires_at, state=OfferState(view.state),
         for_member=mask_name(view.member_name) if view.member_name else None,
+        decision_id=view.decision_id,
     )  # fmt: skip
 
 
@@ -229,8 +241,10 @@ class OffersMutation:
 @strawberry.type(name="Subscription", description="实时推送 · What the hub pushes as it happens.")
 class OffersSubscription:
     @strawberry.subscription(
-        description="主动推送 · Each offer made to the signed-in resident from now on, as it is "
-        "made (graphql-transport-ws; the token goes in connection_init's payload as "
+        description="主动推送 · Each offer made to the signed-in resident (or to a household "
+        "member without an account of their own: `forMember`) from now on, as it is made, and "
+        "again as its application's decision comes (graphql-transport-ws; the token goes in "
+        "connection_init's payload as "
         '`{"Authorization": "Bearer …"}`).'
     )
     async def offers(self, info: HubInfo) -> AsyncGenerator[Offer, None]:

@@ -28,12 +28,22 @@ from websockets.typing import Subprotocol
 from connectors.population import PopulationConnector
 from hub.app import create_app
 from hub.cli import offers as cli_offers
+from hub.offers.broker import OfferBroker
 from hub.offers.clock import SHANGHAI
 from hub.offers.proactive import PROACTIVE
 from hub.offers.scan import MemorySink, scan
 from hub.settings import DEV_DEPARTMENTS, Settings
 from hub.store.db import make_engine
-from hub.store.models import AccountLink, DecisionRecord, OfferDelivery, OfferOptOut, OfferScan
+from hub.store.models import (
+    AccountLink,
+    DecisionRecord,
+    Offer,
+    OfferDelivery,
+    OfferOptOut,
+    OfferScan,
+    ReviewCase,
+)
+from hub.web.reviews import key_digest
 from mocks.common import people
 from mocks.common.population import follows, mobile_of, openid_of
 from mocks.sms.gateway import CALLBACK_SIGNING_KEY
@@ -267,11 +277,12 @@ def test_forged_webhook_is_401_and_changes_nothing(offers: Offers) -> None:
     assert offers.the_offer().state == "OFFERED"
     with Session(offers.engine) as session:
         assert session.exec(select(OfferOptOut)).all() == []
-    # an offer stands 90 days: a 同意 after that accepts nothing
+    # an offer stands 90 days (then stored EXPIRED): a 同意 after that accepts nothing
     offers.clock.advance(days=91)
+    wait_for("stored expired", lambda: offers.the_offer().state == "EXPIRED")
     offers.uplink("同意")
     wait_for("the reply handled", lambda: _answered(offers.sms_url, "SmsUp"))
-    assert offers.the_offer().state == "OFFERED" and offers.civil.calls(GRANTS) == 0
+    assert offers.the_offer().state == "EXPIRED" and offers.civil.calls(GRANTS) == 0
 
 
 def _answered(sms_url: str, kind: str) -> bool:
@@ -645,3 +656,317 @@ def test_a_resident_links_their_wechat_with_the_page_s_code(
         token=token_for(me),
     ).json()  # fmt: skip
     assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+# -- after acceptance: outcomes of review, household members, the already entitled --
+
+OPERATOR_KEY = "key-of-operator-a"
+OPERATORS = {"operator-a": key_digest(OPERATOR_KEY)}
+APPLY = """mutation Apply($input: ApplyForServiceInput!) { applyForService(input: $input) {
+  application { decision { outcome } } userErrors { code } } }"""
+
+
+def _uplink(offers: Offers, phone: str, text: str) -> None:
+    answer = httpx.post(f"{offers.sms_url}/__admin/uplink", json={"phone": phone, "text": text})
+    answer.raise_for_status()
+
+
+def _texts(offers: Offers, phone: str) -> list[str]:
+    return [m["text"] for m in outbox(offers.sms_url, phone)]
+
+
+def _decision(offers: Offers, decision_id: str) -> DecisionRecord:
+    with Session(offers.engine) as session:
+        query = select(DecisionRecord).where(DecisionRecord.decision_id == decision_id)
+        return session.exec(query).one()
+
+
+def _past_the_minute(offers: Offers) -> None:
+    """The gateway's one-a-minute limit deferred the next SMS: let a minute pass on both
+    clocks (the gateway's first, then the hub's)."""
+    set_clock(offers.sms_url, advance_s=61)
+    offers.clock.advance(seconds=61)
+
+
+def _own_number(offers: Offers) -> Offer:
+    """A hub resident's NOW offer on a number no other offer has (同意 from it is theirs)."""
+    made = all_offers(offers.engine)
+    numbers = [o.mobile for o in made]
+    return next(
+        o for o in made
+        if o.resident_id and o.reason == "NOW" and o.mobile and numbers.count(o.mobile) == 1
+    )  # fmt: skip
+
+
+def _all_sent(hub: LiveHub) -> bool:
+    items = hub.client.get("/status").json()["offers"]["items"]
+    return all(item["pendingDeliveries"] == 0 for item in items.values())
+
+
+def test_an_operator_s_rejection_of_a_reviewed_acceptance_is_sent_back_once(
+    offers: Offers,
+) -> None:
+    # given: two replicas on one database, both filing, queueing and dispatching
+    hub = offers.start(operator_keys=OPERATORS)
+    replica = offers.start(callbacks=False, operator_keys=OPERATORS)
+    offers.scanned(hub)
+    offer = _own_number(offers)
+    phone = offer.mobile
+    assert phone is not None
+    wait_for("the offer SMS", lambda: outbox(offers.sms_url, phone))
+    # when: the resident replies 同意 while the registry is down
+    population = MockAdmin(offers.population_url)
+    population.faults(down=True)
+    try:
+        _uplink(offers, phone, "同意")
+        filed = wait_for("filed", lambda: offers_of(offers.engine, offer.subject)[0].decision_id)
+    finally:
+        population.clear_faults()
+    # then: the decision is NEEDS_REVIEW, and the resident is told so by SMS
+    assert _decision(offers, filed).outcome == "NEEDS_REVIEW"
+    wait_for("the decision SMS queued", lambda: deliveries_of(offers.engine, offer.id).get(
+        ("sms", "decision")))  # fmt: skip
+    _past_the_minute(offers)
+    wait_for("the decision SMS", lambda: len(outbox(offers.sms_url, phone)) == 2)
+    assert "已转人工审核" in _texts(offers, phone)[1]
+    # when: an operator rejects the case over HTTP, and the POST is retried
+    url = f"{hub.url}/operators/reviews/{filed}"
+    headers = {"Authorization": f"Bearer {OPERATOR_KEY}"}
+    body = {"outcome": "REJECTED", "reason": "材料存疑"}
+    first = httpx.post(url, json=body, headers=headers)
+    again = httpx.post(url, json=body, headers=headers)
+    assert first.status_code == 200, first.text
+    assert (again.status_code, again.json()["code"]) == (409, "ALREADY_DECIDED")
+    # then: the outcome goes back by SMS, once (the gateway's minute first defers it)
+    wait_for("the final SMS queued", lambda: deliveries_of(offers.engine, offer.id).get(
+        ("sms", "final")))  # fmt: skip
+    _past_the_minute(offers)
+    wait_for("the final SMS", lambda: len(outbox(offers.sms_url, phone)) == 3)
+    final = wait_for(
+        "the final SMS delivered",
+        lambda: (
+            (d := deliveries_of(offers.engine, offer.id)[("sms", "final")]).state == "DELIVERED"
+            and d
+        ),
+    )
+    assert final.decision_id == first.json()["decision"]["id"]
+    wait_for(
+        "nothing left to send on either replica", lambda: _all_sent(hub) and _all_sent(replica)
+    )
+    texts = _texts(offers, phone)
+    assert len(texts) == 3
+    assert [m["out_id"] for m in outbox(offers.sms_url, phone)][2] == str(final.id)
+    assert "未获批准" in texts[2] and "经人工审核不予通过：材料存疑" in texts[2]
+    assert set(deliveries_of(offers.engine, offer.id)) == {
+        ("sms", "offer"), ("app", "offer"), ("sms", "decision"), ("sms", "final"),
+    }  # fmt: skip
+
+
+def test_a_payment_completed_by_the_recheck_is_sent_back_once(offers: Offers) -> None:
+    # given: the person turning 70 in two months replied 同意; the re-check runs
+    hub = offers.start(approvals_recheck_s=0.2)
+    offers.scanned(hub)
+    wait_for("the offer SMS", lambda: outbox(offers.sms_url, offers.phone))
+    offers.uplink("同意")
+    wait_for("accepted", lambda: offers.the_offer().state == "ACCEPTED")
+    # when: the birthday comes with the civil ledger down at payment time
+    offers.civil.faults(down=True)
+    try:
+        offers.clock.advance(days=61)
+        filed = wait_for("filed", lambda: offers.the_offer().decision_id)
+        pending = _decision(offers, filed)
+        assert pending.outcome == "NEEDS_REVIEW" and "PAYMENT_PENDING" in pending.reasons
+        # then: told at once that it waits (once past the gateway's minute)
+        wait_for("the decision SMS queued", lambda: deliveries_of(
+            offers.engine, offers.the_offer().id).get(("sms", "decision")))  # fmt: skip
+        _past_the_minute(offers)
+        wait_for("the decision SMS", lambda: len(outbox(offers.sms_url, offers.phone)) == 2)
+        assert "已转人工审核" in _texts(offers, offers.phone)[1]
+    finally:
+        offers.civil.clear_faults()
+    # when: the ledger is back, the re-check pays and closes the case
+    offer_id = offers.the_offer().id
+    wait_for("the final SMS queued", lambda: deliveries_of(offers.engine, offer_id).get(
+        ("sms", "final")))  # fmt: skip
+    _past_the_minute(offers)
+    wait_for("the final SMS", lambda: len(outbox(offers.sms_url, offers.phone)) == 3)
+    wait_for(
+        "the final SMS delivered",
+        lambda: deliveries_of(offers.engine, offer_id)[("sms", "final")].state == "DELIVERED",
+    )
+    wait_for("nothing left to send", lambda: _all_sent(hub))
+    # then: approved, paid once, and told once
+    texts = _texts(offers, offers.phone)
+    assert len(texts) == 3 and "已获批准" in texts[2] and "每月200元" in texts[2]
+    assert offers.entitlements() == ["GLJT"]
+    with Session(offers.engine) as session:
+        case = session.get(ReviewCase, filed)
+        assert case is not None and (case.state, case.closed_by) == ("CLOSED", "auto-recheck")
+
+
+def test_a_household_member_s_offer_is_pushed_to_the_household_s_app(
+    offers: Offers, token_for: Callable[..., str]
+) -> None:
+    hub = offers.start(offers_scan_s=0.0)
+    household = offers.case["household_id"]
+    head = people.resident_id(2 * int(household[1:]) - 1)
+    url = hub.url.replace("http://", "ws://") + "/graphql"
+    query = "subscription { offers { id item { code } state forMember } }"
+    pushed: list[dict[str, Any]] = []
+    with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as app:
+        init = {
+            "type": "connection_init",
+            "payload": {"Authorization": f"Bearer {token_for(head)}"},
+        }
+        app.send(json.dumps(init))
+        assert json.loads(app.recv(timeout=WAIT_S))["type"] == "connection_ack"
+        app.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+        # when: a scan offers the household's father, who has no account
+        settings = offers.settings(offers_page_size=200)
+        assert cli_offers.run(argparse.Namespace(action="scan", item="elderly_allowance"),
+                              settings) == 0  # fmt: skip
+        member = offers.the_offer()
+        while not any(p["id"] == member.id for p in pushed):
+            message = json.loads(app.recv(timeout=WAIT_S))
+            assert message["type"] == "next", message
+            pushed.append(message["payload"]["data"]["offers"])
+    # then: it reaches the head's app at once, the name masked as in me.offers; whatever else
+    # came is the head's own
+    theirs = next(p for p in pushed if p["id"] == member.id)
+    assert theirs == {
+        "id": member.id, "item": {"code": "elderly_allowance"}, "state": "OFFERED",
+        "forMember": member.name[:1] + "*" * (len(member.name) - 1),
+    }  # fmt: skip
+    own = {o.id for o in all_offers(offers.engine) if o.resident_id == head}
+    assert {p["id"] for p in pushed} - {member.id} <= own
+
+
+def test_the_broker_hands_a_member_s_offer_to_its_household_only() -> None:
+    async def run() -> tuple[int, int, int]:
+        broker = OfferBroker()
+        member = Offer(
+            id="m1", item_code="elderly_allowance", subject="x", resident_id=None,
+            household_id="H000013", name="王某", period="once", reason="UPCOMING",
+            eligible_from=date(2027, 2, 1), expires_at=datetime.now(UTC), state="OFFERED",
+            created_at=datetime.now(UTC),
+        )  # fmt: skip
+        async with (
+            broker.subscribe("R000025", "H000013") as head,
+            broker.subscribe("R000026", "H000013") as spouse,
+            broker.subscribe("R000001", "H000001") as stranger,
+        ):
+            handed = broker.deliver(member)
+            return handed, head.qsize() + spouse.qsize(), stranger.qsize()
+
+    assert asyncio.run(run()) == (2, 2, 0)
+
+
+def test_an_already_entitled_person_is_not_offered(
+    offers: Offers, token_for: Callable[..., str]
+) -> None:
+    # given: a household head applied (秒批) for the father turning 70 today: approved
+    hub = offers.start(offers_scan_s=0.0)
+    case = cases(offers.population_url)["turns_70_today"]
+    head = people.resident_id(2 * int(case["household_id"][1:]) - 1)
+    variables = {"input": {"itemCode": "elderly_allowance", "idempotencyKey": "test-entitled-1",
+                           "forMember": case["id_number"]}}  # fmt: skip
+    applied = hub.graphql(APPLY, variables, token=token_for(head)).json()["data"]
+    assert applied["applyForService"]["userErrors"] in ([], [{"code": "ALREADY_ENTITLED"}])
+    # when: the scan finds him
+    settings = offers.settings(offers_page_size=200)
+    assert (
+        cli_offers.run(argparse.Namespace(action="scan", item="elderly_allowance"), settings) == 0
+    )
+    found = offers_of(offers.engine, case["id_number"])
+    assert len(found) == 1
+
+    def settled() -> dict[tuple[str, str], Any] | None:
+        rows = deliveries_of(offers.engine, found[0].id)
+        return rows if all(d.state not in ("PENDING", "SENDING") for d in rows.values()) else None
+
+    # then: nothing is sent him; the offer is marked, counted, and not listed in the app
+    rows = wait_for("his deliveries settled", settled)
+    assert {k: (d.state, d.error) for k, d in rows.items()} == {
+        ("sms", "offer"): ("SKIPPED", "already entitled"),
+        ("app", "offer"): ("SKIPPED", "already entitled"),
+    }
+    assert offers_of(offers.engine, case["id_number"])[0].state == "ENTITLED"
+    out_ids = {str(d.id) for d in rows.values()}
+    assert not [m for m in outbox(offers.sms_url) if m["out_id"] in out_ids]
+    lines = [
+        f'ihub_offers_total{{channel="{channel}",event="entitled",item="elderly_allowance"}} 1.0'
+        for channel in ("sms", "app")
+    ]
+    wait_for(  # counted just after the row is written
+        "counted", lambda: all(line in hub.client.get("/metrics").text for line in lines)
+    )
+    listed = hub.graphql(MEMBER_OFFERS, token=token_for(head)).json()["data"]["me"]["offers"]
+    assert found[0].id not in {o["id"] for o in listed}
+    # and the others of the scan are offered as before
+    wait_for("the others' SMS", lambda: outbox(offers.sms_url))
+
+
+def test_an_in_app_acceptance_s_review_outcome_is_pushed_to_the_app(
+    offers: Offers, token_for: Callable[..., str]
+) -> None:
+    # given: a resident's offer, shown in the app
+    hub = offers.start(operator_keys=OPERATORS)
+    offers.scanned(hub)
+    offer = _own_number(offers)
+    assert offer.resident_id is not None
+    wait_for("the app's offer sent", lambda: deliveries_of(offers.engine, offer.id)[
+        ("app", "offer")].state == "SENT")  # fmt: skip
+    token = token_for(offer.resident_id)
+    url = hub.url.replace("http://", "ws://") + "/graphql"
+    with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as app:
+        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+        app.send(json.dumps(init))
+        assert json.loads(app.recv(timeout=WAIT_S))["type"] == "connection_ack"
+        query = """subscription { offers { id state
+          application { decision { outcome reasons { code } } } } }"""
+        app.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+
+        def pushed() -> dict[str, Any]:
+            message = json.loads(app.recv(timeout=WAIT_S))
+            assert message["type"] == "next", message
+            return dict(message["payload"]["data"]["offers"])
+
+        # when: one tap while the registry is down: NEEDS_REVIEW, pushed back at once
+        population = MockAdmin(offers.population_url)
+        population.faults(down=True)
+        try:
+            tap = {"input": {"offerId": offer.id, "idempotencyKey": "test-review-tap-1"}}
+            accepted = hub.graphql(ACCEPT, tap, token=token).json()["data"]["acceptOffer"]
+        finally:
+            population.clear_faults()
+        assert accepted["application"]["decision"]["outcome"] == "NEEDS_REVIEW"
+        review = {"outcome": "NEEDS_REVIEW", "reasons": [{"code": "DEPARTMENT_UNAVAILABLE"}]}
+        assert pushed() == {
+            "id": offer.id, "state": "ACCEPTED", "application": {"decision": review},
+        }  # fmt: skip
+        # when: an operator rejects the case; then: the app hears of it once more
+        filed = offers_of(offers.engine, offer.subject)[0].decision_id
+        rejected = httpx.post(
+            f"{hub.url}/operators/reviews/{filed}", json={"outcome": "REJECTED", "reason": "复核"},
+            headers={"Authorization": f"Bearer {OPERATOR_KEY}"},
+        )  # fmt: skip
+        assert rejected.status_code == 200, rejected.text
+        rejection = {"outcome": "REJECTED", "reasons": [{"code": "OPERATOR_REJECTED"}]}
+        assert pushed() == {
+            "id": offer.id, "state": "ACCEPTED", "application": {"decision": rejection},
+        }  # fmt: skip
+    final = wait_for(
+        "the final app message recorded (it is published first)",
+        lambda: (
+            (d := deliveries_of(offers.engine, offer.id)[("app", "final")]).state == "SENT" and d
+        ),
+    )
+    assert final.decision_id == rejected.json()["decision"]["id"]
+    assert ("sms", "final") not in deliveries_of(offers.engine, offer.id)
+    # and the app's list says the same
+    listed = hub.graphql(
+        "{ me { offers { id application { decision { outcome } } } } }", token=token
+    ).json()["data"]["me"]["offers"]
+    assert [o["application"] for o in listed if o["id"] == offer.id] == [
+        {"decision": {"outcome": "REJECTED"}}
+    ]

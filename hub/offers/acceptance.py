@@ -13,6 +13,9 @@ filing the 秒批 application once the offer's day has come.
   without one, a profile made from the registry (decision ``resident_id`` ``offer``). The
   approval service pays once per subject and item whatever happens; the decision goes back on
   the channel the offer was accepted on.
+- A NEEDS_REVIEW decision (a department did not answer, the payment is pending) is told at
+  once, and its outcome again when its review case is decided, whoever decides it
+  (``queue_finals``: one ``final`` message per offer, from the database, on any replica).
 """
 
 from __future__ import annotations
@@ -121,6 +124,10 @@ class Acceptance:
             if found is None or found.decision_id is not None or found.filing_until is None:
                 return
             await asyncio.sleep(0.05)
+
+    async def queue_finals(self) -> int:
+        """Queue the outcome of each filed offer whose review case was decided since; how many."""
+        return await self._store.queue_finals(self._clock())
 
     async def file_due(self, *, only: str | None = None) -> int:
         """File the accepted offers whose day has come (``only`` that one); how many."""

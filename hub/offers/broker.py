@@ -1,10 +1,12 @@
 """New offers published to the app's subscribers (the ``offers`` subscription).
 
-In one process the broker hands an offer to its resident's queues. With ``HUB_REDIS_URL`` it
-publishes on the replicas' Redis channel (``<prefix>offers``) instead, and every replica's
-listener hands what arrives to its own subscribers: an app connected to any replica hears the
-offer whichever replica's dispatcher sent it. While Redis is unreachable the broker delivers
-in this process only (the listener tries again every second).
+In one process the broker hands an offer to its resident's queues — or, for a household
+member without an account (no ``resident_id``), to the queues of the household's residents.
+With ``HUB_REDIS_URL`` it publishes on the replicas' Redis channel (``<prefix>offers``)
+instead, and every replica's listener hands what arrives to its own subscribers: an app
+connected to any replica hears the offer whichever replica's dispatcher sent it. While Redis
+is unreachable the broker delivers in this process only (the listener tries again every
+second).
 """
 
 from __future__ import annotations
@@ -30,11 +32,16 @@ class OfferBroker:
     def __init__(self, redis: RedisState | None = None) -> None:
         self._redis = redis
         self._queues: dict[str, set[asyncio.Queue[Offer]]] = {}
+        self._households: dict[str, set[asyncio.Queue[Offer]]] = {}
         self._listener: asyncio.Task[None] | None = None
 
     def deliver(self, offer: Offer) -> int:
-        """Hand ``offer`` to this process's subscribers of its resident; how many."""
-        queues = self._queues.get(offer.resident_id or "", set())
+        """Hand ``offer`` to this process's subscribers of its resident (a member's without
+        an account: of its household); how many."""
+        if offer.resident_id is not None:
+            queues = self._queues.get(offer.resident_id, set())
+        else:
+            queues = self._households.get(offer.household_id or "", set())
         for queue in queues:
             queue.put_nowait(offer)
         return len(queues)
@@ -50,13 +57,25 @@ class OfferBroker:
         self.deliver(offer)
 
     @asynccontextmanager
-    async def subscribe(self, resident_id: str) -> AsyncIterator[asyncio.Queue[Offer]]:
+    async def subscribe(
+        self, resident_id: str, household_id: str | None = None
+    ) -> AsyncIterator[asyncio.Queue[Offer]]:
+        """A queue of the resident's offers and (``household_id``) of their household's
+        members without an account of their own."""
         queue: asyncio.Queue[Offer] = asyncio.Queue()
         self._queues.setdefault(resident_id, set()).add(queue)
+        if household_id is not None:
+            self._households.setdefault(household_id, set()).add(queue)
         try:
             yield queue
         finally:
             self._queues[resident_id].discard(queue)
+            if not self._queues[resident_id]:
+                del self._queues[resident_id]
+            if household_id is not None:
+                self._households[household_id].discard(queue)
+                if not self._households[household_id]:
+                    del self._households[household_id]
 
     def start(self) -> None:
         if self._redis is not None and self._listener is None:

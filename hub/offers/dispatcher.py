@@ -1,11 +1,17 @@
 """The dispatcher: sends due deliveries in bounded batches; every replica may run it.
 
-Per claimed delivery (``OfferStore.claim_due``): an opted-out channel is SKIPPED; SMS in the
-quiet hours is DEFERRED until 08:00 Shanghai; the gateway's ``SmsLimited`` (WeChat's
+Per claimed delivery (``OfferStore.claim_due``): an offer whose person holds the item's grant
+already is not sent (SKIPPED, the offer ENTITLED; counted ``entitled``), nor one that expired
+while it waited (counted ``expired``); an opted-out channel is SKIPPED; SMS in the quiet
+hours is DEFERRED until 08:00 Shanghai; the gateway's ``SmsLimited`` (WeChat's
 ``QuotaReached``) DEFERRED by its ``retry_after_s`` — retried, never dropped; WeChat's
 ``NotFollowing`` (or no openid known) SKIPPED; the app channel publishes to the resident's
 subscribers and is SENT. A send whose answer was lost is FAILED, not repeated: neither
 gateway is idempotent, and a second message is worse than none.
+
+The messages: the offer; the filing's decision (``decision``); and for a decision that was
+NEEDS_REVIEW, the one that closed its review case (``final``, ``OfferStore.queue_finals``) —
+each through the same quiet hours, limits and deferrals.
 """
 
 from __future__ import annotations
@@ -26,7 +32,17 @@ from hub.approvals import engine
 from hub.offers.broker import OfferBroker
 from hub.offers.clock import Clock, quiet_until
 from hub.offers.proactive import PROACTIVE
-from hub.offers.store import DEFERRED, FAILED, SENT, SKIPPED, Claimed, OfferStore
+from hub.offers.store import (
+    DEFERRED,
+    EXPIRED,
+    FAILED,
+    FINAL,
+    OFFER,
+    SENT,
+    SKIPPED,
+    Claimed,
+    OfferStore,
+)
 from schema.context import Decision
 
 logger = logging.getLogger("ihub.offers")
@@ -34,6 +50,8 @@ Count = Callable[[str, str, str], None]
 """``(item, channel, event)``: one more of ``ihub_offers_total``."""
 DecisionOf = Callable[[str], Awaitable[Decision | None]]
 RESULTS = {"APPROVED": "已获批准", "REJECTED": "未获批准", "NEEDS_REVIEW": "已转人工审核"}
+SUPERSEDED = "您已在享受该项补贴，无需重复申请。"
+"""A review case closed because the item was granted by another application meanwhile."""
 
 
 def day_text(day: date) -> str:
@@ -89,15 +107,21 @@ class Dispatcher:
         biz_id: str | None = None,
         error: str | None = None,
         not_before: datetime | None = None,
+        event: str | None = None,
     ) -> None:
         await self._store.finish(
             d.delivery_id, state, self._clock(), biz_id=biz_id, error=error, not_before=not_before
         )
-        event = {SENT: "sent", DEFERRED: "deferred", FAILED: "failed", SKIPPED: "skipped"}[state]
-        self._count(d.offer.item_code, d.channel, event)
+        events = {SENT: "sent", DEFERRED: "deferred", FAILED: "failed", SKIPPED: "skipped"}
+        self._count(d.offer.item_code, d.channel, event or events[state])
 
     async def _deliver(self, d: Claimed) -> None:
-        if await self._store.opted_out(d.offer.subject, d.channel):
+        if d.entitled:
+            await self._store.mark_entitled(d.offer.id)
+            await self._finish(d, SKIPPED, error="already entitled", event="entitled")
+        elif d.kind == OFFER and d.offer.state == EXPIRED:
+            await self._finish(d, SKIPPED, error="expired", event="expired")
+        elif await self._store.opted_out(d.offer.subject, d.channel):
             await self._finish(d, SKIPPED, error="opted out")
         elif d.channel == "sms":
             await self._sms(d)
@@ -107,18 +131,27 @@ class Dispatcher:
             await self._broker.publish(d.offer)
             await self._finish(d, SENT)
 
+    async def _outcome(self, d: Claimed) -> tuple[str, str] | None:
+        """The decision message's result and detail, or ``None`` if its decision is gone."""
+        if d.kind == FINAL and d.decision_id is None:
+            return RESULTS["APPROVED"], SUPERSEDED
+        decision = await self._decision_of(d.decision_id or "")
+        if decision is None:
+            return None
+        detail = (
+            f"每月{(decision.amount_fen or 0) // 100}元。"
+            if decision.outcome == "APPROVED"
+            else "".join(r.message for r in decision.reasons)[:60]
+        )
+        return RESULTS.get(decision.outcome, decision.outcome), detail
+
     async def _message(self, d: Claimed) -> tuple[str, dict[str, str]] | None:
         item = PROACTIVE[d.offer.item_code]
-        if d.kind == "decision":
-            decision = await self._decision_of(d.offer.decision_id or "")
-            if decision is None:
+        if d.kind != OFFER:
+            told = await self._outcome(d)
+            if told is None:
                 return None
-            detail = (
-                f"每月{(decision.amount_fen or 0) // 100}元。"
-                if decision.outcome == "APPROVED"
-                else "".join(r.message for r in decision.reasons)[:60]
-            )
-            result = RESULTS.get(decision.outcome, decision.outcome)
+            result, detail = told
             return "SMS_DECISION", {
                 "name": d.offer.name, "item": item.name, "result": result, "detail": detail,
             }  # fmt: skip
@@ -167,9 +200,9 @@ class Dispatcher:
             return
         item = PROACTIVE[d.offer.item_code]
         moment = self._clock().strftime("%Y-%m-%d %H:%M")
-        if d.kind == "decision":
-            decision = await self._decision_of(d.offer.decision_id or "")
-            outcome = RESULTS.get(decision.outcome, "") if decision else ""
+        if d.kind != OFFER:
+            told = await self._outcome(d)
+            outcome = told[0] if told else ""
             template, data = "ihub-decision-result", {
                 "thing1": item.name[:20], "phrase2": outcome[:5], "time3": moment,
             }  # fmt: skip

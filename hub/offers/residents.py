@@ -13,7 +13,7 @@ from hub.offers.acceptance import Acceptance
 from hub.offers.broker import OfferBroker
 from hub.offers.clock import Clock
 from hub.offers.proactive import PROACTIVE
-from hub.offers.store import ACCEPTED, EXPIRED, OFFERED, OfferStore, stamp
+from hub.offers.store import ACCEPTED, ENTITLED, EXPIRED, OFFERED, OfferStore, stamp
 from hub.store.models import Offer
 from schema.context import (
     Approvals,
@@ -53,6 +53,7 @@ class AppOffers:
 
     def _view(self, offer: Offer, resident: ResidentProfile | None = None) -> OfferView:
         item = PROACTIVE.get(offer.item_code)
+        filed = offer.decision_id if not (offer.decision_id or "").startswith("refused:") else None
         state = offer.state
         if state == OFFERED and stamp(offer.expires_at) < stamp(self._clock()):
             state = EXPIRED
@@ -62,6 +63,7 @@ class AppOffers:
             expires_at=stamp(offer.expires_at), state=state,
             member_name=offer.name if resident is not None and offer.resident_id != resident.id
             else None,
+            decision_id=offer.outcome_id or filed,
         )  # fmt: skip
 
     async def offers_of(self, resident: ResidentProfile) -> list[OfferView]:
@@ -79,6 +81,9 @@ class AppOffers:
         offer = await self._store.offer(offer_id)
         if offer is None or not self._theirs(offer, resident):
             return OfferAcceptance(None, refusal=NOT_YOURS)
+        if offer.state == ENTITLED:
+            code = "ALREADY_ENTITLED"
+            return OfferAcceptance(None, refusal=(code, REFUSALS[code], None))
         view = self._view(offer, resident)
         if view.state == EXPIRED:
             return OfferAcceptance(view, refusal=EXPIRED_REFUSAL)
@@ -121,6 +126,6 @@ class AppOffers:
         return None
 
     async def subscribe(self, resident: ResidentProfile) -> AsyncIterator[OfferView]:
-        async with self._broker.subscribe(resident.id) as queue:
+        async with self._broker.subscribe(resident.id, resident.household_id) as queue:
             while True:
-                yield self._view(await queue.get())
+                yield self._view(await queue.get(), resident)

@@ -6,7 +6,9 @@
   (``OfferStore.accept_page``), so a scanner that stops — a crash, a lost lease — is resumed
   from its last page by the next one to take the lease, without re-offering anyone.
 - ``OfferRounds`` runs in the Starlette lifespan: the scan of every proactive item every
-  ``scan_s`` (0: never), and every ``dispatch_s`` one dispatcher batch and one filing round.
+  ``scan_s`` (0: never), and every ``dispatch_s``: the offers whose time is up stored
+  EXPIRED, one filing round, the final messages of the review cases decided since
+  (``Acceptance.queue_finals``) and one dispatcher batch.
 """
 
 from __future__ import annotations
@@ -155,8 +157,11 @@ class OfferRounds:
         self._tasks.clear()
 
     async def tick(self) -> None:
-        """One dispatcher batch and one filing round."""
+        """Expiry, one filing round, the outcomes of review cases decided since, one
+        dispatcher batch."""
+        await self.scanner.store.expire(self.scanner.clock())
         await self.acceptance.file_due()
+        await self.acceptance.queue_finals()
         await self.dispatcher.run_once()
 
     async def scan_all(self) -> None:

@@ -8,6 +8,9 @@
   claim lapsed), so two replicas' dispatchers never send one message.
 - Reports only move a delivery forward (SENDING/SENT → DELIVERED/FAILED); callbacks are
   deduplicated by key in ``offer_callback``, in the transaction of their effect.
+- A filing whose decision was NEEDS_REVIEW gets a ``final`` delivery once its review case is
+  closed — by an operator, the re-check, the CLI, on any replica — found by ``queue_finals``
+  and inserted with ``ON CONFLICT DO NOTHING`` on (offer, channel, kind): exactly once.
 """
 
 from __future__ import annotations
@@ -28,15 +31,21 @@ from hub.offers.scan import Candidate
 from hub.store.db import Database
 from hub.store.models import (
     AccountLink,
+    ApprovalGrant,
+    DecisionRecord,
     Offer,
     OfferCallback,
     OfferDelivery,
     OfferOptOut,
     OfferScan,
     Resident,
+    ReviewCase,
 )
 
 OFFERED, ACCEPTED, EXPIRED, REFUSED = "OFFERED", "ACCEPTED", "EXPIRED", "REFUSED"
+ENTITLED = "ENTITLED"
+"""An offer not sent: its person holds the item's grant already (``approval_grant``)."""
+OFFER, DECISION, FINAL = "offer", "decision", "final"
 PENDING, DEFERRED, SENDING, SENT = "PENDING", "DEFERRED", "SENDING", "SENT"
 DELIVERED, FAILED, SKIPPED = "DELIVERED", "FAILED", "SKIPPED"
 DUE = (PENDING, DEFERRED)
@@ -66,10 +75,33 @@ class Claimed:
     offer: Offer
     attempts: int
     openid: str | None
+    decision_id: str | None = None
+    """The decision a ``decision`` or ``final`` message tells (``final`` ``None``: superseded)."""
+    entitled: bool = False
+    """An ``offer`` message whose person holds the item's grant already: not to be sent."""
 
 
 def _insert(session: Session) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def _closing_decision(session: Session, decision_id: str) -> tuple[bool, str | None]:
+    """Follow the review cases from ``decision_id``: ``(True, id)`` of the decision that closed
+    the last case (``(True, None)``: closed as superseded), ``(False, None)`` while undecided."""
+    current = decision_id
+    for _ in range(16):
+        case = session.get(ReviewCase, current)
+        if case is None:
+            outcome = session.exec(
+                select(DecisionRecord.outcome).where(DecisionRecord.decision_id == current)
+            ).first()
+            return (True, current) if outcome not in (None, "NEEDS_REVIEW") else (False, None)
+        if case.state != "CLOSED":
+            return False, None
+        if case.closing_decision_id is None:
+            return True, None
+        current = case.closing_decision_id
+    return False, None
 
 
 def run_id(item: str, day: date) -> str:
@@ -133,6 +165,9 @@ class OfferStore:
         def work(session: Session) -> list[Offer]:
             made = self._add_offers(session, candidates, now)
             session.commit()
+            for offer in made:
+                session.refresh(offer)
+                session.expunge(offer)
             return made
 
         return await self._database.run(work)
@@ -215,7 +250,7 @@ class OfferStore:
 
     async def offers_of(self, resident_id: str, household_id: str | None = None) -> list[Offer]:
         """The resident's offers, and (``household_id``) those of the household's members who
-        have no account of their own, newest first."""
+        have no account of their own, newest first (not those never sent: ENTITLED)."""
 
         def read(session: Session) -> list[Offer]:
             mine = col(Offer.resident_id) == resident_id
@@ -224,7 +259,8 @@ class OfferStore:
                     col(Offer.household_id) == household_id, col(Offer.resident_id).is_(None)
                 )
                 mine = or_(mine, members)
-            query = select(Offer).where(mine).order_by(col(Offer.created_at).desc())
+            shown = and_(mine, col(Offer.state) != ENTITLED)
+            query = select(Offer).where(shown).order_by(col(Offer.created_at).desc())
             return list(session.exec(query).all())
 
         return await self._database.run(read)
@@ -340,6 +376,90 @@ class OfferStore:
 
         await self._database.run(work)
 
+    async def queue_finals(self, now: datetime, limit: int = 100) -> int:
+        """A ``final`` delivery, on the channel the offer was accepted on, for each filed offer
+        whose NEEDS_REVIEW decision's case is now decided (following a chain: a re-check's
+        approval whose payment is pending again opens a case of its own); its ``decision``
+        message is dropped if it still waits (the outcome comes instead). How many queued;
+        a second caller, here or on another replica, inserts nothing."""
+        at = stamp(now)
+
+        def work(session: Session) -> int:
+            has_final = (
+                select(OfferDelivery.id)
+                .where(col(OfferDelivery.offer_id) == col(Offer.id), OfferDelivery.kind == FINAL)
+                .exists()
+            )
+            query = (
+                select(Offer)
+                .join(ReviewCase, col(ReviewCase.decision_id) == col(Offer.decision_id))
+                .where(ReviewCase.state == "CLOSED", ~has_final)
+                .order_by(col(ReviewCase.closed_at))
+                .limit(limit)
+            )
+            queued = 0
+            for offer in session.exec(query).all():
+                decided, told = _closing_decision(session, offer.decision_id or "")
+                if not decided:
+                    continue  # the chain's last case is open still (or its record not yet)
+                channel = offer.accepted_via or "app"
+                made = session.execute(
+                    _insert(session)(OfferDelivery)
+                    .values(
+                        offer_id=offer.id, channel=channel, kind=FINAL, state=PENDING,
+                        not_before=at, updated_at=at, decision_id=told, attempts=0,
+                    )
+                    .on_conflict_do_nothing(index_elements=["offer_id", "channel", "kind"])
+                    .returning(col(OfferDelivery.id))
+                ).first()  # fmt: skip
+                if made is None:  # queued already (by another round, here or on a replica)
+                    continue
+                queued += 1
+                session.execute(
+                    update(Offer).where(col(Offer.id) == offer.id).values(outcome_id=told)
+                )
+                session.execute(
+                    update(OfferDelivery)
+                    .where(
+                        col(OfferDelivery.offer_id) == offer.id,
+                        col(OfferDelivery.kind) == DECISION,
+                        col(OfferDelivery.state).in_(DUE),
+                    )
+                    .values(state=SKIPPED, error="superseded by the final decision", updated_at=at)
+                )
+            session.commit()
+            return queued
+
+        return await self._database.run(work)
+
+    async def expire(self, now: datetime) -> int:
+        """OFFERED → EXPIRED for the offers whose time is up (the app's view says so on read
+        already; this stores it): how many."""
+
+        def work(session: Session) -> int:
+            done = session.execute(
+                update(Offer)
+                .where(col(Offer.state) == OFFERED, col(Offer.expires_at) < stamp(now))
+                .values(state=EXPIRED)
+            )
+            session.commit()
+            return int(done.rowcount)  # type: ignore[attr-defined]
+
+        return await self._database.run(work)
+
+    async def mark_entitled(self, offer_id: str) -> None:
+        """OFFERED → ENTITLED: its person holds the item's grant already."""
+
+        def work(session: Session) -> None:
+            session.execute(
+                update(Offer)
+                .where(col(Offer.id) == offer_id, col(Offer.state) == OFFERED)
+                .values(state=ENTITLED)
+            )
+            session.commit()
+
+        await self._database.run(work)
+
     # -- deliveries -------------------------------------------------------------------------
 
     async def claim_due(self, now: datetime, limit: int, hold_s: float) -> list[Claimed]:
@@ -375,6 +495,9 @@ class OfferStore:
                 offer = session.get(Offer, delivery.offer_id)
                 assert offer is not None
                 session.expunge(offer)
+                entitled = delivery.kind == OFFER and (
+                    session.get(ApprovalGrant, (offer.subject, offer.item_code)) is not None
+                )
                 openid = None
                 if delivery.channel == "wechat" and offer.resident_id is not None:
                     openid = session.exec(
@@ -383,10 +506,11 @@ class OfferStore:
                             AccountLink.department == "wechat",
                         )
                     ).first()
+                told = delivery.decision_id if delivery.kind == FINAL else offer.decision_id
                 claimed.append(
                     Claimed(
                         delivery.id, delivery.channel, delivery.kind, offer, delivery.attempts,
-                        openid,
+                        openid, told, entitled,
                     )
                 )  # fmt: skip
             return claimed

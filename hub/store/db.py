@@ -55,6 +55,8 @@ ADDED_COLUMNS = {
     "audit_record": {"consents": "TEXT"},
     "consent_filing": {"decision_id": "VARCHAR(40)", "refusal": "VARCHAR(32)"},
     "approval_grant": {"state": "VARCHAR(8)", "amount_fen": "INTEGER", "claimed_at": "TIMESTAMP"},
+    "offer": {"outcome_id": "VARCHAR(40)"},
+    "offer_delivery": {"decision_id": "VARCHAR(40)"},
 }
 """Nullable columns added to tables that databases of earlier versions already have."""
 

@@ -336,7 +336,8 @@ class Offer(SQLModel, table=True):
     unique key is what makes it exactly once across scans, restarts and replicas.
 
     ``subject`` is the registry person's ID number; ``resident_id`` the hub resident when the
-    person is one. ``state``: OFFERED, ACCEPTED (``decision_id`` once filed), EXPIRED, REFUSED."""
+    person is one. ``state``: OFFERED, ACCEPTED (``decision_id`` once filed), EXPIRED, REFUSED,
+    ENTITLED (never sent: the person holds the item's grant already)."""
 
     __tablename__ = "offer"
     __table_args__ = (UniqueConstraint("item_code", "subject", "period"),)
@@ -358,13 +359,18 @@ class Offer(SQLModel, table=True):
     decision_id: str | None = Field(default=None, max_length=40)
     accepted_via: str | None = Field(default=None, max_length=8)
     """The channel the resident accepted on: the decision goes back on it."""
+    outcome_id: str | None = Field(default=None, max_length=40)
+    """When ``decision_id`` was NEEDS_REVIEW: the decision that closed its review case (set
+    with the ``final`` message)."""
     filing_until: datetime | None = None
     """While a process files the accepted offer's application (a claim that lapses)."""
     created_at: datetime = Field(index=True)
 
 
 class OfferDelivery(SQLModel, table=True):
-    """One message of an offer on one channel: the offer itself, or the decision sent back.
+    """One message of an offer on one channel (``kind``): the offer itself (``offer``), the
+    filing's decision sent back (``decision``), or — when that was NEEDS_REVIEW — the decision
+    that closed its review case later (``final``). One of each per offer and channel.
 
     Claimed by a conditional update (``claimed_until``) so two replicas never send one;
     ``not_before`` defers it (quiet hours, the gateway's limits). Its id is the SMS ``out_id``."""
@@ -382,6 +388,9 @@ class OfferDelivery(SQLModel, table=True):
     claimed_until: datetime | None = None
     biz_id: str | None = Field(default=None, max_length=64, index=True)
     error: str | None = Field(default=None, max_length=128)
+    decision_id: str | None = Field(default=None, max_length=40)
+    """A ``final`` message's decision: the one that closed the review case the filing's
+    NEEDS_REVIEW decision opened (``None``: closed as superseded, the item granted already)."""
     updated_at: datetime
 
 
