@@ -1,6 +1,8 @@
 """The hub as uvicorn sees it in the benchmarks, and the database set-up before it starts.
 
     uvicorn --factory bench.app:create          the hub, configured by HUB_* (Settings.from_env)
+    python -m bench.app serve PORT WORKERS      the same under ``ihub serve --workers``' supervisor
+                                                (a socket per worker, hub.cli.workers)
     python -m bench.app prepare [R:BANK:NO …]   create and seed the database, link appointments
 
 ``prepare`` runs the hub's own lifespan once, so that several uvicorn workers start on a
@@ -51,7 +53,33 @@ async def _prepare(links: list[tuple[str, str, str]]) -> None:
         engine.dispose()
 
 
+def serve(port: int, workers: int) -> None:
+    """``workers`` workers on 127.0.0.1:``port`` as ``ihub serve --workers`` runs them, with
+    the bench's uvicorn options (no access log, a deep backlog, a short graceful stop)."""
+    import uvicorn
+
+    from hub.cli import workers as supervisor
+    from hub.cli.sockets import bind_workers
+
+    config = uvicorn.Config(
+        "bench.app:create",
+        factory=True,
+        host="127.0.0.1",
+        port=port,
+        workers=workers,
+        access_log=False,
+        log_level="warning",
+        backlog=4096,
+        timeout_graceful_shutdown=3,
+    )
+    sockets = bind_workers("127.0.0.1", port, workers, busy=lambda p: f"port {p} is in use")
+    supervisor.serve(config, sockets)
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["serve"] and len(argv) == 3:
+        serve(int(argv[1]), int(argv[2]))
+        return 0
     if not argv or argv[0] != "prepare":
         print(__doc__, file=sys.stderr)
         return 2

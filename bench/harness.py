@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench import analysis, report
+from bench import analysis, report, wrk
 from bench.ops import Operation, count_path, load
 from bench.procs import background_load, cpu_seconds, machine_busy_seconds, memory_mb, reset_peak
 from bench.services import (
@@ -145,10 +145,24 @@ class Bench:
                 ttl_s=6 * 3600,
             )
 
-    def launch_hub(self, label: str, workers: int, extra: dict[str, str] | None = None) -> Hub:
+    def launch_hub(
+        self,
+        label: str,
+        workers: int,
+        extra: dict[str, str] | None = None,
+        *,
+        shared_socket: bool = False,
+    ) -> Hub:
         """Start a hub on a fresh copy of the template; ``ready()`` waits for it."""
         env = {**self.env, **(extra or {})}
-        hub = Hub(label, workers=workers, template=self.template, work=self.work, env=env)
+        hub = Hub(
+            label,
+            workers=workers,
+            template=self.template,
+            work=self.work,
+            env=env,
+            shared_socket=shared_socket,
+        )
         self.running.append(hub)
         return hub
 
@@ -268,12 +282,17 @@ class Bench:
         peak_reset = reset_peak(workers)
         before = self.mocks.stats()
         hub_cpu, mock_cpu = cpu_seconds(hub.pids()), self.mocks.cpu_seconds()
+        per_worker = [cpu_seconds([pid]) for pid in workers]
         busy = machine_busy_seconds()
         started = time.monotonic()
         timeout = float(spec.get("duration_s", 5)) + float(spec.get("timeout_s", 30)) + 60
-        result: dict[str, Any] = self.loadgen.run({**spec, "url": hub.url}, timeout_s=timeout)
+        if spec.get("driver") == "wrk":  # C, a fraction of the Python generator's CPU
+            result: dict[str, Any] = wrk.run({**spec, "url": hub.url}, work=self.work)
+        else:
+            result = self.loadgen.run({**spec, "url": hub.url}, timeout_s=timeout)
         wall = time.monotonic() - started
         hub_cpu = cpu_seconds(hub.pids()) - hub_cpu
+        per_worker = [cpu_seconds([p]) - c for p, c in zip(workers, per_worker, strict=True)]
         mock_cpu = self.mocks.cpu_seconds() - mock_cpu
         busy = machine_busy_seconds() - busy
         other = max(0.0, busy - hub_cpu - mock_cpu - result["loadgen_cpu_s"])
@@ -289,6 +308,7 @@ class Bench:
                     "mocks": round(mock_cpu / wall, 2),
                     "loadgen": round(result["loadgen_cpu_s"] / wall, 2),
                     "other": round(other / wall, 2),  # processes that are not the bench's
+                    "workers": [round(c / wall, 2) for c in per_worker],  # of "hub", each
                 },
                 "memory": {**memory_mb(workers), "workers": len(workers), "peak_reset": peak_reset},
             }

@@ -175,37 +175,46 @@ class Hub:
         work: Path,
         env: Mapping[str, str],
         database_url: str | None = None,
+        shared_socket: bool = False,
     ) -> None:
+        """Several ``workers`` run under ``ihub serve --workers``' supervisor (a listening
+        socket each, ``hub.cli.workers``), or with ``shared_socket`` under uvicorn's own
+        ``--workers`` (one socket for all: the first worker to wake accepts most connections)."""
         self.label = label
         self.workers = workers
         var_dir = work / f"hub-{label}" / "var"
         shutil.copytree(template, var_dir)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        argv = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "bench.app:create",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--workers",
-            str(workers),
-            "--loop",
-            "auto",
-            "--http",
-            "auto",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-            "--backlog",
-            "4096",
-            "--timeout-graceful-shutdown",
-            "3",
-        ]
+        spread = [sys.executable, "-m", "bench.app", "serve", str(self.port), str(workers)]
+        argv = (
+            spread
+            if workers > 1 and not shared_socket
+            else [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "bench.app:create",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(workers),
+                "--loop",
+                "auto",
+                "--http",
+                "auto",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+                "--backlog",
+                "4096",
+                "--timeout-graceful-shutdown",
+                "3",
+            ]
+        )
         hub_env = {**env, **var_env(var_dir, database_url), "HUB_WORKERS": str(workers)}
         self.child = spawn(f"hub-{label}", argv, env=hub_env, log_dir=work)
         self._launched = time.monotonic()

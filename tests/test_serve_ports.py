@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
+import json
+import os
 import shutil
+import signal
 import socket
+import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -143,3 +149,85 @@ def test_two_workers_share_one_port_seed_once_and_stop_on_ctrl_c(
     # and Ctrl-C ends the workers and the mocks cleanly
     assert code == 0, err[-2000:]
     assert "2 workers" in out
+
+
+def _pids_over_connections_opened_at_once(port: int, count: int) -> list[int]:
+    """``count`` keep-alive connections opened together (as a load balancer's pool or a
+    benchmark opens them), then ``/status`` once on each: the worker pid each one reached."""
+    connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(count)]
+    try:
+        for connection in connections:
+            connection.connect()
+        pids = []
+        for connection in connections:
+            connection.request("GET", "/status")
+            response = connection.getresponse()
+            assert response.status == 200
+            pids.append(json.loads(response.read())["process"]["pid"])
+        return pids
+    finally:
+        for connection in connections:
+            connection.close()
+
+
+def _wait_for_workers(port: int, expected: int) -> set[int]:
+    """Fresh connections until ``expected`` distinct workers have answered (each socket joins
+    the port's group once its worker has started)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        seen = set(_pids_over_connections_opened_at_once(port, 16))
+        if len(seen) >= expected:
+            return seen
+        time.sleep(0.2)  # a worker is still starting: its socket is not listening yet
+    raise AssertionError(f"only {seen} answered")
+
+
+def test_two_workers_split_connections_opened_at_once_and_a_killed_one_is_replaced(
+    tmp_path: Path, token_for: Callable[..., str], var_dir: Path
+) -> None:
+    # given `ihub serve --workers 2` on the test's dev keys (token_for creates them), both up
+    shutil.copytree(var_dir / "keys", tmp_path / "keys")
+    base = free_ports(MOCK_COUNT + 1)
+    serve = Serve(tmp_path, port=base, mocks_base_port=base, args=("--workers", "2"))
+    try:
+        serve.wait_ready()
+        workers = _wait_for_workers(base, 2)
+        # when a client opens 64 connections at once
+        pids = _pids_over_connections_opened_at_once(base, 64)
+        # then both workers hold a share of them (each socket gets a kernel-hashed share; on
+        # one shared socket the first worker to wake took up to 63 of the 64)
+        assert set(pids) == workers, (pids, workers)
+        assert min(pids.count(pid) for pid in workers) >= 12, Counter(pids)
+        # and a worker killed outright is replaced, on its predecessor's socket
+        killed = min(workers)
+        os.kill(killed, signal.SIGKILL)
+        after = _wait_for_workers(base, 2)
+        assert killed not in after and len(after & workers) == 1, (workers, after)
+    finally:
+        # and SIGTERM stops every worker and the mocks cleanly
+        if serve.process.poll() is None:
+            serve.process.send_signal(signal.SIGTERM)
+        code, _, err = serve.finish()
+    assert code == 0, err[-2000:]
+    assert "Traceback" not in err
+    assert not [pid for pid in workers | after if Path(f"/proc/{pid}").exists()]
+
+
+def test_a_hub_port_another_set_of_workers_listens_on_is_busy_too(tmp_path: Path) -> None:
+    # given a listener with SO_REUSEPORT (as another `ihub serve --workers` binds its port)
+    base = free_ports(MOCK_COUNT + 2)
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        squatter.bind(("127.0.0.1", base))
+        squatter.listen()
+        # when `ihub serve --workers 2` is started on that port
+        serve = Serve(tmp_path, port=base, mocks_base_port=base, args=("--workers", "2"))
+        code, out, err = serve.finish()
+    # then it refuses in one line instead of silently sharing the port
+    assert code != 0
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (
+        f"ihub: port {base} (the hub) is already in use: set HUB_PORT (or --port) to another port"
+    )
+    assert "Hub on" not in out and "mock " not in out, "nothing was started or announced"

@@ -2,7 +2,7 @@
 
 ihub serve            mocks on HUB_MOCKS_BASE_PORT+1… (8101…) + the hub on 127.0.0.1:8000
 ihub serve --no-mocks the hub alone (departments configured by HUB_<DEPT>_URL)
-ihub serve --workers N  N uvicorn worker processes on one socket (HUB_WORKERS)
+ihub serve --workers N  N uvicorn worker processes on one port, a socket each (HUB_WORKERS)
 ihub mocks            only the mocks
 ihub token R000001    a dev resident token
 ihub schema [--check] print the SDL (or compare it with schema.graphql)
@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import errno
 import logging
 import os
 import socket
@@ -37,6 +36,7 @@ from hub.cli import offers as cli_offers
 from hub.cli import partners as cli_partners
 from hub.cli import reviews as cli_reviews
 from hub.cli import token as cli_token
+from hub.cli.sockets import PortBusy, bind, bind_workers
 from hub.logs import configure_json_logging
 from hub.settings import Settings, SettingsError, workers_of
 
@@ -48,10 +48,6 @@ def _mock_specs() -> Any:
     from mocks.registry import MOCKS
 
     return MOCKS
-
-
-class PortBusy(Exception):
-    """A port ``ihub`` must listen on is taken; the message names it and the setting to change."""
 
 
 async def _start_mocks(settings: Settings) -> Any:
@@ -76,21 +72,13 @@ async def _start_mocks(settings: Settings) -> Any:
     return running
 
 
+def _hub_port_busy(port: int) -> str:
+    return f"port {port} (the hub) is already in use: set HUB_PORT (or --port) to another port"
+
+
 def _bind(settings: Settings) -> socket.socket:
     """The hub's listening socket, bound before anything is started or announced."""
-    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((settings.host, settings.port))
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise PortBusy(
-                f"port {settings.port} (the hub) is already in use: "
-                "set HUB_PORT (or --port) to another port"
-            ) from exc
-        raise
-    return sock
+    return bind(settings.host, settings.port, busy=_hub_port_busy)
 
 
 async def _serve(settings: Settings, *, with_mocks: bool) -> None:
@@ -129,16 +117,18 @@ def app_from_env() -> Any:
 
 
 def _serve_workers(settings: Settings, *, with_mocks: bool, workers: int) -> int:
-    """``workers`` uvicorn worker processes on one socket bound here, each building its hub
-    from the environment (``app_from_env``); the mocks, if any, run in this process, on a
-    thread of their own. Ctrl-C (or SIGTERM) stops the workers, then the mocks."""
+    """``workers`` uvicorn worker processes on the hub's port, each on a listening socket of
+    its own (``hub.cli.workers``: the kernel spreads connections over them), each building
+    its hub from the environment (``app_from_env``); the mocks, if any, run in this process,
+    on a thread of their own. Ctrl-C (or SIGTERM) stops the workers, then the mocks."""
     import threading
 
     import uvicorn
-    from uvicorn.supervisors import Multiprocess
+
+    from hub.cli.workers import serve
 
     try:
-        sock = _bind(settings)
+        sockets = bind_workers(settings.host, settings.port, workers, busy=_hub_port_busy)
     except PortBusy as exc:
         print(f"ihub: {exc}", file=sys.stderr)
         return 1
@@ -184,9 +174,10 @@ def _serve_workers(settings: Settings, *, with_mocks: bool, workers: int) -> int
             f"i罗湖 Hub on http://{settings.host}:{settings.port}/graphql ({workers} workers)",
             flush=True,
         )
-        Multiprocess(config, sockets=[sock]).run()
+        serve(config, sockets)
     finally:
-        sock.close()
+        for sock in sockets:
+            sock.close()
         stop_mocks.set()
         if thread.is_alive():
             thread.join(timeout=30)
@@ -255,8 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument(
         "--workers",
         type=int,
-        help="uvicorn worker processes (default HUB_WORKERS, else 1); several share the "
-        "department quotas of this host",
+        help="uvicorn worker processes (default HUB_WORKERS, else 1), each on a socket of its "
+        "own on the one port (SO_REUSEPORT); several share the department quotas of this host",
     )
     commands.add_parser("mocks", help="run only the department mocks")
     cli_token.add_arguments(commands)

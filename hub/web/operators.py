@@ -11,13 +11,15 @@ record; every windowed figure names its window (``breakerWindowSeconds`` for ``e
 ``calls``, ``latencyWindowSeconds`` / ``latencyMaxSamples`` for ``p50Ms`` / ``p99Ms``), and the
 ``cache`` counts are since the hub started (``cacheCountsSince``); ``catalogue`` is the catalogue
 copy's sync (items, last success, lag, last error, whether this process holds the refresh
-lease). It always answers 200: it is for reading, ``/readyz`` is for load balancers.
+lease); ``process.pid`` names the worker process that answered. It always answers 200: it is
+for reading, ``/readyz`` is for load balancers.
 
 Both endpoints belong on a network only operators reach, like ``/readyz``.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter as Tally
 from collections.abc import Awaitable, Callable, Mapping
@@ -296,6 +298,7 @@ def operator_routes(
             for name, connector in state.connectors.items()
         }
         body = {**ready, "cacheCountsSince": state.observer.started_at, "departments": departments}
+        body["process"] = {"pid": os.getpid()}  # which worker answered (`--workers N`)
         if catalogue is not None:
             body["catalogue"] = dict(catalogue())
         if approvals is not None:
