@@ -185,6 +185,14 @@ class RevalidatingCache(Generic[T]):
                 return _Served(found.value)
             if await tier.lead(key):
                 try:
+                    # another replica may have filled it and let go between our read and lead
+                    filled, generation = await tier.read(key)
+                    now = tier.wall_clock()
+                    if filled is not None and filled.fresh_until > now:
+                        self._observe("shared_hit")
+                        self._keep(key, filled, now)
+                        return _Served(filled.value)
+                    found = filled if filled is not None else found
                     return await self._fill(tier, key, found, entry, generation, fetch)
                 finally:
                     await tier.done(key)

@@ -151,7 +151,19 @@ class KeyedCache(Generic[V]):
             mine = [key for key, led in zip(missing, leads, strict=True) if led]
             if mine:
                 try:
-                    found.update(await self._fill(tier, mine, generation, fetch))
+                    # another replica may have filled some and let go between read and lead
+                    entries, generation = await tier.read_many(mine)
+                    now, local = tier.wall_clock(), self._clock()
+                    unfilled = []
+                    for key, entry in zip(mine, entries, strict=True):
+                        if entry is None or entry.fresh_until <= now:
+                            unfilled.append(key)
+                            continue
+                        self._observe("shared_hit")
+                        if entry.value is not None:
+                            found[key] = (entry.value, local + entry.fresh_until - now)
+                    if unfilled:
+                        found.update(await self._fill(tier, unfilled, generation, fetch))
                 finally:
                     await asyncio.gather(*(tier.done(key) for key in mine))
             pending = [key for key in missing if key not in mine]

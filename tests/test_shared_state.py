@@ -32,6 +32,7 @@ import redis
 from redis.exceptions import RedisError
 
 from connectors.cache import Fetched, RevalidatingCache
+from connectors.keyed import KeyedCache
 from connectors.library import LibraryConnector
 from connectors.policy import DepartmentPolicy
 from connectors.shared import SharedUnavailable
@@ -364,6 +365,91 @@ async def test_a_replica_serves_the_expired_entry_while_another_refreshes_it(
         other: RevalidatingCache[str] = RevalidatingCache(maxsize=10, ttl_s=60, shared=theirs)
         assert await other.get("k", fetch) == "new"
         assert sent == ['"v1"']
+    finally:
+        await state.aclose()
+
+
+class FilledMeanwhile(SharedTier):
+    """A tier whose first read answers what was there, and then, before the reader goes on,
+    another replica fills the keys and lets go of their fill leases (the race between one
+    replica's read and its lead)."""
+
+    def __init__(self, *args: Any, fill: Callable[[], Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._fill_once: Callable[[], Any] | None = fill
+
+    async def read_many(self, keys: Any) -> Any:
+        answer = await super().read_many(keys)
+        if self._fill_once is not None:
+            fill, self._fill_once = self._fill_once, None
+            await fill()
+        return answer
+
+
+async def test_a_replica_that_read_just_before_another_filled_does_not_fetch_again(
+    redis_url: str, prefix: str
+) -> None:
+    # given two replicas, the other filling an entry right after this one read its absence
+    state = RedisState(redis_url, prefix=prefix)
+    theirs_shared = dataclasses.replace(state.shared(), owner="another-replica")
+    theirs = SharedTier(theirs_shared, "garbage:reads", lease_s=5, wall_clock=time.time)
+
+    async def their_fill() -> None:
+        assert await theirs.lead("k")
+        now = time.time()
+        await theirs.write("k", SharedEntry("theirs", '"v1"', now + 60, now), 0, 600)
+        await theirs.done("k")
+
+    mine = FilledMeanwhile(
+        state.shared(), "garbage:reads", lease_s=5, wall_clock=time.time, fill=their_fill
+    )
+    sent: list[str | None] = []
+
+    async def fetch(etag: str | None) -> Fetched[str]:
+        sent.append(etag)
+        return Fetched("mine", '"v2"', None)
+
+    cache: RevalidatingCache[str] = RevalidatingCache(maxsize=10, ttl_s=60, shared=mine)
+    try:
+        # when this replica misses, and takes the lease the other has just let go
+        # then it serves the other's entry and asks the department nothing
+        assert await cache.get("k", fetch) == "theirs"
+        assert sent == []
+    finally:
+        await state.aclose()
+
+
+async def test_keyed_reads_filled_meanwhile_by_another_replica_are_not_fetched_again(
+    redis_url: str, prefix: str
+) -> None:
+    # given two replicas' keyed caches, the other filling two of three keys just after this
+    # one read them all missing
+    state = RedisState(redis_url, prefix=prefix)
+    theirs_shared = dataclasses.replace(state.shared(), owner="another-replica")
+    theirs = SharedTier(theirs_shared, "ccb:queues", lease_s=5, wall_clock=time.time)
+
+    async def their_fill() -> None:
+        now = time.time()
+        for key in ("b1", "b2"):
+            assert await theirs.lead(key)
+            await theirs.write(key, SharedEntry(f"q-{key}", None, now + 60, now), 0, 600)
+            await theirs.done(key)
+
+    mine = FilledMeanwhile(
+        state.shared(), "ccb:queues", lease_s=5, wall_clock=time.time, fill=their_fill
+    )
+    asked: list[list[str]] = []
+
+    async def fetch(keys: list[str]) -> dict[str, str]:
+        asked.append(keys)
+        return {key: f"mine-{key}" for key in keys}
+
+    cache: KeyedCache[str] = KeyedCache(maxsize=10, ttl_s=60, clock=time.monotonic, shared=mine)
+    try:
+        # when this replica takes the three leases: it fetches only the key nobody filled
+        got = await cache.get_many(["b1", "b2", "b3"], fetch)
+        assert got == {"b1": "q-b1", "b2": "q-b2", "b3": "mine-b3"}
+        assert asked == [["b3"]]
     finally:
         await state.aclose()
 
