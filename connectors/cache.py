@@ -178,20 +178,14 @@ class RevalidatingCache(Generic[T]):
         step = tier.wait_step_s
         while True:
             found, generation = await tier.read(key)
-            now = tier.wall_clock()
-            if found is not None and found.fresh_until > now:
-                self._observe("shared_hit")
-                self._keep(key, found, now)
-                return _Served(found.value)
+            if (served := self._shared_hit(tier, key, found)) is not None:
+                return served
             if await tier.lead(key):
                 try:
                     # another replica may have filled it and let go between our read and lead
                     filled, generation = await tier.read(key)
-                    now = tier.wall_clock()
-                    if filled is not None and filled.fresh_until > now:
-                        self._observe("shared_hit")
-                        self._keep(key, filled, now)
-                        return _Served(filled.value)
+                    if (served := self._shared_hit(tier, key, filled)) is not None:
+                        return served
                     found = filled if filled is not None else found
                     return await self._fill(tier, key, found, entry, generation, fetch)
                 finally:
@@ -204,6 +198,17 @@ class RevalidatingCache(Generic[T]):
             self._observe("shared_wait")
             await asyncio.sleep(step)  # another replica is fetching: poll for its entry
             step = min(step * 2, 0.1)
+
+    def _shared_hit(
+        self, tier: SharedTier, key: Hashable, found: SharedEntry[T] | None
+    ) -> _Served[T] | None:
+        """``found`` served (and kept here) if it is fresh, else ``None``."""
+        now = tier.wall_clock()
+        if found is None or found.fresh_until <= now:
+            return None
+        self._observe("shared_hit")
+        self._keep(key, found, now)
+        return _Served(found.value)
 
     async def _fill(
         self,

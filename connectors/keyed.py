@@ -136,15 +136,7 @@ class KeyedCache(Generic[V]):
         pending = keys
         while pending:
             entries, generation = await tier.read_many(pending)
-            now, local = tier.wall_clock(), self._clock()
-            missing = []
-            for key, entry in zip(pending, entries, strict=True):
-                if entry is None or entry.fresh_until <= now:
-                    missing.append(key)
-                elif entry.value is not None:  # None: the department does not know the key
-                    found[key] = (entry.value, local + entry.fresh_until - now)
-            for _ in range(len(pending) - len(missing)):
-                self._observe("shared_hit")
+            missing = self._take_fresh(tier, pending, entries, found)
             if not missing:
                 break
             leads = await asyncio.gather(*(tier.lead(key) for key in missing))
@@ -153,15 +145,7 @@ class KeyedCache(Generic[V]):
                 try:
                     # another replica may have filled some and let go between read and lead
                     entries, generation = await tier.read_many(mine)
-                    now, local = tier.wall_clock(), self._clock()
-                    unfilled = []
-                    for key, entry in zip(mine, entries, strict=True):
-                        if entry is None or entry.fresh_until <= now:
-                            unfilled.append(key)
-                            continue
-                        self._observe("shared_hit")
-                        if entry.value is not None:
-                            found[key] = (entry.value, local + entry.fresh_until - now)
+                    unfilled = self._take_fresh(tier, mine, entries, found)
                     if unfilled:
                         found.update(await self._fill(tier, unfilled, generation, fetch))
                 finally:
@@ -175,6 +159,25 @@ class KeyedCache(Generic[V]):
                 await asyncio.sleep(step)  # other replicas are fetching these: poll for them
                 step = min(step * 2, 0.1)
         return found
+
+    def _take_fresh(
+        self,
+        tier: SharedTier,
+        keys: list[str],
+        entries: Sequence[SharedEntry[V | None] | None],
+        found: dict[str, tuple[V, float]],
+    ) -> list[str]:
+        """Put the fresh shared ``entries`` of ``keys`` into ``found``; the keys left."""
+        now, local = tier.wall_clock(), self._clock()
+        missing = []
+        for key, entry in zip(keys, entries, strict=True):
+            if entry is None or entry.fresh_until <= now:
+                missing.append(key)
+                continue
+            self._observe("shared_hit")
+            if entry.value is not None:  # None: the department does not know the key
+                found[key] = (entry.value, local + entry.fresh_until - now)
+        return missing
 
     async def _fill(
         self, tier: SharedTier, keys: list[str], generation: int, fetch: Fetch[V]
