@@ -6,6 +6,11 @@ items, their order, counts, the guides — and into its search index (``hub.cata
 and after every tick loads only the rows written since (``revision``), whoever wrote them. So
 reads never call the catalogue, and every replica follows the one that holds the lease.
 
+The rows come with their search terms and vocabulary (``hub.catalogue.analysis``), which go
+into the index and the query analyzer as they are; rows without terms of this version (an
+older database, a child that failed at the lease holder) get them from the terms child
+process here. If that fails, the batch is not taken (logged) and the next load reads it again.
+
 A read before anything is loaded waits for the first load (from the database, or the first
 fill) at most ``start_wait_s``, then answers with what there is. Once a refresh has failed,
 reads record a stale serve (``extensions.degraded``) until one succeeds.
@@ -24,6 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import jieba
 from sqlmodel import Session
 
 from connectors.catalogue import CatalogueConnector
@@ -37,9 +43,10 @@ from connectors.catalogue.models import (
 )
 from connectors.degradation import StaleServe, record_stale
 from connectors.errors import ConnectorError, UpstreamTimeout, UpstreamUnavailable
-from hub.catalogue import codec
-from hub.catalogue.index import Analyzer, SearchIndex, shared_analyzer
+from hub.catalogue import analysis, codec
+from hub.catalogue.index import SearchIndex, shared_analyzer
 from hub.catalogue.sync import CatalogueSync, Outcome, SyncObserver, SyncSettings, now
+from hub.catalogue.text import Analyzer
 from hub.store import catalogue as store
 from hub.store.db import Database
 from schema.context import (
@@ -132,6 +139,9 @@ class CatalogueCopy:
         self.refreshed = asyncio.Event()
         """Set once a refresh has ended (for whoever waits for the first one)."""
         self.index_build_s: float | None = None
+        self._base: analysis.Base | None = None
+        self.computed_terms = 0
+        """Items whose terms this process computed itself (the rows had none of its version)."""
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -152,7 +162,6 @@ class CatalogueCopy:
 
     async def _run(self) -> None:
         try:
-            await asyncio.to_thread(self._analyzer.warm)
             await self.load()
         except Exception:
             logger.exception("catalogue copy: the database could not be read")
@@ -183,7 +192,16 @@ class CatalogueCopy:
 
             state, rows = await self._database.run(read)
             if rows:
-                await self._apply(rows)
+                try:
+                    await self._apply(rows)
+                except analysis.AnalysisError as exc:
+                    logger.error(
+                        "catalogue copy: %d rows not taken, their search terms could not be "
+                        "computed (the next load reads them again): %s",
+                        len(rows),
+                        exc,
+                    )
+                    return
             if state.guides_revision != self._guides_revision:
                 self._guides = await self._database.run(_read_guides)
                 self._guides_revision = state.guides_revision
@@ -195,18 +213,34 @@ class CatalogueCopy:
     async def _apply(self, rows: Iterable[store.CatalogueItem]) -> None:
         items = dict(self._snapshot.items)
         positions = dict(self._snapshot.positions)
-        upserts, removals = [], []
+        upserts: list[tuple[Item, analysis.ItemAnalysis | None]] = []
+        removals = []
         for row in rows:
             if row.status == "active":
                 item = codec.item(row.payload)
                 items[row.impl_code] = item
                 positions[row.impl_code] = row.position
-                upserts.append(item)
+                upserts.append((item, analysis.decode_item(row.terms, row.terms_version)))
             elif row.impl_code in items:
                 del items[row.impl_code]
                 removals.append(row.impl_code)
         started = asyncio.get_running_loop().time()
-        await asyncio.to_thread(self._index.replace, upserts, removals)
+        base = self._base or analysis.decode_base(await self._database.run(store.read_analysis))
+        missing = [item for item, found in upserts if found is None]
+        if missing or base is None:
+            computed = await analysis.compute(missing, base=base is None)
+            self.computed_terms += len(missing)
+            base = base or computed.base
+            upserts = [(item, found or computed.items[item.impl_code]) for item, found in upserts]
+        assert base is not None
+        vocabulary = dict(base.vocabulary) if self._base is None else {}
+        for _, found in upserts:
+            assert found is not None
+            vocabulary.update(found.vocabulary)
+        self._analyzer.learn(vocabulary, base.total)
+        self._base = base
+        terms = [(item, found.terms) for item, found in upserts if found is not None]
+        await asyncio.to_thread(self._index.replace, terms, removals)
         if self.index_build_s is None:
             self.index_build_s = asyncio.get_running_loop().time() - started
         self._snapshot = Snapshot.of(items, positions)
@@ -313,6 +347,13 @@ class CatalogueCopy:
             "indexBuildSeconds": None
             if self.index_build_s is None
             else round(self.index_build_s, 3),
+            "analysis": {
+                "version": analysis.VERSION,
+                "vocabularyWords": self._analyzer.vocabulary_size(),
+                "fullDictionary": self._analyzer.tokenizer is jieba.dt,
+                "fullDictionaryLoaded": bool(jieba.dt.initialized),
+                "termsComputedHere": self.computed_terms,
+            },
         }
 
     def _age_s(self) -> float:

@@ -4,12 +4,14 @@ Each item's name (and conditions) is cut by jieba in search mode, which gives th
 words too (住房公积金 → 住房, 公积, 公积金, 住房公积金); each word with a Han character also
 gets its full pinyin (``gongjijin``) and initials (``gjj``) from pypinyin. Those terms, with
 the character range of the word they came from, go into tantivy as pre-tokenized text, so
-tantivy ranks (BM25) and jieba and pypinyin alone decide what a word is. A query is cut the
-same way, each word widened by the checked-in synonyms (``synonyms.GROUPS``); ASCII letters
-are pinyin, so ``gjj`` and ``gongjijin`` find 公积金, and so does ``gongj`` (the start of a
-word's pinyin, as typed so far, at a small constant score). Words of one query part are
-alternatives; parts separated by spaces must all match. A query no word matches falls back to single
-characters (a resident typing 证).
+tantivy ranks (BM25) and jieba and pypinyin alone decide what a word is. The terms are computed
+outside the hub's workers (``hub.catalogue.analysis``) and handed to ``replace`` with each item.
+A query is cut the same way (``hub.catalogue.text.Analyzer``, with the catalogue's vocabulary),
+each word widened by the checked-in synonyms (``synonyms.GROUPS``); ASCII letters are pinyin, so
+``gjj`` and ``gongjijin`` find 公积金, and so does ``gongj`` (the start of a word's pinyin, as
+typed so far, at a small constant score). Words of one query part are alternatives; parts
+separated by spaces must all match. A query no word matches falls back to single characters (a
+resident typing 证).
 
 Highlights are the ranges of the item's own words whose terms the query asked for, merged.
 The index lives in memory, built from the database copy at start and updated per change batch
@@ -19,126 +21,32 @@ The index lives in memory, built from the database copy at start and updated per
 from __future__ import annotations
 
 import functools
-import logging
 import re
 import threading
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-import jieba
 import tantivy
-from pypinyin import Style, lazy_pinyin
 
 from connectors.catalogue.models import Item
-from hub.catalogue.synonyms import by_word
+from hub.catalogue.analysis import Terms
+from hub.catalogue.text import CHARS, PREFIX, Analyzer, vocabulary_tokenizer
 from schema.context import Highlight
 
 Span = tuple[int, int]
 # field → boost; the pinyin of the name counts a little less than its characters
 BOOSTS: Mapping[str, float] = {"name": 3.0, "name_py": 2.0, "conditions": 0.5, "codes": 5.0}
 TEXT_FIELDS: Mapping[str, str] = {"name": "name", "name_py": "name", "conditions": "conditions"}
-CHARS = "name_chars"
-PREFIX = "name_py_prefix"
-"""Not a field: the pinyin typed so far, matched against the start of ``name_py`` terms."""
-MIN_PREFIX = 2
 PREFIX_SCORE = 0.5
 WRITER_HEAP = 15_000_000
-
-
-def _han(text: str) -> bool:
-    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
-
-
-def normalise(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).lower().strip()
+"""tantivy's smallest indexing heap for one thread (``MEMORY_BUDGET_NUM_BYTES_MIN``)."""
 
 
 @functools.cache
 def shared_analyzer() -> Analyzer:
-    """One analyzer per process (made at first use): its caches serve every copy in it."""
-    return Analyzer()
-
-
-class Analyzer:
-    """jieba (search mode) and pypinyin: text → ``(term, start, end)`` per field."""
-
-    def __init__(self, synonyms: Mapping[str, tuple[str, ...]] | None = None) -> None:
-        logging.getLogger("jieba").setLevel(logging.WARNING)
-        # jieba's own process-wide tokenizer: its dictionary (tens of MB) is loaded once
-        self._jieba = jieba.dt
-        self._synonyms = by_word() if synonyms is None else synonyms
-        # names share their words, and a restart or a change batch meets the same texts again
-        self.words = functools.lru_cache(maxsize=20_000)(self._words)  # type: ignore[method-assign]
-        self.pinyin = functools.lru_cache(maxsize=20_000)(self._pinyin)  # type: ignore[method-assign]
-
-    def warm(self) -> None:
-        """Load jieba's dictionary now (about a second) rather than at the first search."""
-        self._jieba.initialize()
-
-    def words(self, text: str) -> tuple[tuple[str, int, int], ...]:
-        """jieba's search-mode words of ``text`` (lower case) with their character ranges."""
-        return self._words(text)
-
-    def pinyin(self, word: str) -> tuple[str, str] | None:
-        """Full pinyin and initials of a word with a Han character (``None`` otherwise)."""
-        return self._pinyin(word)
-
-    def _words(self, text: str) -> tuple[tuple[str, int, int], ...]:
-        return tuple(
-            (word.lower(), start, end)
-            for word, start, end in self._jieba.tokenize(text, mode="search")
-            if word.strip() and any(ch.isalnum() for ch in word)
-        )
-
-    def _pinyin(self, word: str) -> tuple[str, str] | None:
-        if not _han(word):
-            return None
-        # pypinyin picks each character's reading in context (银行 → yin hang); the initials
-        # are those syllables' first letters (Style.FIRST_LETTER, without a second pass)
-        syllables = [s.lower() for s in lazy_pinyin(word, style=Style.NORMAL, errors="default")]
-        return "".join(syllables), "".join(s[:1] for s in syllables)
-
-    def item_terms(self, item: Item) -> dict[str, list[tuple[str, int, int]]]:
-        name = list(self.words(item.name))
-        pinyin = []
-        for word, start, end in name:
-            spelled = self.pinyin(word)
-            if spelled is not None:
-                pinyin += [(spelled[0], start, end), (spelled[1], start, end)]
-        chars = [(ch, i, i + 1) for i, ch in enumerate(item.name) if _han(ch)]
-        codes = [
-            (normalise(code), 0, 0) for code in (item.impl_code, item.local_code, item.basic_code)
-        ]
-        return {
-            "name": name,
-            "name_py": pinyin,
-            "conditions": list(self.words(item.conditions)),
-            CHARS: chars,
-            "codes": codes,
-        }
-
-    def query_parts(self, text: str) -> list[dict[str, set[str]]]:
-        """Per space-separated part: the terms to look for, by field."""
-        parts = []
-        for part in normalise(text).split():
-            terms: dict[str, set[str]] = {"codes": {part}}
-            if part.isascii():
-                if part.isalpha():
-                    terms["name_py"] = {part}
-                if part.isalpha() and len(part) >= MIN_PREFIX:
-                    terms[PREFIX] = {part}  # typed so far: gongj finds gongjijin
-            else:
-                words = {word for word, _, _ in self.words(part)} | {part}
-                for word in list(words):
-                    for other in self._synonyms.get(word, ()):
-                        words |= {w for w, _, _ in self.words(other)} | {other}
-                terms["name"] = terms["conditions"] = words
-            parts.append(terms)
-        return parts
-
-    def query_chars(self, text: str) -> set[str]:
-        return {ch for ch in normalise(text) if _han(ch)}
+    """One query analyzer per process (made at first use), its dictionary the vocabulary of
+    every copy in it (``Analyzer.learn``): its caches serve them all."""
+    return Analyzer(vocabulary_tokenizer({}, 1))
 
 
 @dataclass(frozen=True)
@@ -161,24 +69,30 @@ class SearchIndex:
             builder.add_text_field(name, tokenizer_name="raw", index_option="freq")
         self._schema = builder.build()
         self._index = tantivy.Index(self._schema)
+        # kept open: a writer per batch measured 2-6 MB more resident (a heap each time)
         self._writer = self._index.writer(WRITER_HEAP, 1)
         self._terms: dict[str, dict[str, list[tuple[str, int, int]]]] = {}
         self._texts: dict[str, Mapping[str, str]] = {}
         self._lock = threading.Lock()
 
+    @property
+    def analyzer(self) -> Analyzer:
+        return self._analyzer
+
     def __len__(self) -> int:
         return len(self._terms)
 
-    def replace(self, upserts: Iterable[Item], removals: Iterable[str] = ()) -> None:
-        """Index ``upserts`` (replacing what the index had of them), drop ``removals``."""
+    def replace(self, upserts: Iterable[tuple[Item, Terms]], removals: Iterable[str] = ()) -> None:
+        """Index ``upserts`` (each item with its terms, replacing what the index had of
+        them), drop ``removals``."""
         with self._lock:
+            writer = self._writer
             for code in removals:
-                self._writer.delete_documents_by_term("code", code)
+                writer.delete_documents_by_term("code", code)
                 self._terms.pop(code, None)
                 self._texts.pop(code, None)
-            for item in upserts:
-                self._writer.delete_documents_by_term("code", item.impl_code)
-                terms = self._analyzer.item_terms(item)
+            for item, terms in upserts:
+                writer.delete_documents_by_term("code", item.impl_code)
                 document = tantivy.Document()
                 document.add_text("code", item.impl_code)
                 for name, tokens in terms.items():
@@ -190,10 +104,10 @@ class SearchIndex:
                             [tantivy.Token(term, n, s, e) for n, (term, s, e) in enumerate(tokens)],
                         ),
                     )
-                self._writer.add_document(document)
+                writer.add_document(document)
                 self._terms[item.impl_code] = terms
                 self._texts[item.impl_code] = {"name": item.name, "conditions": item.conditions}
-            self._writer.commit()
+            writer.commit()
             self._index.reload()
 
     def search(self, text: str) -> list[Match]:

@@ -10,6 +10,12 @@ holder wrote. A tick with the lease does, in order:
 2. otherwise one ``changes_since(cursor)`` call; the cursor moves to the answer's ``until``;
 3. when due (``guides_refresh_s``), scenarios with each guide, public services, disclosures.
 
+The rows it writes carry their search terms (``hub.catalogue.analysis``: a child process
+computes them for the rows whose payload changed), and the base vocabulary when the database
+has none of this version; rows found without terms of this version (an older database) get
+them too, ``BACKFILL`` a tick. A child that fails is logged, the rows are written without
+terms (each loader then computes its own) and the next tick tries again.
+
 Everything is written in one transaction per step, so a stop anywhere resumes from the last
 cursor written. A failure is recorded (``catalogue_sync.last_error``) and the tick returns
 ``failed``; reads keep answering from the copy.
@@ -20,15 +26,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
 
+from sqlmodel import Session
+
 from connectors.catalogue import CatalogueConnector
 from connectors.catalogue.client import PageProgress
+from connectors.catalogue.models import Item
 from connectors.errors import ConnectorError
-from hub.catalogue import codec
+from hub.catalogue import analysis, codec
 from hub.settings import Settings
 from hub.store import catalogue as store
 from hub.store.db import Database
@@ -36,6 +45,8 @@ from hub.store.db import Database
 logger = logging.getLogger("ihub.catalogue")
 
 Outcome = Literal["full", "changes", "follower", "failed"]
+BACKFILL = analysis.MAX_ITEMS
+"""Rows without terms of this version given terms in one tick, at most."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +73,7 @@ def sync_settings(settings: Settings) -> SyncSettings:
 
 class SyncObserver(Protocol):
     def catalogue_sync(self, kind: str, outcome: str, seconds: float) -> None:
-        """A sync step (``full``, ``changes``, ``guides``) ended ``ok`` or ``error``."""
+        """A sync step (``full``, ``changes``, ``guides``, ``terms``) ended ``ok`` or ``error``."""
 
 
 def now() -> datetime:
@@ -115,6 +126,7 @@ class CatalogueSync:
                 )
                 if due:
                     await self._step("guides", self._guides(started))
+                await self._step("terms", self._backfill())
             except ConnectorError as exc:
                 self.last_error = exc
                 logger.warning("catalogue refresh failed, reads answer from the copy: %s", exc)
@@ -146,19 +158,95 @@ class CatalogueSync:
 
     async def _full(self, started: datetime, progress: PageProgress | None) -> None:
         items = await self._connector().all_items(progress)
-        rows = [codec.item_row(item) for item in items]
+        rows, base = await self._with_terms(items, full=True)
         cursor = started - timedelta(seconds=self._settings.clock_skew_s)
         changed = await self._database.run(
-            lambda s: store.write_items(s, rows, full=True, changes_until=cursor, at=now())
+            lambda s: store.write_items(
+                s, rows, full=True, changes_until=cursor, at=now(), analysis=base
+            )
         )
         logger.info("catalogue full sync: %d items, %d rows changed", len(rows), changed)
 
     async def _changes(self, since: datetime, started: datetime) -> None:
         changes = await self._connector().changes_since(since)
-        rows = [codec.item_row(item) for item in changes.items]
+        rows, base = await self._with_terms(changes.items, full=False)
         await self._database.run(
-            lambda s: store.write_items(s, rows, full=False, changes_until=changes.until, at=now())
+            lambda s: store.write_items(
+                s, rows, full=False, changes_until=changes.until, at=now(), analysis=base
+            )
         )
+
+    async def _with_terms(
+        self, items: Sequence[Item], *, full: bool
+    ) -> tuple[list[store.ItemRow], str | None]:
+        """The rows of ``items``, with terms for those whose stored ones are not of this
+        payload and version; the base vocabulary if the database has none of this version."""
+        rows = [codec.item_row(item) for item in items]
+        codes = None if full else [row.impl_code for row in rows]
+        version = analysis.VERSION
+
+        def read(session: Session) -> tuple[dict[str, str], str | None]:
+            return store.current_terms(session, version, codes), store.read_analysis(session)
+
+        current, stored_base = await self._database.run(read)
+        wanted = [n for n, row in enumerate(rows) if current.get(row.impl_code) != row.payload]
+        need_base = analysis.decode_base(stored_base) is None
+        if not wanted and not need_base:
+            return rows, None
+        try:
+            computed = await analysis.compute([items[n] for n in wanted], base=need_base)
+        except analysis.AnalysisError as exc:
+            logger.error(
+                "catalogue terms: %d rows written without search terms (each replica's "
+                "loader computes them; the next tick tries again): %s",
+                len(wanted),
+                exc,
+            )
+            return rows, None
+        for n in wanted:
+            found = computed.items[rows[n].impl_code]
+            rows[n] = replace(rows[n], terms=analysis.encode_item(found), terms_version=version)
+        base = None if computed.base is None else analysis.encode_base(computed.base)
+        return rows, base
+
+    async def _backfill(self) -> None:
+        """Terms for rows that have none of this version (written before, or while the
+        child failed), and the base vocabulary if the database lacks it."""
+        version = analysis.VERSION
+
+        def read(session: Session) -> tuple[list[store.CatalogueItem], str | None]:
+            return store.stale_terms(session, version, BACKFILL), store.read_analysis(session)
+
+        stale, stored_base = await self._database.run(read)
+        need_base = analysis.decode_base(stored_base) is None
+        if not stale and not need_base:
+            return
+        items = [codec.item(row.payload) for row in stale]
+        try:
+            computed = await analysis.compute(items, base=need_base)
+        except analysis.AnalysisError as exc:
+            logger.error(
+                "catalogue terms: %d rows still without search terms (the next tick tries "
+                "again): %s",
+                len(stale),
+                exc,
+            )
+            return
+        terms = [
+            (row.impl_code, row.revision, analysis.encode_item(computed.items[row.impl_code]))
+            for row in stale
+        ]
+        base = computed.base
+
+        def write(session: Session) -> int:
+            stored = store.write_terms(session, terms, version)
+            if base is not None:
+                store.write_analysis(session, analysis.encode_base(base))
+            return stored
+
+        stored = await self._database.run(write)
+        if stale:
+            logger.info("catalogue terms: %d rows given search terms", stored)
 
     async def _guides(self, started: datetime) -> None:
         connector = self._connector()

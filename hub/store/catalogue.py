@@ -2,13 +2,15 @@
 
 - ``catalogue_item``: one row per item ever seen, the item as JSON (``payload``) beside the
   columns a filter or an operator reads. A withdrawn item keeps its row (``status``), so every
-  replica learns of the withdrawal; reads drop it.
+  replica learns of the withdrawal; reads drop it. ``terms`` is the item's search terms and
+  vocabulary as JSON (``hub.catalogue.analysis``), computed with ``terms_version``.
 - ``revision`` numbers the writes: each write batch takes the next one (``catalogue_sync``) and
   stamps the rows it changed, so a replica asks only for ``revision > what it has``.
 - ``catalogue_guide``: scenarios (summaries and guides), public services and disclosures,
   replaced together by each refresh of them.
 - ``catalogue_sync``: the sync cursor (``changes_until``, the last ``until`` of the changes
-  feed), when the last full sync and refresh succeeded, the last error.
+  feed), when the last full sync and refresh succeeded, the last error; ``analysis``, what every
+  query needs besides the items' words (``hub.catalogue.analysis.Base``, as JSON).
 - ``catalogue_lease``: which process refreshes (``owner``) until when, taken atomically by one
   conditional ``UPDATE`` (the same on SQLite and PostgreSQL).
 """
@@ -46,6 +48,8 @@ class CatalogueItem(SQLModel, table=True):
     updated_at: datetime
     revision: int = Field(index=True)
     payload: str
+    terms: str | None = None
+    terms_version: str | None = Field(default=None, max_length=32)
 
 
 class CatalogueGuide(SQLModel, table=True):
@@ -73,6 +77,7 @@ class CatalogueSync(SQLModel, table=True):
     last_success_at: datetime | None = None
     last_error: str | None = Field(default=None, max_length=512)
     last_error_at: datetime | None = None
+    analysis: str | None = None
 
 
 class CatalogueLease(SQLModel, table=True):
@@ -101,6 +106,9 @@ class ItemRow:
     status: str
     updated_at: datetime
     payload: str
+    terms: str | None = None
+    """The item's search terms (``hub.catalogue.analysis``), if computed, of ``terms_version``."""
+    terms_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -170,9 +178,12 @@ def write_items(
     full: bool,
     changes_until: datetime,
     at: datetime,
+    analysis: str | None = None,
 ) -> int:
     """Upsert ``rows`` (all of them when ``full``: the rows missing are withdrawn) under the
-    next revision; move the cursor. Returns how many rows changed. One transaction."""
+    next revision; move the cursor; store ``analysis`` if given. Returns how many rows
+    changed. One transaction. A row whose payload and status are unchanged keeps its
+    revision; terms given for it replace those it has (another version's, or none)."""
     sync = session.exec(
         select(CatalogueSync).where(CatalogueSync.name == NAME).with_for_update()
     ).first() or _sync_row(session)
@@ -186,11 +197,21 @@ def write_items(
     changed = 0
     for index, row in enumerate(rows):
         old = existing.pop(row.impl_code, None)
-        if old is not None and old.payload == row.payload and old.status == row.status:
+        same = old is not None and old.payload == row.payload
+        if old is not None and same and old.status == row.status:
             if full and old.position != index:
                 old.position = index
                 session.add(old)
+            if row.terms is not None and (old.terms, old.terms_version) != (
+                row.terms,
+                row.terms_version,
+            ):
+                old.terms, old.terms_version = row.terms, row.terms_version
+                session.add(old)
             continue
+        terms, terms_version = row.terms, row.terms_version
+        if terms is None and old is not None and same:  # only the status changed
+            terms, terms_version = old.terms, old.terms_version
         if old is None:
             last += 1
         position = index if full else (last if old is None else old.position)
@@ -209,6 +230,8 @@ def write_items(
             updated_at=row.updated_at,
             revision=revision,
             payload=row.payload,
+            terms=terms,
+            terms_version=terms_version,
         )
         if old is None:  # a new row: added, not merged (a merge would SELECT each one)
             session.add(fresh)
@@ -228,6 +251,8 @@ def write_items(
         sync.revision = revision
     sync.changes_until = changes_until
     sync.last_success_at = at
+    if analysis is not None:
+        sync.analysis = analysis
     session.add(sync)
     session.commit()
     return changed
@@ -260,6 +285,62 @@ def items_since(session: Session, revision: int) -> list[CatalogueItem]:
         .order_by(col(CatalogueItem.position), col(CatalogueItem.impl_code))
     )
     return list(session.exec(statement).all())
+
+
+def current_terms(
+    session: Session, version: str, codes: Sequence[str] | None = None
+) -> dict[str, str]:
+    """``impl_code → payload`` of the rows (of ``codes``, or all) whose terms are of
+    ``version``: a row written again with that payload needs no new terms."""
+    statement = select(CatalogueItem.impl_code, CatalogueItem.payload).where(
+        CatalogueItem.terms_version == version
+    )
+    if codes is not None:
+        statement = statement.where(col(CatalogueItem.impl_code).in_(list(codes)))
+    return {code: payload for code, payload in session.exec(statement).all()}
+
+
+def stale_terms(session: Session, version: str, limit: int) -> list[CatalogueItem]:
+    """Active rows whose terms are missing or of another version (at most ``limit``)."""
+    statement = (
+        select(CatalogueItem)
+        .where(
+            CatalogueItem.status == "active",
+            col(CatalogueItem.terms_version).is_(None)
+            | (col(CatalogueItem.terms_version) != version),
+        )
+        .order_by(col(CatalogueItem.position), col(CatalogueItem.impl_code))
+        .limit(limit)
+    )
+    return list(session.exec(statement).all())
+
+
+def write_terms(session: Session, terms: Iterable[tuple[str, int, str]], version: str) -> int:
+    """Store ``(impl_code, revision, terms)`` on rows still at that revision (a row written
+    since has a payload those terms are not of). The revision stays: the row's item is the
+    same. Returns how many rows took them."""
+    stored = 0
+    for code, revision, text in terms:
+        result = session.execute(
+            update(CatalogueItem)
+            .where(col(CatalogueItem.impl_code) == code, col(CatalogueItem.revision) == revision)
+            .values(terms=text, terms_version=version)
+        )
+        stored += int(result.rowcount)  # type: ignore[attr-defined]
+    session.commit()
+    return stored
+
+
+def read_analysis(session: Session) -> str | None:
+    row = session.get(CatalogueSync, NAME)
+    return None if row is None else row.analysis
+
+
+def write_analysis(session: Session, analysis: str) -> None:
+    sync = _sync_row(session)
+    sync.analysis = analysis
+    session.add(sync)
+    session.commit()
 
 
 def guides(session: Session) -> list[CatalogueGuide]:

@@ -57,6 +57,8 @@ ADDED_COLUMNS = {
     "approval_grant": {"state": "VARCHAR(8)", "amount_fen": "INTEGER", "claimed_at": "TIMESTAMP"},
     "offer": {"outcome_id": "VARCHAR(40)"},
     "offer_delivery": {"decision_id": "VARCHAR(40)"},
+    "catalogue_item": {"terms": "TEXT", "terms_version": "VARCHAR(32)"},
+    "catalogue_sync": {"analysis": "TEXT"},
 }
 """Nullable columns added to tables that databases of earlier versions already have."""
 

@@ -112,7 +112,7 @@ class HubObserver:
         )
         self.catalogue_syncs = Counter(
             "ihub_catalogue_sync",
-            "Catalogue copy sync steps (full, changes, guides) by outcome (ok, error).",
+            "Catalogue copy sync steps (full, changes, guides, terms) by outcome (ok, error).",
             ["kind", "outcome"],
             registry=registry,
         )
