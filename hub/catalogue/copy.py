@@ -20,6 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
+import functools
 import logging
 import os
 import socket
@@ -202,6 +205,8 @@ class CatalogueCopy:
                         exc,
                     )
                     return
+                del rows  # the rows' JSON is garbage now: hand its pages back
+                await asyncio.to_thread(release_freed_memory)
             if state.guides_revision != self._guides_revision:
                 self._guides = await self._database.run(_read_guides)
                 self._guides_revision = state.guides_revision
@@ -364,6 +369,25 @@ class CatalogueCopy:
         if self.sync.last_error is not None:
             return self.sync.last_error
         return UpstreamUnavailable(DEPARTMENT, self.state.last_error or "refresh failed")
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+
+
+def release_freed_memory() -> None:
+    """Give the C heap's free pages back to the system (glibc's ``malloc_trim``; nothing
+    elsewhere). A load reads every row's JSON and its terms on threads of the pool, whose
+    malloc arenas keep what was freed: 1,201 rows left ~10 MB resident that nothing used."""
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 def _iso(moment: datetime | None) -> str | None:
