@@ -179,8 +179,9 @@ class CatalogueSync:
     async def _with_terms(
         self, items: Sequence[Item], *, full: bool
     ) -> tuple[list[store.ItemRow], str | None]:
-        """The rows of ``items``, with terms for those whose stored ones are not of this
-        payload and version; the base vocabulary if the database has none of this version."""
+        """The rows of ``items``, with terms for the active ones whose stored terms are not of
+        this payload and version; the base vocabulary if the database has none of this
+        version."""
         rows = [codec.item_row(item) for item in items]
         codes = None if full else [row.impl_code for row in rows]
         version = analysis.VERSION
@@ -189,7 +190,11 @@ class CatalogueSync:
             return store.current_terms(session, version, codes), store.read_analysis(session)
 
         current, stored_base = await self._database.run(read)
-        wanted = [n for n, row in enumerate(rows) if current.get(row.impl_code) != row.payload]
+        wanted = [  # a withdrawn item is in no index: its terms wait until it is back
+            n
+            for n, row in enumerate(rows)
+            if row.status == "active" and current.get(row.impl_code) != row.payload
+        ]
         need_base = analysis.decode_base(stored_base) is None
         if not wanted and not need_base:
             return rows, None
