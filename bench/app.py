@@ -60,6 +60,7 @@ def serve(port: int, workers: int) -> None:
 
     from hub.cli import workers as supervisor
     from hub.cli.sockets import bind_workers
+    from hub.web.protocol import HubHttpProtocol
 
     config = uvicorn.Config(
         "bench.app:create",
@@ -71,6 +72,7 @@ def serve(port: int, workers: int) -> None:
         log_level="warning",
         backlog=4096,
         timeout_graceful_shutdown=3,
+        http=HubHttpProtocol,
     )
     sockets = bind_workers("127.0.0.1", port, workers, busy=lambda p: f"port {p} is in use")
     supervisor.serve(config, sockets)

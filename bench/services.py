@@ -205,7 +205,7 @@ class Hub:
                 "--loop",
                 "auto",
                 "--http",
-                "auto",
+                "hub.web.protocol:HubHttpProtocol",  # as ihub serves (one send an answer)
                 "--no-access-log",
                 "--log-level",
                 "warning",

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import httpx
 import uvicorn
 
+from hub.web.protocol import HubHttpProtocol
 from mocks.common.launcher import MockConfig, MockSpec, RunningMocks, start_mocks
 
 T = TypeVar("T")
@@ -97,7 +98,12 @@ class LiveHub:
     def __init__(self, app: Any, *, port: int = 0) -> None:
         """``port`` 0: any free one (a hub that must know its address picks one first)."""
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            http=HubHttpProtocol,  # as the hub serves in production (hub.cli)
         )
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, daemon=True)

@@ -10,8 +10,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from hub.security.auth import DevKeys, issue_token
+import jwt
+
+from hub.security.auth import (
+    PARTNER_SUBJECT,
+    Authenticator,
+    DevKeys,
+    TokenVerifier,
+    issue_token,
+)
+from hub.security.partners import PARTNER_AUDIENCE
 from hub.settings import Settings
+from hub.web.oauth import HUB_ISSUER
+from schema.context import CallerKind
 from tests.support import LiveHub
 
 ME = "query MyName { me { name } }"
@@ -52,3 +63,44 @@ def test_the_argument_check_is_remembered_per_variables(hub: LiveHub) -> None:
         assert [e["extensions"] for e in refused["errors"]] == [
             {"code": "BAD_USER_INPUT", "field": "first"}
         ]
+
+
+async def test_a_remembered_token_keeps_its_audience(tmp_path: Path) -> None:
+    # given one authenticator for residents and partners, over the same signing key
+    keys = DevKeys.load_or_create(tmp_path / "keys")
+    defaults = Settings()
+    residents = TokenVerifier(
+        {keys.kid: keys.public_pem}, issuer=defaults.jwt_issuer, audience=defaults.jwt_audience
+    )
+    partners = TokenVerifier(
+        {keys.kid: keys.public_pem},
+        issuer=HUB_ISSUER,
+        audience=PARTNER_AUDIENCE,
+        subject=PARTNER_SUBJECT,
+    )
+    authenticator = Authenticator(residents, partners)
+    resident = issue_token(
+        keys, "R000001", issuer=defaults.jwt_issuer, audience=defaults.jwt_audience
+    )
+    now = int(time.time())
+    claims = {"sub": "partner:ccb-window", "iss": HUB_ISSUER, "aud": PARTNER_AUDIENCE}
+    partner = jwt.encode(
+        {**claims, "iat": now, "exp": now + 600, "bank": "CCB"},
+        keys.private_pem,
+        algorithm="RS256",
+        headers={"kid": keys.kid},
+    )
+    # when each is used twice (the second time from what its verifier remembers)
+    for _ in range(2):
+        as_resident = await authenticator.authenticate_header(f"Bearer {resident}")
+        as_partner = await authenticator.authenticate_header(f"Bearer {partner}")
+        # then each stays the caller it was, the partner with its bank
+        assert (as_resident.kind, as_resident.resident_id) == (CallerKind.RESIDENT, "R000001")
+        assert (as_partner.kind, as_partner.partner_id, as_partner.partner_bank) == (
+            CallerKind.PARTNER,
+            "ccb-window",
+            "CCB",
+        )
+    # and only the verifier that took a token remembers it
+    assert residents.remembered(partner) is None and partners.remembered(resident) is None
+    assert residents.remembered(resident) is not None and partners.remembered(partner) is not None

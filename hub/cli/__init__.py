@@ -85,6 +85,7 @@ async def _serve(settings: Settings, *, with_mocks: bool) -> None:
     import uvicorn
 
     from hub.app import create_app
+    from hub.web.protocol import HubHttpProtocol
 
     sock = _bind(settings)
     running = None
@@ -99,6 +100,7 @@ async def _serve(settings: Settings, *, with_mocks: bool) -> None:
             port=settings.port,
             log_level="info",
             log_config=None,
+            http=HubHttpProtocol,
         )
         print(f"i罗湖 Hub on http://{settings.host}:{settings.port}/graphql", flush=True)
         await uvicorn.Server(config).serve(sockets=[sock])
@@ -126,6 +128,7 @@ def _serve_workers(settings: Settings, *, with_mocks: bool, workers: int) -> int
     import uvicorn
 
     from hub.cli.workers import serve
+    from hub.web.protocol import HubHttpProtocol
 
     try:
         sockets = bind_workers(settings.host, settings.port, workers, busy=_hub_port_busy)
@@ -169,6 +172,7 @@ def _serve_workers(settings: Settings, *, with_mocks: bool, workers: int) -> int
             workers=workers,
             log_level="info",
             log_config=None,
+            http=HubHttpProtocol,
         )
         print(
             f"i罗湖 Hub on http://{settings.host}:{settings.port}/graphql ({workers} workers)",
