@@ -471,6 +471,7 @@ def probes(bench: Bench, results: dict[str, Any]) -> dict[str, Hub]:
 def _cold(
     bench: Bench, results: dict[str, Any], hub: Hub, ops: list[Operation], token: str | None
 ) -> None:
+    _catalogue_settled(hub)
     for op in ops:
         view = results["operations"][op.name]
         probe = _probe(bench, hub, op, token or "", persisted=bool(op.partner))
@@ -506,6 +507,7 @@ def herd(bench: Bench, hub: Hub, op: Operation) -> dict[str, Any]:
     try:
         requests = bench.requests(op, partner_token=None, persisted=False)
         spec = {"requests": requests, "mode": "burst", "concurrency": HERD, "timeout_s": 60}
+        _catalogue_settled(hub)
         cold = bench.measure(hub, spec)
         time.sleep(0.5)
         warm = bench.measure(hub, spec)
@@ -514,13 +516,34 @@ def herd(bench: Bench, hub: Hub, op: Operation) -> dict[str, Any]:
     return {"requests": HERD, "cold": _herd_view(cold), "warm": _herd_view(warm)}
 
 
+def _catalogue_settled(hub: Hub, timeout_s: float = 60.0) -> None:
+    """Wait (bounded) for the hub's first catalogue refresh to end: its calls (the items'
+    change feed, the scenario guides: 40–190) are the copy's background work, not any
+    request's, and were counted in the cold probes and bursts they happened to overlap."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status, body = http("GET", hub.url + "/status", timeout_s=5)
+        if status == 200 and json.loads(body).get("catalogue", {}).get("lastOutcome"):
+            return
+        time.sleep(0.2)
+
+
+BACKGROUND = ("catalogue ",)
+"""Endpoints no request calls: the schema reads the catalogue only from the hub's copy, so
+every catalogue call is the copy's sync (a tick every 60 s), counted apart in a burst."""
+
+
 def _herd_view(result: dict[str, Any]) -> dict[str, Any]:
+    calls = result["upstream"]["by_endpoint"]
+    background = {e: n for e, n in calls.items() if e.startswith(BACKGROUND)}
+    own = {e: n for e, n in calls.items() if e not in background}
     return {
         "ok": result["ok"],
         "errors": result["errors"],
         "error_samples": result["error_samples"],
-        "calls": result["upstream"]["total"],
-        "by_endpoint": result["upstream"]["by_endpoint"],
+        "calls": sum(own.values()),
+        "by_endpoint": own,
+        "background_calls": background,
         "latency_ms": result["latency_ms"],
     }
 

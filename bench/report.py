@@ -217,6 +217,13 @@ def _herd(results: dict[str, Any]) -> list[str]:
         f"| **total** | {home['cold']['calls']} | {herd['cold']['calls']} "
         f"| {home['minimum']['steady']} | {herd['warm']['calls']} |"
     )
+    background = {
+        phase: sum(herd[phase].get("background_calls", {}).values()) for phase in ("cold", "warm")
+    }
+    if any(background.values()):
+        lines += ["", f"Not counted: the catalogue copy's own sync overlapped the bursts "
+                  f"({background['cold']} calls cold, {background['warm']} warm; no request "
+                  f"calls the catalogue)."]  # fmt: skip
     errors = herd["cold"]["errors"] + herd["warm"]["errors"]
     if errors:
         sample = (herd["warm"]["error_samples"] or herd["cold"]["error_samples"] or [""])[0]
