@@ -5,6 +5,7 @@ app's eleventh call in flight, the youth center answers ``429`` past 20 calls a 
 a shared state each call takes a place before it goes out (after the process's own bulkhead):
 
 - ``app_calls_per_second``: one call of a sliding window's allowance (a second and a margin),
+  counted from its answer (settled) once it has one,
   waiting as long as the quota says when it is spent;
 - ``app_max_concurrency``: one of the app's slots, held until the call ends (a slot of a
   replica that died frees itself after the call's budget).
@@ -28,9 +29,10 @@ from connectors.shared import Shared, SharedUnavailable
 
 _serial = itertools.count()
 WINDOW_MARGIN_S = 0.15
-"""Calls per second are counted over 1 s plus this: calls reach the department with delays
-that differ (a new connection, a busy process), and its own one-second window must never see
-more than its limit."""
+"""Calls per second are counted over 1 s plus this, and each call from its answer on (it is
+taken when it starts and settled when it is answered): the department received it somewhere
+in between, so however late a call reached it (a new connection, a stalled process), its own
+one-second window never holds more calls than ours did."""
 
 
 class QuotaSpent(BulkheadFull):
@@ -71,10 +73,11 @@ class DepartmentQuota:
             return
         deadline = time.monotonic() + max(min(self.max_queue_wait_s, remaining_s), 0.0)
         holder = f"{shared.owner}:{next(_serial)}"
-        held = False
+        held = taken = False
         try:
             if self.calls_per_second > 0:
-                await self._one_call(shared, deadline)
+                await self._one_call(shared, holder, deadline)
+                taken = True
             if self.max_concurrency > 0:
                 held = await self._slot(shared, holder, deadline)
         except SharedUnavailable:
@@ -82,13 +85,19 @@ class DepartmentQuota:
         try:
             yield
         finally:
+            if taken:
+                # the department saw the call before its answer: from now on it counts, so
+                # however late it reached the department, its window never holds more
+                with contextlib.suppress(SharedUnavailable):  # else it counts from its start
+                    await shared.quota.settle(self._calls, holder)
             if held:
                 with contextlib.suppress(SharedUnavailable):  # else it frees itself after its TTL
                     await shared.quota.leave(self._slots, holder)
 
-    async def _one_call(self, shared: Shared, deadline: float) -> None:
+    async def _one_call(self, shared: Shared, member: str, deadline: float) -> None:
         window = 1.0 + WINDOW_MARGIN_S
-        while (wait := await shared.quota.take(self._calls, self.calls_per_second, window)) > 0:
+        limit = self.calls_per_second
+        while (wait := await shared.quota.take(self._calls, limit, window, member)) > 0:
             if time.monotonic() + wait > deadline:
                 raise QuotaSpent(f"{self._calls}: the app's calls per second are spent")
             await asyncio.sleep(wait)

@@ -59,9 +59,14 @@ class AppQuota(Protocol):
 
     async def leave(self, name: str, holder: str) -> None: ...
 
-    async def take(self, name: str, limit: int, window_s: float) -> float:
-        """One call of at most ``limit`` in any ``window_s``: 0.0 when taken, else the seconds
-        to wait before asking again."""
+    async def take(self, name: str, limit: int, window_s: float, member: str) -> float:
+        """One call (``member``, unique) of at most ``limit`` in any ``window_s``: 0.0 when
+        taken, else the seconds to wait before asking again."""
+        ...
+
+    async def settle(self, name: str, member: str) -> None:
+        """The call ``member`` has been answered: it counts from now, not from when it was
+        taken (the department saw it somewhere in between)."""
         ...
 
 

@@ -256,6 +256,30 @@ def test_the_youth_calls_per_second_are_shared_by_the_hubs(
     assert youth.calls("GET /api/v1/courses/{course_id}") == 20
 
 
+async def test_a_call_counts_from_its_answer_once_settled(redis_url: str, prefix: str) -> None:
+    # given one call a second, taken by one replica
+    one, other = RedisState(redis_url, prefix=prefix), RedisState(redis_url, prefix=prefix)
+    try:
+        assert await one.take("quota:calls", 1, 1.0, "one:1") == 0.0
+        # when its answer comes 0.6 s later (the department saw it somewhere in between)
+        await asyncio.sleep(0.6)
+        await one.settle("quota:calls", "one:1")
+        # then a second later than its start, the other replica must still wait for it:
+        # the call counts from its answer, not from its start
+        await asyncio.sleep(0.5)
+        wait = await other.take("quota:calls", 1, 1.0, "other:1")
+        assert 0.3 < wait <= 1.0, wait
+        # and once a second has passed since the answer, the other takes its call
+        await asyncio.sleep(wait + 0.05)
+        assert await other.take("quota:calls", 1, 1.0, "other:1") == 0.0
+        # a call settled after its entry left the window is not counted again
+        await one.settle("quota:calls", "one:1")
+        assert await one.take("quota:calls", 2, 1.0, "one:2") == 0.0
+    finally:
+        await one.aclose()
+        await other.aclose()
+
+
 async def test_a_lease_is_exclusive_across_owners_until_it_expires(
     redis_url: str, prefix: str
 ) -> None:

@@ -15,7 +15,6 @@ when it is back, not once per request. The callers degrade to per-process behavi
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import os
 import socket
@@ -64,7 +63,6 @@ class RedisState:
         self._scripts: dict[str, AsyncScript] = {}
         self._down_until = 0.0
         self._up = True
-        self._serial = itertools.count()
 
     def shared(self) -> Shared:
         """What connectors are given."""
@@ -219,11 +217,13 @@ class RedisState:
 
         await self._run("quota", zrem)
 
-    async def take(self, name: str, limit: int, window_s: float) -> float:
-        member = f"{self.owner}:{next(self._serial)}"
+    async def take(self, name: str, limit: int, window_s: float, member: str) -> float:
         keys, window_ms = [self._key(name)], repr(window_s * 1000)
         wait_ms = await self._script("quota", scripts.TAKE_CALL, keys, limit, member, window_ms)
         return float(wait_ms) / 1000
+
+    async def settle(self, name: str, member: str) -> None:
+        await self._script("quota", scripts.SETTLE_CALL, [self._key(name)], member)
 
     # -- the rate limiter's bucket ----------------------------------------------------------
 

@@ -79,3 +79,12 @@ local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return tostring(math.max(1, tonumber(oldest[2]) + window - now))
 """
 """One call of at most ``limit`` in any window: ``'0'``, or the ms until one frees up."""
+
+SETTLE_CALL = """
+-- KEYS[1] the calls of the last window; ARGV[1] a call taken earlier, now answered
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+redis.call('ZADD', KEYS[1], 'XX', 'GT', now, ARGV[1])
+return 1
+"""
+"""A call counts from its answer on: the department received it before that moment."""
