@@ -136,7 +136,8 @@ _RELATIVES: tuple[tuple[str, int, str, int, int, dict[str, Any]], ...] = (
     ("turns_90_tomorrow", 17, "祖父", 90, 1, {}),
     ("turns_100_today", 18, "祖母", 100, 0, {}),
     ("turns_100_tomorrow", 19, "祖父", 100, 1, {}),
-    ("dead_aged_85", 20, "父亲", 85, -40, {"alive": False}),
+    # never assessed, pinned: left to the dice, the assessment changed with as_of's date
+    ("dead_aged_85", 20, "父亲", 85, -40, {"alive": False, "care_level": None}),
     ("elderly_hukou_elsewhere", 21, "母亲", 75, -100, {"hukou_district": "440304"}),
     ("elderly_hukou_moved_last_month", 22, "父亲", 72, -200, {"moved_days_ago": 30}),
     ("elderly_already_entitled", 23, "母亲", 82, -10, {"entitled": "GLJT"}),
