@@ -193,6 +193,10 @@ class Connector:
         """One call with the department's policy applied (see ``_request``), in its own
         span when the request is traced."""
         name = endpoint or f"{method} {route_of(path)}"
+        if tracing.TRACER.get() is None:  # not traced: no span to open (the common case)
+            return await self._with_policy(
+                method, path, params, headers, data, json, retry, name, None
+            )
         with tracing.department_span(self.department, method, name) as span:
             if span is None:
                 return await self._with_policy(
@@ -274,12 +278,16 @@ class Connector:
             raise _FailFast(UpstreamUnavailable(self.department, f"{endpoint}: circuit open"))
         ok: bool | None = None
         try:
-            async with (
-                self.bulkhead.place(remaining_s=deadline - self.monotonic()),
-                self.app_quota.place(remaining_s=deadline - self.monotonic()),
-            ):
-                ok, response = await self._exchange(method, path, endpoint, deadline, sent)
-                return response
+            await self.bulkhead.enter(remaining_s=deadline - self.monotonic())
+            try:
+                if not self.app_quota.active:  # no per-app limit to keep: no quota to hold
+                    ok, response = await self._exchange(method, path, endpoint, deadline, sent)
+                    return response
+                async with self.app_quota.place(remaining_s=deadline - self.monotonic()):
+                    ok, response = await self._exchange(method, path, endpoint, deadline, sent)
+                    return response
+            finally:
+                self.bulkhead.leave()
         except BulkheadFull:
             self.observer.call_finished(self.department, endpoint, "bulkhead_full", 0.0)
             message = f"{endpoint}: too many calls in flight"

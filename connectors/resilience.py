@@ -191,9 +191,10 @@ class Bulkhead:
         self._slots = asyncio.Semaphore(max_concurrency)
         self.in_flight = 0
 
-    @asynccontextmanager
-    async def place(self, *, remaining_s: float) -> AsyncIterator[None]:
-        """Hold a place for the call; ``BulkheadFull`` after the queue wait (or the budget)."""
+    async def enter(self, *, remaining_s: float) -> None:
+        """Take a place for a call (``leave()`` gives it back); ``BulkheadFull`` after the
+        queue wait (or the budget). Plain methods rather than a context manager: every call
+        enters, and ``asynccontextmanager`` costs a generator and its frames each time."""
         if self._slots.locked():
             wait = max(min(self.max_queue_wait_s, remaining_s), 0.0)
             try:
@@ -203,8 +204,17 @@ class Bulkhead:
         else:
             await self._slots.acquire()
         self.in_flight += 1
+
+    def leave(self) -> None:
+        """Give back the place ``enter`` took."""
+        self.in_flight -= 1
+        self._slots.release()
+
+    @asynccontextmanager
+    async def place(self, *, remaining_s: float) -> AsyncIterator[None]:
+        """Hold a place for the block (``enter`` … ``leave``)."""
+        await self.enter(remaining_s=remaining_s)
         try:
             yield
         finally:
-            self.in_flight -= 1
-            self._slots.release()
+            self.leave()

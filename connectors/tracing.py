@@ -55,18 +55,29 @@ def waiting_upstream() -> AbstractContextManager[None]:
     return waiting(UPSTREAM)
 
 
-@contextmanager
-def waiting(kind: ContextVar[Waits | None]) -> Iterator[None]:
+def waiting(kind: ContextVar[Waits | None]) -> AbstractContextManager[None]:
     """Count the block as time the current request waits for ``kind`` (when it is counted)."""
-    waits = kind.get()
-    if waits is None:
-        yield
-        return
-    started = time.perf_counter()
-    try:
-        yield
-    finally:
-        waits.intervals.append((started, time.perf_counter()))
+    return _Waiting(kind)
+
+
+class _Waiting:
+    """``waiting``'s context manager: a class, not a generator, since every upstream call and
+    every database statement enters one (a generator-based one cost about 2 µs each time)."""
+
+    __slots__ = ("_kind", "_started", "_waits")
+
+    def __init__(self, kind: ContextVar[Waits | None]) -> None:
+        self._kind = kind
+
+    def __enter__(self) -> None:
+        self._waits = waits = self._kind.get()
+        if waits is not None:
+            self._started = time.perf_counter()
+
+    def __exit__(self, *exc_info: object) -> None:
+        waits = self._waits
+        if waits is not None:
+            waits.intervals.append((self._started, time.perf_counter()))
 
 
 TRACER: ContextVar[Tracer | None] = ContextVar("ihub_tracer", default=None)
