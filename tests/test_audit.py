@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlmodel import Session, select
 
 from hub.cli import main
+from hub.store import audit
 from hub.store.audit import SqlAuditLog, append_record, verify_chain
 from hub.store.db import Database, create_tables, drop_tables, make_engine
 from hub.store.models import AuditRecord
@@ -635,3 +638,43 @@ def test_a_repeated_document_records_only_what_each_request_returned(
     ]
     assert json.loads(second.fields) == ["me", "me.library", "me.name"]  # loans: null
     assert (first.outcome, second.outcome) == ("ok", "partial")
+
+
+_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
+_LISTS = st.lists(_TEXT, max_size=6).map(lambda values: sorted(set(values)))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    seq=st.integers(min_value=1, max_value=2**63 - 1),
+    at=st.datetimes(timezones=st.just(dt.UTC)),
+    strings=st.fixed_dictionaries(
+        {
+            "request_id": st.none() | _TEXT,
+            "principal_kind": _TEXT,
+            "principal": _TEXT,
+            "operation_name": st.none() | _TEXT,
+            "document_hash": st.none() | _TEXT,
+            "outcome": _TEXT,
+        }
+    ),
+    lists=st.fixed_dictionaries(
+        {"subjects": _LISTS, "departments": _LISTS, "fields": _LISTS},
+        optional={"consents": _LISTS},
+    ),
+)
+def test_the_canonical_json_is_the_one_the_chain_began_with(
+    seq: int, at: dt.datetime, strings: dict[str, str | None], lists: dict[str, list[str]]
+) -> None:
+    # records hashed since the chain began were hashed with json.dumps: a record's canonical
+    # form, and the stored lists, must stay byte for byte what json.dumps wrote, any text in them
+    fields = {"seq": seq, "at": at, **strings, **lists}
+    reference = json.dumps(
+        {**fields, "at": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    assert audit._canonical_json(fields) == reference
+    for values in lists.values():
+        assert audit._json(values) == json.dumps(values, separators=(",", ":"), ensure_ascii=False)

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+import orjson
 from sqlalchemy import Dialect, Engine, bindparam, inspect
 from sqlalchemy import select as sql_select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -81,13 +82,14 @@ def record_hash(record: AuditRecord) -> str:
 
 
 def _canonical_json(fields: dict[str, Any]) -> str:
-    """``fields`` (the lists as lists, ``at`` a datetime) as the canonical JSON that is hashed."""
-    return json.dumps(
-        {**fields, "at": _utc(fields["at"]).strftime("%Y-%m-%dT%H:%M:%S.%fZ")},
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+    """``fields`` (the lists as lists, ``at`` a datetime) as the canonical JSON that is hashed.
+
+    The chain was begun with ``json.dumps(..., sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)``; orjson writes the same bytes for what a record holds (strings, ints,
+    ``None``, lists of strings: ``tests/test_audit.py`` compares the two on generated records)
+    in a tenth of the time, and every append and every verification hashes one."""
+    at = _utc(fields["at"]).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return orjson.dumps({**fields, "at": at}, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def _digest(canonical_json: str, prev_hash: str) -> str:
@@ -403,7 +405,7 @@ def _entry(row: AuditRecord) -> AuditEntry:
 
 
 def _json(values: list[str]) -> str:
-    return json.dumps(values, separators=(",", ":"), ensure_ascii=False)
+    return orjson.dumps(values).decode()  # as json.dumps(values, compact, not ASCII-escaped)
 
 
 def _utc(moment: datetime) -> datetime:
