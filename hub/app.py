@@ -9,7 +9,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import aiohttp
 from graphql import GraphQLSchema
@@ -49,10 +49,8 @@ from hub.security.auth import (
 from hub.security.jwks import JwksKeySet
 from hub.security.partners import PARTNER_AUDIENCE, PartnerRegistry, seed_dev_partners
 from hub.security.persisted import PersistedDocuments
-from hub.security.ratelimit import InProcessRateLimiter, RedemptionLimiter
+from hub.security.ratelimit import InProcessRateLimiter, RateLimiter, RedemptionLimiter
 from hub.settings import Settings
-from hub.shared.backend import RedisState
-from hub.shared.ratelimit import SharedRateLimiter
 from hub.store.audit import SqlAuditLog
 from hub.store.consents import SqlConsents
 from hub.store.db import Database, create_tables, initialising, make_engine
@@ -80,6 +78,9 @@ from schema import build_schema
 from schema.context import CallerKind
 from schema.limits import QueryLimits
 from schema.links import PublicLinks
+
+if TYPE_CHECKING:  # Redis's client is imported only by a hub that has HUB_REDIS_URL (~9 MB)
+    from hub.shared.backend import RedisState
 
 DEV_TOKEN_PATH = "/dev/token"  # noqa: S105 (a route, not a secret)
 logger = logging.getLogger("ihub")
@@ -211,11 +212,11 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
         registry=state.observer.registry,
     )
     offers = _offers(state, settings, approvals, directory, offers_clock)
-    rate_limiter = (
-        InProcessRateLimiter()
-        if redis is None
-        else SharedRateLimiter(redis, fallback=InProcessRateLimiter())
-    )
+    rate_limiter: RateLimiter = InProcessRateLimiter()
+    if redis is not None:
+        from hub.shared.ratelimit import SharedRateLimiter
+
+        rate_limiter = SharedRateLimiter(redis, fallback=InProcessRateLimiter())
     services = Services(
         authenticator=Authenticator(residents, partner_tokens),
         directory=directory,
@@ -443,6 +444,8 @@ def _redis_state(settings: Settings, observer: HubObserver) -> RedisState | None
             "HUB_REDIS_URL is set but HUB_APPLICANT_REF_KEY is not: replicas must share one "
             "key, or a mutation retried on another replica is refused as a different request"
         )
+    from hub.shared.backend import RedisState
+
     return RedisState(
         settings.redis_url,
         prefix=settings.redis_prefix,

@@ -3,7 +3,7 @@
 The lease holder stores them with the rows it writes; a loader meeting rows without terms of
 this version (an older database) computes them itself and the lease holder fills them in; a
 child that fails is logged and tried again at the next tick. A running hub never imports
-pypinyin nor loads jieba's full dictionary.
+pypinyin nor loads jieba's full dictionary, and on the embedded defaults not Redis's client.
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ async def test_a_failing_child_is_logged_and_tried_again_next_tick(
         assert (await ranked(copy, "gjj"))[0][0]
 
 
-def test_a_running_hub_never_imports_pypinyin_nor_loads_the_full_dictionary(
+def test_a_running_hub_never_imports_pypinyin_nor_loads_the_full_dictionary_nor_redis(
     tmp_path: Path,
 ) -> None:
     base = free_ports(15)
@@ -174,6 +174,8 @@ def test_a_running_hub_never_imports_pypinyin_nor_loads_the_full_dictionary(
     imported = {line.rsplit("|", 1)[-1].strip() for line in output["err"] if "|" in line}
     assert "jieba" in imported and "tantivy" in imported  # the hub's imports are there
     assert not {name for name in imported if name.split(".")[0] == "pypinyin"}
+    # on the embedded defaults (no HUB_REDIS_URL) Redis's client is not imported (~9 MB)
+    assert not {name for name in imported if name.split(".")[0] == "redis"}
     assert status["analysis"]["fullDictionary"] is False
     assert status["analysis"]["fullDictionaryLoaded"] is False
     assert status["analysis"]["termsComputedHere"] == 0

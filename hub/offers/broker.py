@@ -17,10 +17,13 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from connectors.shared import SharedUnavailable
-from hub.shared.backend import RedisState
 from hub.store.models import Offer
+
+if TYPE_CHECKING:
+    from hub.shared.backend import RedisState
 
 CHANNEL = "offers"
 logger = logging.getLogger("ihub.offers")
