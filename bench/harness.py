@@ -471,7 +471,7 @@ def probes(bench: Bench, results: dict[str, Any]) -> dict[str, Hub]:
 def _cold(
     bench: Bench, results: dict[str, Any], hub: Hub, ops: list[Operation], token: str | None
 ) -> None:
-    _catalogue_settled(hub)
+    catalogue_settled(hub)
     for op in ops:
         view = results["operations"][op.name]
         probe = _probe(bench, hub, op, token or "", persisted=bool(op.partner))
@@ -507,7 +507,7 @@ def herd(bench: Bench, hub: Hub, op: Operation) -> dict[str, Any]:
     try:
         requests = bench.requests(op, partner_token=None, persisted=False)
         spec = {"requests": requests, "mode": "burst", "concurrency": HERD, "timeout_s": 60}
-        _catalogue_settled(hub)
+        catalogue_settled(hub)
         cold = bench.measure(hub, spec)
         time.sleep(0.5)
         warm = bench.measure(hub, spec)
@@ -516,7 +516,7 @@ def herd(bench: Bench, hub: Hub, op: Operation) -> dict[str, Any]:
     return {"requests": HERD, "cold": _herd_view(cold), "warm": _herd_view(warm)}
 
 
-def _catalogue_settled(hub: Hub, timeout_s: float = 60.0) -> None:
+def catalogue_settled(hub: Hub, timeout_s: float = 60.0) -> None:
     """Wait (bounded) for the hub's first catalogue refresh to end: its calls (the items'
     change feed, the scenario guides: 40–190) are the copy's background work, not any
     request's, and were counted in the cold probes and bursts they happened to overlap."""

@@ -22,7 +22,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from bench.harness import LATENCY_MS, LOAD_RESIDENTS, QUICK, Bench
+from bench.harness import LATENCY_MS, LOAD_RESIDENTS, QUICK, Bench, catalogue_settled
 from bench.ops import load
 
 AREAS = (
@@ -124,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         bench.mocks.lift_quotas()
         bench.issue_tokens(LOAD_RESIDENTS)
         hub = bench.ready(bench.launch_hub("profile", 1))
+        catalogue_settled(hub)  # the copy's first sync is no request's CPU
         op = ops[0]
         token = bench.partner_token(hub)
         rotate = LOAD_RESIDENTS if op.auth == "resident" else None
