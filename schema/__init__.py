@@ -16,7 +16,7 @@ import strawberry
 import strawberry.federation
 from cachetools import LRUCache
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache
+from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.federation.schema import FederationAny
 from strawberry.types import ExecutionContext, Info
 
@@ -38,6 +38,7 @@ from schema.federation import (
     entity_keys,
 )
 from schema.garbage import GarbageQuery
+from schema.hooks import HookRunner
 from schema.introspection import DEFAULT_INTROSPECTION, IntrospectionPolicy
 from schema.library import LibraryQuery
 from schema.library_mutations import LibraryMutation
@@ -91,6 +92,12 @@ class HubSchema(strawberry.federation.Schema):
         self._entity_keys = entity_keys(t.definition for t in types)
         describe(self._schema)
         self._sdl: str | None = None
+
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> HookRunner:
+        """The extensions' hooks, found once per class (``schema.hooks``)."""
+        return HookRunner(execution_context=execution_context, extensions=extensions)
 
     def as_str(self) -> str:
         """The SDL, printed once (``_service`` answers it to every gateway that asks)."""
