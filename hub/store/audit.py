@@ -38,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, select
 
 from connectors.tracing import waiting
-from hub.store.db import DATABASE, Database
+from hub.store.db import DATABASE, Compiled, Database
 from hub.store.models import AuditChainHead, AuditRecord, AuditSubject
 from schema.context import AuditEntry, LoggedAccess
 
@@ -170,23 +170,23 @@ class ChainStatements:
     def __init__(self, dialect: Dialect) -> None:
         self.sqlite = dialect.name == "sqlite"
         upsert = sqlite_insert if self.sqlite else postgresql_insert
-        self.head = _Compiled(
+        self.head = Compiled(
             sql_select(_HEADS.c.seq, _HEADS.c.hash)
             .where(_HEADS.c.chain == bindparam("chain"))
             .with_for_update(),  # SQLite has no FOR UPDATE: BEGIN IMMEDIATE locks instead
             dialect,
         )
         # the first append ever: a replica that loses the race waits for the winner's row
-        self.make_head = _Compiled(
+        self.make_head = Compiled(
             upsert(_HEADS).on_conflict_do_nothing(index_elements=["chain"]),
             dialect,
             ("chain", "seq", "hash"),
         )
-        self.insert_record = _Compiled(
+        self.insert_record = Compiled(
             _RECORDS.insert(), dialect, tuple(c.name for c in _RECORDS.columns)
         )
-        self.insert_subject = _Compiled(_SUBJECTS.insert(), dialect, ("resident_id", "seq"))
-        self.update_head = _Compiled(
+        self.insert_subject = Compiled(_SUBJECTS.insert(), dialect, ("resident_id", "seq"))
+        self.update_head = Compiled(
             _HEADS.update()
             .where(_HEADS.c.chain == bindparam("the_chain"))
             .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")),
@@ -219,29 +219,6 @@ class ChainStatements:
             cursor, {"new_seq": last["seq"], "new_hash": last["hash"], "the_chain": CHAIN}
         )
         return [record["seq"] for record in records]
-
-
-class _Compiled:
-    """A statement compiled once for a dialect: its SQL and the order of its parameters
-    (positional for sqlite3's ``?``, by name for psycopg's ``%(name)s``)."""
-
-    def __init__(
-        self, statement: Any, dialect: Dialect, columns: tuple[str, ...] | None = None
-    ) -> None:
-        compiled = statement.compile(dialect=dialect, column_keys=columns)
-        self.sql = str(compiled)
-        self.order: tuple[str, ...] | None = (
-            tuple(compiled.positiontup) if compiled.positional else None
-        )
-
-    def _params(self, values: dict[str, Any]) -> Any:
-        return values if self.order is None else tuple(values[name] for name in self.order)
-
-    def execute(self, cursor: Any, values: dict[str, Any]) -> None:
-        cursor.execute(self.sql, self._params(values))
-
-    def execute_many(self, cursor: Any, rows: list[dict[str, Any]]) -> None:
-        cursor.executemany(self.sql, [self._params(row) for row in rows])
 
 
 def locked_head(session: Session, chain: str = CHAIN) -> tuple[int, str]:

@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, event, inspect, text
+from sqlalchemy import Dialect, Engine, event, inspect, text
 from sqlmodel import Session, SQLModel, create_engine
 
 from connectors.tracing import Waits, waiting
@@ -155,6 +155,29 @@ class _Disconnected(Exception):
     def __init__(self, error: Exception) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+class Compiled:
+    """A statement compiled once for a dialect: its SQL and the order of its parameters
+    (positional for sqlite3's ``?``, by name for psycopg's ``%(name)s``)."""
+
+    def __init__(
+        self, statement: Any, dialect: Dialect, columns: tuple[str, ...] | None = None
+    ) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=columns)
+        self.sql = str(compiled)
+        self.order: tuple[str, ...] | None = (
+            tuple(compiled.positiontup) if compiled.positional else None
+        )
+
+    def _params(self, values: dict[str, Any]) -> Any:
+        return values if self.order is None else tuple(values[name] for name in self.order)
+
+    def execute(self, cursor: Any, values: dict[str, Any]) -> None:
+        cursor.execute(self.sql, self._params(values))
+
+    def execute_many(self, cursor: Any, rows: list[dict[str, Any]]) -> None:
+        cursor.executemany(self.sql, [self._params(row) for row in rows])
 
 
 class DedicatedConnection:
