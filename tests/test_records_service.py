@@ -6,7 +6,7 @@ import asyncio
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlmodel import Session
 
@@ -42,13 +42,17 @@ def test_a_configured_key_wins(tmp_path: Path) -> None:
 
 
 class CountingDatabase(Database):
-    """Counts the queries run (one ``run`` each)."""
+    """Counts the queries run (one ``run`` or ``read`` each)."""
 
     runs = 0
 
     async def run(self, work: Callable[[Session], T]) -> T:
         self.runs += 1
         return await super().run(work)
+
+    async def read(self, work: Callable[[Any], T]) -> T:
+        self.runs += 1
+        return await super().read(work)
 
 
 async def test_a_burst_of_one_residents_requests_reads_the_database_once(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import Any
 
 from sqlalchemy import bindparam, func
 from sqlalchemy import select as sa_select
@@ -14,7 +15,7 @@ from sqlmodel import Session, select
 
 from connectors.singleflight import InFlight
 from hub.settings import Settings
-from hub.store.db import Database
+from hub.store.db import Compiled, Database
 from hub.store.models import DoorAttempt, Resident, WindowAppointment
 from schema.context import LinkedAppointment
 
@@ -40,6 +41,7 @@ class SqlHubRecords:
         self._door_attempts_per_minute = door_attempts_per_minute
         # a resident's identical reads at the same moment share one query; a link forgets them
         self._reading = InFlight()
+        self._appointments_of = Compiled(_APPOINTMENTS_OF, database.engine.dialect)
 
     def applicant_ref(self, resident_id: str) -> str:
         digest = hmac.new(self._applicant_key, resident_id.encode(), hashlib.sha256)
@@ -61,12 +63,14 @@ class SqlHubRecords:
             self._reading.forget()  # reads begun before the link committed are not joined
 
     async def appointments_of(self, resident_id: str) -> list[LinkedAppointment]:
-        def read(session: Session) -> list[LinkedAppointment]:
-            # on every home screen: two columns through Core, no ORM objects
-            rows = session.connection().execute(_APPOINTMENTS_OF, {"resident": resident_id})
-            return [LinkedAppointment(bank, number) for bank, number in rows]
+        statement = self._appointments_of
 
-        return await self._reading.run(("of", resident_id), partial(self._database.run, read))
+        def read(cursor: Any) -> list[LinkedAppointment]:
+            # on every home screen: two columns straight from the driver, on the kept reader
+            statement.execute(cursor, {"resident": resident_id})
+            return [LinkedAppointment(bank, number) for bank, number in cursor.fetchall()]
+
+        return await self._reading.run(("of", resident_id), partial(self._database.read, read))
 
     async def appointments_at(self, bank: str) -> list[tuple[str, LinkedAppointment]]:
         def read(session: Session) -> list[tuple[str, LinkedAppointment]]:
