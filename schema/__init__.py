@@ -29,6 +29,7 @@ from schema.consents_partner import PartnerConsentMutation
 from schema.context import CallerKind
 from schema.cost import OperationMeasures
 from schema.errors import is_unexpected
+from schema.execution import HubExecutionContext
 from schema.extensions import Degradation, ErrorVocabulary, OperationOutcome, ValidationMemo
 from schema.federation import (
     FEDERATION_VERSION,
@@ -148,6 +149,7 @@ def build_schema(
         query=query,
         mutation=mutation,
         subscription=OffersSubscription,
+        execution_context_class=HubExecutionContext,  # freed by reference counting
         extensions=[
             ErrorVocabulary,
             # early: a refusal at the start of execution enters no later extension's hook

@@ -104,6 +104,28 @@ def is_unexpected(error: GraphQLError) -> bool:
     return error.original_error is not None and not isinstance(error.original_error, GraphQLError)
 
 
+def forget_tracebacks(errors: list[GraphQLError]) -> None:
+    """Drop the tracebacks of ``errors``, their original errors and the errors those were
+    raised from, once the unexpected ones have been logged (``HubSchema.process_errors``).
+
+    A traceback holds the frames it passed through, a resolver's among them, whose ``info``
+    holds the request's context, which holds the errors: a cycle, and the whole operation
+    (executor, context, loaders, results) then waited for the cycle collector instead of
+    being freed when the answer left (``schema.execution``)."""
+    for error in errors:
+        seen: set[int] = set()
+        pending: list[BaseException | None] = [error, error.original_error]
+        while pending:
+            exc = pending.pop()
+            if exc is None or id(exc) in seen or len(seen) > 32:
+                continue
+            seen.add(id(exc))
+            exc.__traceback__ = None
+            pending += [exc.__cause__, exc.__context__]
+            if isinstance(exc, GraphQLError):
+                pending.append(exc.original_error)
+
+
 def to_public(error: GraphQLError, request_id: str) -> GraphQLError:
     """The error as a client may see it: a vocabulary code, no stack, no upstream body."""
     if error.extensions and "code" in error.extensions:

@@ -12,7 +12,7 @@ from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext
 
 from connectors.degradation import StaleServe, collecting, oldest_per_department
-from schema.errors import to_public, upstream_code
+from schema.errors import forget_tracebacks, to_public, upstream_code
 
 OperationSink = Callable[[str | None, str], None]
 """Called once per operation with its name (``None`` when anonymous) and its outcome."""
@@ -36,6 +36,8 @@ class ErrorVocabulary(SchemaExtension):
             return
         request_id = getattr(context, "request_id", "-")
         result.errors = one_per_failing_department([to_public(e, request_id) for e in errors])
+        # last of the extensions to see them, after the unexpected ones were logged
+        forget_tracebacks(errors)
 
 
 _FAILURES = frozenset({"UPSTREAM_UNAVAILABLE", "UPSTREAM_TIMEOUT", "UPSTREAM_ERROR"})
