@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from hub.approvals import approval_clock
 from hub.approvals.rechecker import Rechecker
 from hub.approvals.service import ApprovalService
 from hub.catalogue import CatalogueCopy, sync_settings
+from hub.collector import Freezer, PauseTimer, young
 from hub.context import Services
 from hub.departments import DEPARTMENTS
 from hub.offers.acceptance import Acceptance
@@ -98,6 +98,7 @@ class HubState:
     connectors: dict[str, Connector] = field(default_factory=dict)
     observer: HubObserver = field(default_factory=HubObserver)
     admission: Admission | None = None
+    freezer: Freezer = field(default_factory=Freezer)
     redis: RedisState | None = None
     """The replicas' shared state (``HUB_REDIS_URL``), or ``None``: this process alone."""
     leases: Lease = field(default_factory=InProcessLeases)
@@ -304,13 +305,24 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
             fetching = asyncio.create_task(_fetch_graphiql(graphiql))
         if jwks is not None:
             await jwks.start()
+        pauses = PauseTimer(state.observer.gc_pause)  # ihub_gc_pause_seconds
+        pauses.start()
+        if settings.gc_young_threshold > 0:
+            young(settings.gc_young_threshold)
+        freezing = None
         if settings.gc_freeze:
-            # what start-up built lives as long as the process: later collections skip it
-            gc.collect()
-            gc.freeze()
+            # what start-up built lives as long as the process: later collections skip it,
+            # and the catalogue copy once its first refresh has loaded it (hub.collector)
+            state.freezer.freeze("start-up")
+            freezing = asyncio.create_task(
+                state.freezer.freeze_after(catalogue.refreshed, "catalogue loaded")
+            )
         try:
             yield
         finally:
+            pauses.stop()
+            if freezing is not None:
+                freezing.cancel()
             await catalogue.stop()
             await offers.stop()
             await state.offer_broker.stop()
@@ -347,6 +359,7 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
             catalogue=catalogue.status,
             approvals=rechecker.status,
             offers=offers.status,
+            collector=state.freezer.status,
         ),
         *review_routes(approvals, settings.operator_keys),  # the 秒批 review queue
         *webhook_routes(state.connectors, offers.acceptance),

@@ -259,6 +259,10 @@ class Settings:
     # after start-up, move everything alive to the GC's permanent generation: the full
     # collections that follow no longer walk the libraries' and the schema's objects
     gc_freeze: bool = True
+    # the cycle collector's young-generation threshold (Python's default is 700); 0 leaves
+    # the process's as it is. An answer's objects are freed by reference counting
+    # (schema.execution), so a young collection mostly finds what requests in flight hold
+    gc_young_threshold: int = 10_000
     # public, caller-independent answers served again within their departments' TTLs
     # (hub.web.response_cache); HUB_RESPONSE_CACHE=false runs every request
     response_cache: bool = True
@@ -385,6 +389,7 @@ class Settings:
             max_waiting=int(_number(env, "HUB_MAX_WAITING", 1000)),
             admission_wait_s=_number(env, "HUB_ADMISSION_WAIT_S", 10.0),
             gc_freeze=_flag(env, "HUB_GC_FREEZE", True),
+            gc_young_threshold=int(_number(env, "HUB_GC_YOUNG_THRESHOLD", 10_000)),
             response_cache=_flag(env, "HUB_RESPONSE_CACHE", True),
             catalogue_refresh_s=_number(env, "HUB_CATALOGUE_REFRESH_S", 60.0),
             catalogue_guides_refresh_s=_number(env, "HUB_CATALOGUE_GUIDES_REFRESH_S", 3600.0),

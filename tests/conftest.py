@@ -83,6 +83,7 @@ def settings_for(mocks: BackgroundMocks, var_dir: Path) -> Callable[..., Setting
             departments={name: department_policy(environment, name) for name in DEV_DEPARTMENTS},
             # one test process starts many hubs: freezing each one's garbage would keep it
             gc_freeze=False,
+            gc_young_threshold=0,  # nor change the test process's collector
         )
         return settings.with_changes(**overrides)
 

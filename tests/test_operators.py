@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import logging
 import re
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -59,6 +61,50 @@ def test_status_reports_each_departments_breaker_latency_and_cache(
     assert departments["garbage"]["cache"]["hit"] >= 1, "the second home screen hit the cache"
     ready = hub.client.get("/readyz").json()["departments"]["locks"]
     assert {"breaker", "errorRate", "p50Ms", "p99Ms", "lastSuccess"} <= set(ready)
+
+
+def test_status_says_what_the_collector_skips_the_catalogue_copy_included(
+    start_hub: Callable[..., LiveHub],
+) -> None:
+    """Frozen at start-up, and again once the catalogue's first refresh has loaded it: its
+    1,200 items, terms and index are no full collection's to walk (hub.collector)."""
+    before = gc.get_freeze_count()
+    thresholds = gc.get_threshold()
+    try:
+        hub = start_hub(gc_freeze=True, gc_young_threshold=12_345)
+        young = hub.client.get("/status").json()["process"]["gc"]["thresholds"]
+    finally:
+        gc.set_threshold(*thresholds)  # this process is the tests'
+    assert young == [12_345, *thresholds[1:]]
+    collector: dict[str, Any] = {}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = hub.client.get("/status").json()
+        collector = status["process"]["gc"]
+        if len(collector["frozenAt"]) == 2:
+            break
+        time.sleep(0.1)
+    assert collector["frozenAt"] == ["start-up", "catalogue loaded"]
+    assert status["catalogue"]["items"] > 1_000  # loaded before it was frozen
+    assert collector["frozen"] > before
+    assert len(collector["counts"]) == 3
+    unfrozen = start_hub().client.get("/status").json()["process"]["gc"]
+    assert unfrozen["frozenAt"] == []
+    assert unfrozen["thresholds"] == list(thresholds)  # 0: left as the process had it
+
+
+def test_metrics_time_the_collectors_pauses_by_generation(hub: LiveHub) -> None:
+    def counts() -> dict[str, float]:
+        return samples(hub.client.get("/metrics").text, "ihub_gc_pause_seconds_count")
+
+    before = counts()
+    assert set(before) == {'generation="0"', 'generation="1"', 'generation="2"'}
+    gc.collect()  # a full collection, in this process: the hub's timer sees it
+    after = counts()
+    # (another may have run on its own meanwhile)
+    assert after['generation="2"'] >= before['generation="2"'] + 1
+    total = samples(hub.client.get("/metrics").text, "ihub_gc_pause_seconds_sum")
+    assert total['generation="2"'] > 0
 
 
 def test_status_has_readyz_entries_and_names_the_window_of_each_figure(

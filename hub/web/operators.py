@@ -11,8 +11,9 @@ record; every windowed figure names its window (``breakerWindowSeconds`` for ``e
 ``calls``, ``latencyWindowSeconds`` / ``latencyMaxSamples`` for ``p50Ms`` / ``p99Ms``), and the
 ``cache`` counts are since the hub started (``cacheCountsSince``); ``catalogue`` is the catalogue
 copy's sync (items, last success, lag, last error, whether this process holds the refresh
-lease); ``process.pid`` names the worker process that answered. It always answers 200: it is
-for reading, ``/readyz`` is for load balancers.
+lease); ``process.pid`` names the worker process that answered, ``process.gc`` what
+``gc.freeze()`` took out of the cycle collector's way and when (``hub.collector``). It
+always answers 200: it is for reading, ``/readyz`` is for load balancers.
 
 Both endpoints belong on a network only operators reach, like ``/readyz``.
 """
@@ -46,6 +47,7 @@ from schema.extensions import operation_sink
 
 BREAKER_VALUES: Mapping[str, int] = {"closed": 0, "half_open": 1, "open": 2}
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+GC_PAUSE_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0)
 BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100)
 MAX_OPERATION_NAMES = 200
 """Distinct operation names kept as labels; clients choose names, so the rest are "other"."""
@@ -116,6 +118,14 @@ class HubObserver:
             ["kind", "outcome"],
             registry=registry,
         )
+        self.gc_pause_seconds = Histogram(
+            "ihub_gc_pause_seconds",
+            "Cycle collector pauses by generation (every thread waits for one).",
+            ["generation"],
+            buckets=GC_PAUSE_BUCKETS,
+            registry=registry,
+        )
+        self._gc_pauses = [self.gc_pause_seconds.labels(str(g)) for g in range(3)]
         self.catalogue_sync_seconds = Histogram(
             "ihub_catalogue_sync_seconds",
             "Duration of catalogue copy sync steps.",
@@ -199,6 +209,9 @@ class HubObserver:
         self._child(self.offers, item, channel, event).inc()
 
     # -- hub.catalogue.sync.SyncObserver -----------------------------------------------------
+
+    def gc_pause(self, generation: int, seconds: float) -> None:
+        self._gc_pauses[generation].observe(seconds)
 
     def catalogue_sync(self, kind: str, outcome: str, seconds: float) -> None:
         self._child(self.catalogue_syncs, kind, outcome).inc()
@@ -285,6 +298,7 @@ def operator_routes(
     catalogue: Callable[[], Mapping[str, Any]] | None = None,
     approvals: Callable[[], Mapping[str, Any]] | None = None,
     offers: Callable[[], Awaitable[Mapping[str, Any]]] | None = None,
+    collector: Callable[[], Mapping[str, Any]] | None = None,
 ) -> list[Route]:
     """``/status`` and ``/metrics`` over ``state``'s connectors and observer; ``readiness``
     gives ``/readyz``'s ``status`` and ``database`` entries, ``catalogue`` the catalogue
@@ -298,7 +312,10 @@ def operator_routes(
             for name, connector in state.connectors.items()
         }
         body = {**ready, "cacheCountsSince": state.observer.started_at, "departments": departments}
-        body["process"] = {"pid": os.getpid()}  # which worker answered (`--workers N`)
+        process: dict[str, object] = {"pid": os.getpid()}  # which worker answered
+        if collector is not None:
+            process["gc"] = dict(collector())  # what the cycle collector skips, and since when
+        body["process"] = process
         if catalogue is not None:
             body["catalogue"] = dict(catalogue())
         if approvals is not None:
