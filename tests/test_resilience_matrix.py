@@ -43,6 +43,8 @@ DEPARTMENTS = ("garbage", "library", "youth", "icbc", "ccb", "locks")
 GOV_DEPARTMENTS = ("population", "civil", "hrss", "credentials")
 BANK_NAMES = {"icbc": "工商银行", "ccb": "建设银行"}
 BUDGET_S = 0.5
+OPEN_S = 3.0
+"""How long an opened breaker stays open in the breaker's own test."""
 MARGIN_S = 1.5
 """Generous: a cold hub's first query on 2 busy CI cores; the budget is what is tested."""
 EXPECTED = {
@@ -245,7 +247,9 @@ def test_the_breaker_opens_fails_fast_and_recovers(
 ) -> None:
     # given a department whose breaker opens after two failures in three calls
     env = small_budget(department)
-    env.update(policy_env(department, max_retries=0, breaker_min_calls=2, breaker_open_s=BUDGET_S))
+    # open long enough to be seen open: at 0.5 s, a slow run (the whole suite on 2 cores) let
+    # it half-open between the request that opened it and the next, which then sent the probe
+    env.update(policy_env(department, max_retries=0, breaker_min_calls=2, breaker_open_s=OPEN_S))
     hub = start_matrix_hub(env)
     token = token_for(RESIDENT)
     admin = admins[department]
@@ -270,9 +274,8 @@ def test_the_breaker_opens_fails_fast_and_recovers(
     assert f'ihub_breaker_state{{department="{department}"}} 2.0' in metrics
     # when the department is back and the open interval has passed
     admin.clear_faults()
-    for _ in range(100):
-        if breaker() == "half_open":
-            break
+    deadline = time.monotonic() + OPEN_S + 5
+    while time.monotonic() < deadline and breaker() != "half_open":
         Event().wait(0.02)
     assert breaker() == "half_open"
     # then a probe goes out and succeeds, the breaker closes, and the answers are whole again
