@@ -97,15 +97,19 @@ def test_an_operation_of_async_resolvers_is_freed_by_the_hubs_execution_context(
 def test_the_detached_helpers_still_settle_what_they_are_given() -> None:
     settled: list[int] = []
 
-    async def work(n: int) -> int:
-        await asyncio.sleep(0)
-        settled.append(n)
-        return n
-
     async def run() -> list[int]:
+        all_four = asyncio.Event()
+
+        async def work(n: int) -> int:
+            await asyncio.sleep(0)  # a real suspension: settled later, by the loop
+            settled.append(n)
+            if len(settled) == 4:
+                all_four.set()
+            return n
+
         DETACHED.track([work(1), 2, work(3)])  # settled in the background, not awaited here
         gathered = await DETACHED.gather([work(4), work(5)])
-        await asyncio.sleep(0.01)
+        await asyncio.wait_for(all_four.wait(), timeout=5)
         return list(gathered)
 
     assert asyncio.run(run()) == [4, 5]

@@ -208,10 +208,12 @@ class HubObserver:
     def offer_event(self, item: str, channel: str, event: str) -> None:
         self._child(self.offers, item, channel, event).inc()
 
-    # -- hub.catalogue.sync.SyncObserver -----------------------------------------------------
+    # -- hub.collector.PauseTimer --------------------------------------------------------------
 
     def gc_pause(self, generation: int, seconds: float) -> None:
         self._gc_pauses[generation].observe(seconds)
+
+    # -- hub.catalogue.sync.SyncObserver -----------------------------------------------------
 
     def catalogue_sync(self, kind: str, outcome: str, seconds: float) -> None:
         self._child(self.catalogue_syncs, kind, outcome).inc()
