@@ -1,0 +1,195 @@
+"""Two revisions of the hub side by side: this checkout's CPU per request / another's.
+
+    python -m bench.ab --base DIR [--ops home,loans] [--rounds 6] [--seconds 6]
+                       [--concurrency 16] [--residents 200] [--out FILE]
+
+``DIR`` is a checkout of the other revision (``git worktree add --detach DIR REV``), run with
+this checkout's virtualenv: both hubs use the same installed libraries, so only our code
+differs. One run: the mocks at 20 ± 5 ms (quotas lifted) as in ``bench.side_by_side``, a
+1-worker hub from each checkout on its own copy of the seeded template, both warmed, then
+``ROUNDS`` rounds of, per operation, the two back to back in alternating order, closed loop at
+``--concurrency`` clients, personal operations rotating across ``--residents`` residents. The
+ratio per operation is the median over rounds of this checkout's CPU per request / the
+base's, each round's pair measured back to back, so that a slower minute of a shared machine
+hits both. What a change saves is read from the ratio, not from either figure alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import procs
+from bench.harness import FULL, JITTER_MS, LATENCY_MS, Bench, catalogue_settled, machine
+from bench.ops import load
+from bench.services import Hub
+from bench.side_by_side import cell
+
+
+def launch_from(bench: Bench, label: str, checkout: Path) -> Hub:
+    """A 1-worker hub whose code is ``checkout``'s (the process starts there)."""
+    kept = procs.REPO
+    procs.REPO = checkout
+    try:
+        return bench.ready(bench.launch_hub(label, 1))
+    finally:
+        procs.REPO = kept
+
+
+def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    ops = load(args.ops.split(","))
+    residents = [f"R{n:06d}" for n in range(1, args.residents + 1)]
+    base = Path(args.base).resolve()
+    results: dict[str, Any] = {
+        "kind": "ab",
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": "python -m bench.ab " + " ".join(sys.argv[1:]),
+        "machine": machine(),
+        "base": str(base),
+        "plan": {
+            "rounds": args.rounds,
+            "seconds": args.seconds,
+            "concurrency": args.concurrency,
+            "residents": args.residents,
+            "ops": [op.name for op in ops],
+            "mock_latency_ms": "20 ± 5",
+        },
+    }
+    log = lambda msg: print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)  # noqa: E731
+    bench = Bench(FULL, work, ops, dev_ports=False)
+    try:
+        bench.mocks.faults(latency_ms=LATENCY_MS, jitter_ms=JITTER_MS)
+        bench.mocks.lift_quotas()
+        bench.issue_tokens(sorted({*residents, "R000001"}))
+        booker = bench.ready(bench.launch_hub("book", 1))
+        results["appointment"] = bench.book_appointment(booker)
+        bench.stop_hub(booker)
+        hubs = {
+            "this": bench.ready(bench.launch_hub("this", 1)),
+            "base": launch_from(bench, "base", base),
+        }
+        for hub in hubs.values():
+            catalogue_settled(hub)
+        rotating = {
+            op.name: bench.requests(
+                op,
+                partner_token=None,
+                persisted=False,
+                residents=residents if op.auth == "resident" else None,
+            )
+            for op in ops
+        }
+        log("warming both")
+        for op in ops:
+            for hub in hubs.values():
+                reqs = rotating[op.name]
+                spec = {"requests": reqs, "mode": "closed", "concurrency": 4, "duration_s": 30}
+                bench.loadgen.run(
+                    {**spec, "url": hub.url, "max_requests": max(40, 2 * len(reqs))}, timeout_s=120
+                )
+        cells: dict[str, list[dict[str, Any]]] = {}
+        for r in range(args.rounds):
+            for i, op in enumerate(ops):
+                order = ["this", "base"] if (r + i) % 2 == 0 else ["base", "this"]
+                for label in order:
+                    hub = hubs[label]
+                    spec = {
+                        "requests": rotating[op.name],
+                        "mode": "closed",
+                        "concurrency": args.concurrency,
+                        "duration_s": args.seconds,
+                    }
+                    m = cell(bench, hub.url, hub.worker_pids()[0], spec)
+                    m["round"] = r + 1
+                    cells.setdefault(f"{op.name}|{label}", []).append(m)
+                    log(
+                        f"r{r + 1} {op.name} {label}: cpu {m['cpu_ms_per_request']} ms/req, "
+                        f"{m['rps']} req/s, calls {m['calls_per_request']}, errors {m['errors']}"
+                    )
+        results["cells"] = cells
+        results["summary"] = summarise(cells, [op.name for op in ops])
+    finally:
+        bench.stop_all()
+    results["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return results
+
+
+def summarise(cells: dict[str, list[dict[str, Any]]], names: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in names:
+        this, base = cells.get(f"{name}|this", []), cells.get(f"{name}|base", [])
+        ratios = [
+            t["cpu_ms_per_request"] / b["cpu_ms_per_request"]
+            for t, b in zip(this, base, strict=False)
+            if b["cpu_ms_per_request"] > 0
+        ]
+        if not ratios:
+            continue
+        out[name] = {
+            "this_cpu_ms": round(statistics.median(c["cpu_ms_per_request"] for c in this), 3),
+            "base_cpu_ms": round(statistics.median(c["cpu_ms_per_request"] for c in base), 3),
+            "ratio": round(statistics.median(ratios), 3),
+            "ratio_range": [round(min(ratios), 3), round(max(ratios), 3)],
+            "this_calls": round(statistics.median(c["calls_per_request"] for c in this), 3),
+            "base_calls": round(statistics.median(c["calls_per_request"] for c in base), 3),
+            "errors": sum(c["errors"] for c in this + base),
+        }
+    return out
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = [
+        "# A/B: this checkout / base, hub CPU per request",
+        "",
+        f"- command: `{results['command']}`",
+        f"- machine: {results['machine']}",
+        f"- base: {results['base']}",
+        f"- started {results['started']}, finished {results['finished']}",
+        f"- plan: {results['plan']}",
+        "",
+        "| operation | this CPU ms/req | base CPU ms/req | this / base (median, range) "
+        "| upstream calls this / base | errors |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, s in results["summary"].items():
+        low, high = s["ratio_range"]
+        lines.append(
+            f"| {name} | {s['this_cpu_ms']} | {s['base_cpu_ms']} | **{s['ratio']}** "
+            f"({low}–{high}) | {s['this_calls']} / {s['base_calls']} | {s['errors']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--base", required=True, help="a checkout of the other revision")
+    parser.add_argument("--ops", default="home,loans")
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--residents", type=int, default=200)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    if args.residents < 200:
+        parser.error("--residents must be at least 200")
+    if not (Path(args.base) / "hub").is_dir():
+        parser.error(f"--base {args.base}: not a checkout of the hub")
+    with tempfile.TemporaryDirectory(prefix="ihub-ab-") as tmp:
+        results = run(args, Path(tmp))
+    text = markdown(results)
+    print(text)
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+        args.out.with_suffix(".md").write_text(text)
+    return 0 if all(s["errors"] == 0 for s in results["summary"].values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
