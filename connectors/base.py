@@ -143,6 +143,7 @@ class Connector:
         retry: bool | None = None,
         endpoint: str | None = None,
         read: bool | None = None,
+        share: bool = True,
     ) -> UpstreamResponse:
         """Send one call; 5xx and transport failures raise, other statuses are returned.
 
@@ -154,9 +155,11 @@ class Connector:
         metrics (default: the path with its ids replaced).
 
         Identical reads (GET or HEAD without a body) in flight at the same moment share one
-        call (``connectors.singleflight``). A write (any other method, unless ``read=True``
-        says it only reads) makes later reads start afresh, as it goes out and again once it
-        has answered: nothing read after a write can be older than the write.
+        call (``connectors.singleflight``); ``share=False`` for a read whose HTTP form never
+        repeats (time-stamped), which the connector shares itself (``share_read``). A write
+        (any other method, unless ``read=True`` says it only reads) makes later reads start
+        afresh, as it goes out and again once it has answered: nothing read after a write can
+        be older than the write.
         """
         safe = method.upper() in SAFE_METHODS
         with tracing.waiting_upstream():
@@ -169,7 +172,7 @@ class Connector:
                     )
                 finally:
                     self.reads_in_flight.forget()
-            if safe and retry is None and data is None and json is None:
+            if share and safe and retry is None and data is None and json is None:
                 key = (method.upper(), path, _items(params), _items(headers), endpoint)
                 return await self.reads_in_flight.run(
                     key,

@@ -8,6 +8,10 @@
 A failure is returned for its own keys only, and failed keys are not remembered, so a later
 load in the same request tries again.
 
+Each batch runs in one task of its own; the dispatch that starts it is two plain callbacks
+later (where aiodataloader's own dispatch would be a task: the same moment, one task less a
+batch), and a fan-out of a single key makes its call in the batch's task.
+
 Naive mode (``naive=True``, from ``DepartmentPolicy.naive``; the benchmark baseline): batches
 of one key and no memo, so every ``load`` is its own connector call, as resolvers that each
 fetched their own record would make.
@@ -19,7 +23,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
-from aiodataloader import DataLoader
+from aiodataloader import DataLoader, Loader, dispatch_queue
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -30,7 +34,21 @@ def _naive_options(naive: bool) -> dict[str, Any]:
     return {"max_batch_size": 1, "cache": False} if naive else {}
 
 
-class FanOutLoader(DataLoader[K, V], Generic[K, V]):
+class _Dispatching(DataLoader[K, V], Generic[K, V]):
+    """aiodataloader's scheduling without its dispatch task: the queue a first ``load``
+    starts is dispatched two loop iterations later, as its task would have run (aiodataloader
+    schedules a task that dispatches, and a task's first step is itself a callback)."""
+
+    def do_resolve_reject(self, key: K, future: asyncio.Future[V]) -> None:
+        self._queue.append(Loader(key=key, future=future))
+        if len(self._queue) == 1:
+            if self.batch:
+                self.loop.call_soon(self.loop.call_soon, dispatch_queue, self)
+            else:
+                dispatch_queue(self)
+
+
+class FanOutLoader(_Dispatching[K, V], Generic[K, V]):
     """One call per key, concurrently; per-key failures stay per key."""
 
     def __init__(self, load_one: Callable[[K], Awaitable[V]], *, naive: bool = False) -> None:
@@ -40,6 +58,12 @@ class FanOutLoader(DataLoader[K, V], Generic[K, V]):
 
     # aiodataloader raises an exception returned for a key (its stub says values only)
     async def batch_load_fn(self, keys: Sequence[K]) -> list[V | BaseException]:  # type: ignore[override]
+        if len(keys) == 1:  # alone: no task to wrap it in
+            try:
+                return [await self._load_one(keys[0])]
+            except Exception as exc:
+                self.clear(keys[0])
+                return [exc]
         answers = await asyncio.gather(
             *(self._load_one(key) for key in keys), return_exceptions=True
         )
@@ -49,7 +73,7 @@ class FanOutLoader(DataLoader[K, V], Generic[K, V]):
         return list(answers)
 
 
-class BatchLoader(DataLoader[K, V | None], Generic[K, V]):
+class BatchLoader(_Dispatching[K, V | None], Generic[K, V]):
     """One bulk call per batch; ``load_many`` returns a mapping keyed by what it found."""
 
     def __init__(

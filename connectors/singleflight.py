@@ -6,17 +6,25 @@ request that asked for it. ``forget()`` is called before every write a connector
 read that starts after a write never joins one that started before it, so a resident who
 borrows a book and then opens the home screen sees the loan.
 
-Waiters are shielded from each other: one request giving up (client gone, deadline) does not
-cancel the call the others are waiting for. A failure reaches every waiter of that call.
+The first read of a key makes the call itself, in the task it runs in (no task of its own: a
+home screen makes a few dozen reads and nearly every one is alone); identical reads that
+start while it is in flight wait for its answer. Waiters are shielded from each other: a waiter
+giving up leaves the call alone, and when the read that makes the call gives up (client gone,
+deadline), its call goes with it and the reads waiting for it make the call again (one among
+them makes it, the others wait for that one). A failure reaches every waiter of that call.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+
+class _GivenUp(Exception):
+    """What waiters are told when the read whose call they share gave up before it answered."""
 
 
 class InFlight:
@@ -26,7 +34,8 @@ class InFlight:
         self, *, enabled: bool = True, observe: Callable[[str], None] | None = None
     ) -> None:
         self.enabled = enabled
-        self._calls: dict[Hashable, asyncio.Task[Any]] = {}
+        self._calls: dict[Hashable, list[asyncio.Future[Any]]] = {}
+        """Per key in flight, the futures of the reads waiting for its call."""
         self._observe = observe or (lambda event: None)
         self.shared = 0
         """Reads answered by another read's call (for tests and metrics)."""
@@ -38,22 +47,48 @@ class InFlight:
         """``call()``'s answer, or the answer of the identical call already in flight."""
         if not self.enabled:
             return await call()
-        task = self._calls.get(key)
-        if task is None:
-            task = asyncio.ensure_future(call())
-            self._calls[key] = task
-            task.add_done_callback(lambda done: self._settle(key, done))
-        else:
-            self.shared += 1
-            self._observe("coalesced")
-        return cast(T, await asyncio.shield(task))
+        joined_once = False
+        while (waiting := self._calls.get(key)) is not None:
+            if not joined_once:
+                joined_once = True
+                self.shared += 1
+                self._observe("coalesced")
+            answer: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+            waiting.append(answer)
+            try:
+                return await answer
+            except _GivenUp:
+                continue  # its caller went away with it: make the call (or join who does)
+        waiting = []
+        self._calls[key] = waiting
+        try:
+            result = await call()
+        except Exception as exc:
+            self._settle(key, waiting, exc)
+            raise
+        except BaseException:  # cancelled (or the process is stopping): the waiters go on
+            self._settle(key, waiting, _GivenUp())
+            raise
+        self._settle(key, waiting, None, result)
+        return result
 
     def forget(self) -> None:
         """Let no later read join a call already in flight (those calls still answer theirs)."""
         self._calls.clear()
 
-    def _settle(self, key: Hashable, done: asyncio.Task[Any]) -> None:
-        if self._calls.get(key) is done:
+    def _settle(
+        self,
+        key: Hashable,
+        waiting: list[asyncio.Future[Any]],
+        error: BaseException | None,
+        result: object = None,
+    ) -> None:
+        if self._calls.get(key) is waiting:
             del self._calls[key]
-        if not done.cancelled():
-            done.exception()  # mark retrieved: every waiter may have gone away
+        for answer in waiting:
+            if answer.done():  # that waiter gave up
+                continue
+            if error is None:
+                answer.set_result(result)
+            else:
+                answer.set_exception(error)

@@ -111,6 +111,54 @@ async def test_one_waiter_giving_up_does_not_cancel_the_others() -> None:
     assert first.cancelled()
 
 
+async def test_when_the_read_that_calls_gives_up_its_waiters_call_again_once() -> None:
+    flights = InFlight()
+    gates = [asyncio.Event(), asyncio.Event()]
+    calls = 0
+
+    async def read() -> int:
+        nonlocal calls
+        number = calls
+        calls += 1
+        await gates[number].wait()
+        return number
+
+    first = asyncio.ensure_future(flights.run("k", read))
+    waiters = [asyncio.ensure_future(flights.run("k", read)) for _ in range(3)]
+    await until(lambda: flights.shared == 3)
+    first.cancel()  # its call goes with it: the waiters make it again, one for all three
+    await until(lambda: calls == 2)
+    gates[1].set()
+    assert await asyncio.gather(*waiters) == [1, 1, 1]
+    assert first.cancelled() and (calls, flights.shared, len(flights)) == (2, 3, 0)
+
+
+async def test_a_read_makes_its_call_in_its_own_task() -> None:
+    flights = InFlight()
+    loop = asyncio.get_running_loop()
+    created: list[str] = []
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kw: Any) -> asyncio.Task[Any]:
+        created.append(coro.__qualname__)
+        return asyncio.Task(coro, loop=loop, **kw)
+
+    async def read() -> str:
+        await asyncio.sleep(0)
+        return "answer"
+
+    loop.set_task_factory(factory)
+    try:
+        assert await flights.run("k", read) == "answer"
+        assert await asyncio.gather(flights.run("j", read), flights.run("j", read)) == [
+            "answer",
+            "answer",
+        ]
+    finally:
+        loop.set_task_factory(None)
+    # only gather's own two: neither the call nor the shared one got a task of its own
+    assert created == ["InFlight.run", "InFlight.run"] and flights.shared == 1
+
+
 async def test_a_read_after_forget_makes_its_own_call() -> None:
     flights = InFlight()
     gates = [asyncio.Event(), asyncio.Event()]

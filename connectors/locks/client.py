@@ -201,7 +201,8 @@ class LocksConnector(Connector):
             sent["accessToken"] = token.value
             sent["date"] = str(int(self.wall_clock() * 1000))
         if method == "GET":
-            response = await self._request(method, path, params=sent)
+            # shared by ``_read`` already: time-stamped, it never matches another by its URL
+            response = await self._request(method, path, params=sent, share=False)
         else:
             # POSTs (unlock, token grants) are never repeated: a resend could open a door twice
             response = await self._request(method, path, data=sent, retry=False)
