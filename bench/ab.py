@@ -27,7 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from bench import procs
-from bench.harness import FULL, JITTER_MS, LATENCY_MS, Bench, catalogue_settled, machine
+from bench.harness import (
+    FULL,
+    JITTER_MS,
+    LATENCY_MS,
+    Bench,
+    catalogue_settled,
+    machine,
+    source_state,
+)
 from bench.ops import load
 from bench.services import Hub
 from bench.side_by_side import cell
@@ -53,6 +61,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "command": "python -m bench.ab " + " ".join(sys.argv[1:]),
         "machine": machine(),
         "base": str(base),
+        "source": {"this": source_state(), "base": source_state(base)},
         "plan": {
             "rounds": args.rounds,
             "seconds": args.seconds,
@@ -149,8 +158,9 @@ def markdown(results: dict[str, Any]) -> str:
         "# A/B: this checkout / base, hub CPU per request",
         "",
         f"- command: `{results['command']}`",
-        f"- machine: {results['machine']}",
-        f"- base: {results['base']}",
+        f"- machine: {results['machine'].get('cpu', '?')}, {results['machine'].get('cores', '?')}"
+        " cores (latency is noise on a shared machine; read CPU per request and the ratio)",
+        f"- this: {_state(results, 'this')}; base: {_state(results, 'base')} ({results['base']})",
         f"- started {results['started']}, finished {results['finished']}",
         f"- plan: {results['plan']}",
         "",
@@ -165,6 +175,12 @@ def markdown(results: dict[str, Any]) -> str:
             f"({low}–{high}) | {s['this_calls']} / {s['base_calls']} | {s['errors']} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _state(results: dict[str, Any], which: str) -> str:
+    state = results.get("source", {}).get(which, {})
+    dirty = state.get("uncommitted_files")
+    return f"commit {state.get('commit', '?')}" + (f" + {dirty} changed files" if dirty else "")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -356,9 +356,10 @@ def machine() -> dict[str, Any]:
     }
 
 
-def source_state() -> dict[str, Any]:
-    """The commit measured and whether the working tree had changes (read-only git)."""
-    repo = Path(__file__).resolve().parent.parent
+def source_state(repo: Path | None = None) -> dict[str, Any]:
+    """The commit measured and whether the working tree had changes (read-only git); of this
+    checkout unless ``repo`` names another."""
+    repo = repo or Path(__file__).resolve().parent.parent
     state: dict[str, Any] = {}
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         state["commit"] = subprocess.run(
