@@ -29,8 +29,6 @@ from typing import Any
 from bench import procs
 from bench.harness import (
     FULL,
-    JITTER_MS,
-    LATENCY_MS,
     Bench,
     catalogue_settled,
     machine,
@@ -38,7 +36,7 @@ from bench.harness import (
 )
 from bench.ops import load
 from bench.services import Hub
-from bench.side_by_side import cell
+from bench.side_by_side import alternate, prepare
 
 
 def launch_from(bench: Bench, label: str, checkout: Path) -> Hub:
@@ -74,54 +72,15 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     log = lambda msg: print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)  # noqa: E731
     bench = Bench(FULL, work, ops, dev_ports=False)
     try:
-        bench.mocks.faults(latency_ms=LATENCY_MS, jitter_ms=JITTER_MS)
-        bench.mocks.lift_quotas()
-        bench.issue_tokens(sorted({*residents, "R000001"}))
-        booker = bench.ready(bench.launch_hub("book", 1))
-        results["appointment"] = bench.book_appointment(booker)
-        bench.stop_hub(booker)
+        results["appointment"] = prepare(bench, residents)
         hubs = {
             "this": bench.ready(bench.launch_hub("this", 1)),
             "base": launch_from(bench, "base", base),
         }
         for hub in hubs.values():
             catalogue_settled(hub)
-        rotating = {
-            op.name: bench.requests(
-                op,
-                partner_token=None,
-                persisted=False,
-                residents=residents if op.auth == "resident" else None,
-            )
-            for op in ops
-        }
-        log("warming both")
-        for op in ops:
-            for hub in hubs.values():
-                reqs = rotating[op.name]
-                spec = {"requests": reqs, "mode": "closed", "concurrency": 4, "duration_s": 30}
-                bench.loadgen.run(
-                    {**spec, "url": hub.url, "max_requests": max(40, 2 * len(reqs))}, timeout_s=120
-                )
-        cells: dict[str, list[dict[str, Any]]] = {}
-        for r in range(args.rounds):
-            for i, op in enumerate(ops):
-                order = ["this", "base"] if (r + i) % 2 == 0 else ["base", "this"]
-                for label in order:
-                    hub = hubs[label]
-                    spec = {
-                        "requests": rotating[op.name],
-                        "mode": "closed",
-                        "concurrency": args.concurrency,
-                        "duration_s": args.seconds,
-                    }
-                    m = cell(bench, hub.url, hub.worker_pids()[0], spec)
-                    m["round"] = r + 1
-                    cells.setdefault(f"{op.name}|{label}", []).append(m)
-                    log(
-                        f"r{r + 1} {op.name} {label}: cpu {m['cpu_ms_per_request']} ms/req, "
-                        f"{m['rps']} req/s, calls {m['calls_per_request']}, errors {m['errors']}"
-                    )
+        servers = {label: (hub.url, hub.worker_pids()[0]) for label, hub in hubs.items()}
+        cells = alternate(bench, servers, ops, residents, args, log)
         results["cells"] = cells
         results["summary"] = summarise(cells, [op.name for op in ops])
     finally:

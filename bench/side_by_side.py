@@ -38,11 +38,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bench.harness import FULL, JITTER_MS, LATENCY_MS, RESULTS, Bench, catalogue_settled, machine
-from bench.ops import load
+from bench.ops import Operation, load
 from bench.procs import Child, cpu_seconds, memory_mb, spawn
 from bench.services import Hub, free_port, http, stats_delta
 
@@ -136,6 +137,70 @@ def cell(bench: Bench, url: str, pid: int, spec: dict[str, Any]) -> dict[str, An
     }
 
 
+def prepare(bench: Bench, residents: list[str]) -> Any:
+    """The mocks at 20 ± 5 ms with their quotas lifted, every resident's token, and one ICBC
+    appointment for R000001 (so a home screen reaches all five departments): the booking."""
+    bench.mocks.faults(latency_ms=LATENCY_MS, jitter_ms=JITTER_MS)
+    bench.mocks.lift_quotas()
+    bench.issue_tokens(sorted({*residents, "R000001"}))
+    booker = bench.ready(bench.launch_hub("book", 1))
+    try:
+        return bench.book_appointment(booker)
+    finally:
+        bench.stop_hub(booker)
+
+
+def alternate(
+    bench: Bench,
+    servers: dict[str, tuple[str, int]],
+    ops: list[Operation],
+    residents: list[str],
+    args: argparse.Namespace,
+    log: Callable[[str], None],
+) -> dict[str, list[dict[str, Any]]]:
+    """Warm each of the two ``servers`` (label → (url, pid)), then ``args.rounds`` rounds of,
+    per operation, the two back to back in alternating order: the cells by ``op|label``."""
+    rotating = {
+        op.name: bench.requests(
+            op,
+            partner_token=None,
+            persisted=False,
+            residents=residents if op.auth == "resident" else None,
+        )
+        for op in ops
+    }
+    log("warming both")
+    for op in ops:
+        for url, _pid in servers.values():
+            reqs = rotating[op.name]
+            spec = {"requests": reqs, "mode": "closed", "concurrency": 4, "duration_s": 30}
+            bench.loadgen.run(
+                {**spec, "url": url, "max_requests": max(40, 2 * len(reqs))}, timeout_s=120
+            )
+    first, second = servers
+    cells: dict[str, list[dict[str, Any]]] = {}
+    for r in range(args.rounds):
+        for i, op in enumerate(ops):
+            order = [first, second] if (r + i) % 2 == 0 else [second, first]
+            for label in order:
+                url, pid = servers[label]
+                spec = {
+                    "requests": rotating[op.name],
+                    "mode": "closed",
+                    "concurrency": args.concurrency,
+                    "duration_s": args.seconds,
+                }
+                m = cell(bench, url, pid, spec)
+                m["round"] = r + 1
+                cells.setdefault(f"{op.name}|{label}", []).append(m)
+                log(
+                    f"r{r + 1} {op.name} {label}: cpu {m['cpu_ms_per_request']} ms/req, "
+                    f"{m['rps']} req/s, calls {m['calls_per_request']}, errors {m['errors']}, "
+                    f"load {m['load_before']}→{m['load_after']}"
+                )
+    return cells
+
+
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     ops = load(args.ops.split(","))
     residents = [f"R{n:06d}" for n in range(1, args.residents + 1)]
@@ -157,53 +222,12 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     log = lambda msg: print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)  # noqa: E731
     bench = Bench(FULL, work, ops, dev_ports=False)
     try:
-        bench.mocks.faults(latency_ms=LATENCY_MS, jitter_ms=JITTER_MS)
-        bench.mocks.lift_quotas()
-        bench.issue_tokens(sorted({*residents, "R000001"}))
-        booker = bench.ready(bench.launch_hub("book", 1))
-        results["appointment"] = bench.book_appointment(booker)
-        bench.stop_hub(booker)
+        results["appointment"] = prepare(bench, residents)
         hub: Hub = bench.ready(bench.launch_hub("1w", 1))
         catalogue_settled(hub)  # the copy's first sync (~190 calls) is no request's CPU
         peer = bench._keep(Peer(args.peer, work, bench.env, bench.template))
         servers = {"hub": (hub.url, hub.worker_pids()[0]), "peer": (peer.url, peer.pid)}
-        rotating = {
-            op.name: bench.requests(
-                op,
-                partner_token=None,
-                persisted=False,
-                residents=residents if op.auth == "resident" else None,
-            )
-            for op in ops
-        }
-        log("warming both")
-        for op in ops:
-            for url, _pid in servers.values():
-                reqs = rotating[op.name]
-                spec = {"requests": reqs, "mode": "closed", "concurrency": 4, "duration_s": 30}
-                bench.loadgen.run(
-                    {**spec, "url": url, "max_requests": max(40, 2 * len(reqs))}, timeout_s=120
-                )
-        cells: dict[str, list[dict[str, Any]]] = {}
-        for r in range(args.rounds):
-            for i, op in enumerate(ops):
-                order = ["hub", "peer"] if (r + i) % 2 == 0 else ["peer", "hub"]
-                for label in order:
-                    url, pid = servers[label]
-                    spec = {
-                        "requests": rotating[op.name],
-                        "mode": "closed",
-                        "concurrency": args.concurrency,
-                        "duration_s": args.seconds,
-                    }
-                    m = cell(bench, url, pid, spec)
-                    m["round"] = r + 1
-                    cells.setdefault(f"{op.name}|{label}", []).append(m)
-                    log(
-                        f"r{r + 1} {op.name} {label}: cpu {m['cpu_ms_per_request']} ms/req, "
-                        f"{m['rps']} req/s, calls {m['calls_per_request']}, errors {m['errors']}, "
-                        f"load {m['load_before']}→{m['load_after']}"
-                    )
+        cells = alternate(bench, servers, ops, residents, args, log)
         results["cells"] = cells
         results["summary"] = summarise(cells, [op.name for op in ops])
     finally:

@@ -3,15 +3,14 @@
 A first ``load`` opens a batch that loads made within the next loop iteration join, as
 aiodataloader's own dispatch task would; the batch runs in one task, and a fan-out of a single
 key makes its call in that task (a home screen makes a dozen batches, most of one key). The
-tasks are counted by a task factory on the running loop.
+tasks are counted by a task factory on the running loop (``tests.support.counted_tasks``).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Coroutine, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -19,23 +18,7 @@ from aiodataloader import DataLoader
 
 from connectors.errors import UpstreamUnavailable
 from connectors.loaders import BatchLoader, FanOutLoader
-
-
-@contextmanager
-def counted_tasks() -> Iterator[Counter[str]]:
-    """The tasks created on the running loop meanwhile, by their coroutine's name."""
-    loop = asyncio.get_running_loop()
-    created: Counter[str] = Counter()
-
-    def factory(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], **kw: Any) -> Any:
-        created[coro.__name__] += 1
-        return asyncio.Task(coro, loop=loop, **kw)
-
-    loop.set_task_factory(factory)
-    try:
-        yield created
-    finally:
-        loop.set_task_factory(None)
+from tests.support import counted_tasks
 
 
 class _Plain(DataLoader[str, str]):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -22,7 +23,7 @@ from connectors.library import LibraryConnector
 from connectors.locks import LocksConnector
 from connectors.singleflight import InFlight
 from connectors.youth import YouthConnector
-from tests.support import BackgroundMocks, MockAdmin, until
+from tests.support import BackgroundMocks, MockAdmin, counted_tasks, until
 
 LOANS = "GET /openlib/service/barcode/rdloanlist"
 GATEWAYS = "GET /v3/gateway/listByLock"
@@ -111,74 +112,57 @@ async def test_one_waiter_giving_up_does_not_cancel_the_others() -> None:
     assert first.cancelled()
 
 
-async def test_when_the_read_that_calls_gives_up_its_waiters_call_again_once() -> None:
-    flights = InFlight()
-    gates = [asyncio.Event(), asyncio.Event()]
-    calls = 0
+class Numbered:
+    """A read whose n-th call (from 0) answers n once ``gates[n]`` is set."""
 
-    async def read() -> int:
-        nonlocal calls
-        number = calls
-        calls += 1
-        await gates[number].wait()
+    def __init__(self, calls: int) -> None:
+        self.gates = [asyncio.Event() for _ in range(calls)]
+        self.calls = 0
+
+    async def read(self) -> int:
+        number = self.calls
+        self.calls += 1
+        await self.gates[number].wait()
         return number
 
-    first = asyncio.ensure_future(flights.run("k", read))
-    waiters = [asyncio.ensure_future(flights.run("k", read)) for _ in range(3)]
+
+async def test_when_the_read_that_calls_gives_up_its_waiters_call_again_once() -> None:
+    flights, reads = InFlight(), Numbered(2)
+    first = asyncio.ensure_future(flights.run("k", reads.read))
+    waiters = [asyncio.ensure_future(flights.run("k", reads.read)) for _ in range(3)]
     await until(lambda: flights.shared == 3)
     first.cancel()  # its call goes with it: the waiters make it again, one for all three
-    await until(lambda: calls == 2)
-    gates[1].set()
+    await until(lambda: reads.calls == 2)
+    reads.gates[1].set()
     assert await asyncio.gather(*waiters) == [1, 1, 1]
-    assert first.cancelled() and (calls, flights.shared, len(flights)) == (2, 3, 0)
+    assert first.cancelled() and (reads.calls, flights.shared, len(flights)) == (2, 3, 0)
 
 
 async def test_a_read_makes_its_call_in_its_own_task() -> None:
     flights = InFlight()
-    loop = asyncio.get_running_loop()
-    created: list[str] = []
-
-    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kw: Any) -> asyncio.Task[Any]:
-        created.append(coro.__qualname__)
-        return asyncio.Task(coro, loop=loop, **kw)
 
     async def read() -> str:
         await asyncio.sleep(0)
         return "answer"
 
-    loop.set_task_factory(factory)
-    try:
+    with counted_tasks() as created:
         assert await flights.run("k", read) == "answer"
-        assert await asyncio.gather(flights.run("j", read), flights.run("j", read)) == [
-            "answer",
-            "answer",
-        ]
-    finally:
-        loop.set_task_factory(None)
+        together = await asyncio.gather(flights.run("j", read), flights.run("j", read))
+    assert together == ["answer", "answer"] and flights.shared == 1
     # only gather's own two: neither the call nor the shared one got a task of its own
-    assert created == ["InFlight.run", "InFlight.run"] and flights.shared == 1
+    assert created == Counter({"run": 2})
 
 
 async def test_a_read_after_forget_makes_its_own_call() -> None:
-    flights = InFlight()
-    gates = [asyncio.Event(), asyncio.Event()]
-    calls = 0
-
-    async def read() -> int:
-        nonlocal calls
-        number = calls
-        calls += 1
-        await gates[number].wait()
-        return number
-
-    before = asyncio.ensure_future(flights.run("k", read))
-    await until(lambda: calls == 1)
+    flights, reads = InFlight(), Numbered(2)
+    before = asyncio.ensure_future(flights.run("k", reads.read))
+    await until(lambda: reads.calls == 1)
     flights.forget()  # a write went out
-    after = asyncio.ensure_future(flights.run("k", read))
-    await until(lambda: calls == 2)
-    gates[1].set()
+    after = asyncio.ensure_future(flights.run("k", reads.read))
+    await until(lambda: reads.calls == 2)
+    reads.gates[1].set()
     assert await after == 1
-    gates[0].set()
+    reads.gates[0].set()
     assert await before == 0 and flights.shared == 0
 
 
