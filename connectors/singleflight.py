@@ -38,7 +38,7 @@ class InFlight:
         """Per key in flight, the futures of the reads waiting for its call."""
         self._observe = observe or (lambda event: None)
         self.shared = 0
-        """Reads answered by another read's call (for tests and metrics)."""
+        """Reads that joined another read's call (for tests and metrics)."""
 
     def __len__(self) -> int:
         return len(self._calls)
