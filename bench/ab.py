@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import procs
 from bench.harness import (
     FULL,
     Bench,
@@ -35,18 +34,7 @@ from bench.harness import (
     source_state,
 )
 from bench.ops import load
-from bench.services import Hub
 from bench.side_by_side import alternate, prepare
-
-
-def launch_from(bench: Bench, label: str, checkout: Path) -> Hub:
-    """A 1-worker hub whose code is ``checkout``'s (the process starts there)."""
-    kept = procs.REPO
-    procs.REPO = checkout
-    try:
-        return bench.ready(bench.launch_hub(label, 1))
-    finally:
-        procs.REPO = kept
 
 
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -75,7 +63,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         results["appointment"] = prepare(bench, residents)
         hubs = {
             "this": bench.ready(bench.launch_hub("this", 1)),
-            "base": launch_from(bench, "base", base),
+            "base": bench.ready(bench.launch_hub("base", 1, checkout=base)),
         }
         for hub in hubs.values():
             catalogue_settled(hub)

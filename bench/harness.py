@@ -32,7 +32,14 @@ from typing import Any
 
 from bench import analysis, report, wrk
 from bench.ops import Operation, count_path, load
-from bench.procs import background_load, cpu_seconds, machine_busy_seconds, memory_mb, reset_peak
+from bench.procs import (
+    REPO,
+    background_load,
+    cpu_seconds,
+    machine_busy_seconds,
+    memory_mb,
+    reset_peak,
+)
 from bench.services import (
     Hub,
     LoadGenerator,
@@ -152,8 +159,10 @@ class Bench:
         extra: dict[str, str] | None = None,
         *,
         shared_socket: bool = False,
+        checkout: Path = REPO,
     ) -> Hub:
-        """Start a hub on a fresh copy of the template; ``ready()`` waits for it."""
+        """Start a hub on a fresh copy of the template; ``ready()`` waits for it. ``checkout``:
+        whose code it runs (this one unless another revision's, for ``bench.ab``)."""
         env = {**self.env, **(extra or {})}
         hub = Hub(
             label,
@@ -162,6 +171,7 @@ class Bench:
             work=self.work,
             env=env,
             shared_socket=shared_socket,
+            checkout=checkout,
         )
         self.running.append(hub)
         return hub
@@ -356,10 +366,9 @@ def machine() -> dict[str, Any]:
     }
 
 
-def source_state(repo: Path | None = None) -> dict[str, Any]:
+def source_state(repo: Path = REPO) -> dict[str, Any]:
     """The commit measured and whether the working tree had changes (read-only git); of this
     checkout unless ``repo`` names another."""
-    repo = repo or Path(__file__).resolve().parent.parent
     state: dict[str, Any] = {}
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         state["commit"] = subprocess.run(

@@ -79,13 +79,15 @@ def spawn(
     log_dir: Path,
     stdin: int | None = subprocess.DEVNULL,
     stdout: int | None = None,
+    cwd: Path = REPO,
 ) -> Child:
-    """Start ``argv`` in a new session (its own process group), logging to ``log_dir``."""
+    """Start ``argv`` in a new session (its own process group), logging to ``log_dir``, in
+    ``cwd`` (this checkout: ``python -m`` finds the code of the checkout it starts in)."""
     log = log_dir / f"{name}.log"
     with log.open("ab") as sink:
         popen = subprocess.Popen(
             list(argv),
-            cwd=REPO,
+            cwd=cwd,
             env=dict(env),
             stdin=stdin,
             stdout=stdout if stdout is not None else sink,

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bench.procs import Child, cpu_seconds, descendants, spawn
+from bench.procs import REPO, Child, cpu_seconds, descendants, spawn
 
 MOCK_NAMES = ("youth", "library", "icbc", "ccb", "locks", "garbage", "catalogue")
 DEV_PORTS = {
@@ -176,10 +176,12 @@ class Hub:
         env: Mapping[str, str],
         database_url: str | None = None,
         shared_socket: bool = False,
+        checkout: Path = REPO,
     ) -> None:
         """Several ``workers`` run under ``ihub serve --workers``' supervisor (a listening
         socket each, ``hub.cli.workers``), or with ``shared_socket`` under uvicorn's own
-        ``--workers`` (one socket for all: the first worker to wake accepts most connections)."""
+        ``--workers`` (one socket for all: the first worker to wake accepts most connections).
+        ``checkout``: whose code runs (another revision's, for ``bench.ab``)."""
         self.label = label
         self.workers = workers
         var_dir = work / f"hub-{label}" / "var"
@@ -216,7 +218,7 @@ class Hub:
             ]
         )
         hub_env = {**env, **var_env(var_dir, database_url), "HUB_WORKERS": str(workers)}
-        self.child = spawn(f"hub-{label}", argv, env=hub_env, log_dir=work)
+        self.child = spawn(f"hub-{label}", argv, env=hub_env, log_dir=work, cwd=checkout)
         self._launched = time.monotonic()
         self.start_s: float | None = None
 
