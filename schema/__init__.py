@@ -15,7 +15,7 @@ from typing import Any
 import strawberry
 import strawberry.federation
 from cachetools import LRUCache
-from graphql import GraphQLError
+from graphql import DocumentNode, GraphQLError
 from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.federation.schema import FederationAny
 from strawberry.types import ExecutionContext, Info
@@ -134,7 +134,9 @@ def build_schema(
     caller kinds may introspect (default: anonymous callers and residents, not partners)."""
     limits = limits or QueryLimits()
     measured: LRUCache[Hashable, OperationMeasures | None] = LRUCache(DOCUMENT_CACHE_SIZE)
-    validated: LRUCache[Hashable, list[GraphQLError]] = LRUCache(DOCUMENT_CACHE_SIZE)
+    validated: LRUCache[Hashable, tuple[DocumentNode, list[GraphQLError]]] = LRUCache(
+        DOCUMENT_CACHE_SIZE
+    )
     allowed = DEFAULT_INTROSPECTION if introspection is None else introspection
     query = strawberry.type(
         type("Query", QUERY_MODULES, {}),

@@ -6,7 +6,7 @@ from collections.abc import Callable, Hashable, Iterator, MutableMapping
 from contextvars import ContextVar
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import DocumentNode, GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext
@@ -118,19 +118,28 @@ class ValidationMemo(SchemaExtension):
     Strawberry's lives at module level, keyed by the schema among the rest, so every schema a
     process builds stays alive through its entries: a test run that starts hundreds of hubs
     kept hundreds of type graphs, and the garbage collector's passes over them grew until
-    requests timed out. ``build_schema`` hands each schema a cache of its own."""
+    requests timed out. ``build_schema`` hands each schema a cache of its own.
 
-    def __init__(self, memo: MutableMapping[Hashable, list[GraphQLError]]) -> None:
+    Keyed by the query text, whose hash ``str`` keeps, rather than the document, whose hash
+    graphql-core computes over its whole tree at each lookup (~20 µs for the home screen's);
+    an entry answers only the very document it was made for (the parser cache's)."""
+
+    def __init__(
+        self, memo: MutableMapping[Hashable, tuple[DocumentNode, list[GraphQLError]]]
+    ) -> None:
         self._memo = memo
 
     def on_validate(self) -> Iterator[None]:
         execution = self.execution_context
-        assert execution.graphql_document is not None  # validation follows a parse
-        key = (execution.graphql_document, tuple(execution.validation_rules))
-        errors = self._memo.get(key)
-        if errors is None:
-            rules = execution.validation_rules
-            errors = validate_document(execution.schema._schema, execution.graphql_document, rules)
-            self._memo[key] = errors
+        document = execution.graphql_document
+        assert document is not None  # validation follows a parse
+        rules = execution.validation_rules
+        key = (execution.query if execution.query is not None else document, tuple(rules))
+        known = self._memo.get(key)
+        if known is not None and known[0] is document:
+            errors = known[1]
+        else:
+            errors = validate_document(execution.schema._schema, document, rules)
+            self._memo[key] = (document, errors)
         execution.pre_execution_errors = errors
         yield
