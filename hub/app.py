@@ -392,6 +392,7 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
         lifespan=lifespan,
     )
     app.state.hub = state
+    app.state.schema = schema  # the differential test runs it with the general executor too
     return app
 
 

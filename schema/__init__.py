@@ -89,6 +89,9 @@ class HubSchema(strawberry.federation.Schema):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(federation_version=FEDERATION_VERSION, **kwargs)
+        executor: type = self.execution_context_class
+        if issubclass(executor, HubExecutionContext):  # with this schema's leaf fields
+            self.execution_context_class = executor.for_schema(self._schema)
         types = self.schema_converter.type_map.values()
         self._entity_keys = entity_keys(t.definition for t in types)
         describe(self._schema)

@@ -1,0 +1,340 @@
+"""The hub's executor answers exactly as graphql-core's general one (``schema.execution``).
+
+``HubExecutionContext`` reads plain leaf fields in place instead of through ``execute_field``.
+Every document the hub is known to serve — the README's and GraphiQL's examples, the
+benchmark's operations, the banks' manifests — and operations generated from the schema run
+through both executors on one live hub, back to back, and must answer the same bytes; a small
+schema then puts every odd value a leaf can hold (null, an error, an awaitable, a value its
+type cannot represent, a property that raises) through both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import enum
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import strawberry
+from graphql import (
+    GraphQLField,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLUnionType,
+    get_introspection_query,
+    get_named_type,
+    is_leaf_type,
+)
+
+from hub.app import create_app
+from mocks.common.launcher import MockConfig
+from mocks.registry import MOCKS
+from schema.execution import HubExecutionContext, leaves_of
+from tests.conftest import settings_for
+from tests.support import BackgroundMocks, LiveHub
+
+REPO = Path(__file__).resolve().parent.parent
+RESIDENT = "R000001"  # the benchmark's resident: loans, holds, keys, a child's applications
+TODAY = dt.date.today().isoformat()
+
+
+class Executors:
+    """The live hub's schema, switched between its own executor and the general one."""
+
+    def __init__(self, live: LiveHub, schema: Any) -> None:
+        self.live, self.schema = live, schema
+        self.planned = schema.execution_context_class
+        assert self.planned is not HubExecutionContext and self.planned.leaves
+
+    def answer(self, planned: bool, body: dict[str, Any], headers: dict[str, str]) -> Any:
+        self.schema.execution_context_class = self.planned if planned else HubExecutionContext
+        try:
+            response = self.live.client.post("/graphql", json=body, headers=headers)
+        finally:
+            self.schema.execution_context_class = self.planned
+        return response.status_code, response.json()
+
+    def compare(self, body: dict[str, Any], headers: dict[str, str]) -> Any:
+        """Both executors' answers, after a first run that fills the hub's caches."""
+        self.answer(False, body, headers)
+        general = self.answer(False, body, headers)
+        planned = self.answer(True, body, headers)
+        assert planned == general, json.dumps(body)[:300]
+        return planned
+
+
+@pytest.fixture(scope="module")
+def executors(tmp_path_factory: pytest.TempPathFactory, var_dir: Path) -> Iterator[Executors]:
+    """A hub on mocks of its own, without its response cache (every request executes)."""
+    mocks = BackgroundMocks(MOCKS, MockConfig(state_dir=tmp_path_factory.mktemp("diff-mocks")))
+    database = tmp_path_factory.mktemp("diff-db") / "hub.db"
+    settings = settings_for(mocks, var_dir)(
+        database_url=f"sqlite:///{database}", response_cache=False
+    )
+    app = create_app(settings)
+    live = LiveHub(app)
+    yield Executors(live, app.state.schema)
+    live.close()
+    mocks.close()
+
+
+@pytest.fixture(scope="module")
+def resident(token_for: Callable[..., str]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token_for(RESIDENT)}"}
+
+
+def variables_beside(path: Path) -> dict[str, Any]:
+    beside = path.with_name(path.name.removesuffix(".graphql") + ".variables.json")
+    return dict(json.loads(beside.read_text(encoding="utf-8"))) if beside.exists() else {}
+
+
+def known_queries() -> list[tuple[str, str, dict[str, Any]]]:
+    """(name, document, variables) of every query of ``examples/``: the README's, GraphiQL's
+    tabs and the benchmark's operations (``bench-*``, kept equal to ``bench/operations``)."""
+    known = []
+    for path in sorted((REPO / "examples").glob("*.graphql")):
+        text = path.read_text(encoding="utf-8")
+        if "mutation" not in text.split("{", 1)[0]:
+            known.append((path.stem, text, variables_beside(path)))
+    return known
+
+
+@pytest.mark.parametrize(
+    ("name", "document", "variables"), known_queries(), ids=[k[0] for k in known_queries()]
+)
+def test_known_documents_answer_the_same(
+    executors: Executors, resident: dict[str, str], name: str, document: str, variables: Any
+) -> None:
+    status, answer = executors.compare({"query": document, "variables": variables}, resident)
+    assert status == 200 and answer.get("data"), name
+
+
+@pytest.mark.parametrize("bank", ["icbc", "ccb"])
+def test_the_banks_manifests_answer_the_same(executors: Executors, bank: str) -> None:
+    manifest = json.loads((REPO / "partners" / f"{bank}.manifest.json").read_text())
+    secret = {"client_id": f"{bank}-window-dev", "client_secret": f"dev-{bank}-partner-secret"}
+    granted = executors.live.client.post(
+        "/oauth/token", data={"grant_type": "client_credentials", **secret}
+    )
+    headers = {"Authorization": f"Bearer {granted.json()['access_token']}"}
+    variables = {"date": TODAY, "consentId": "no-such-consent"}
+    answered = 0
+    for operation in manifest["operations"]:
+        if operation["type"] != "query":
+            continue  # the mutations' effects would differ; their fields are the queries'
+        used = {k: v for k, v in variables.items() if f"${k}" in operation["body"]}
+        body = {"documentId": f"sha256:{operation['id']}", "variables": used}
+        status, answer = executors.compare(body, headers)
+        assert status == 200 and ("data" in answer or "errors" in answer), operation["name"]
+        answered += 1
+    assert answered >= 5
+
+
+def test_introspection_answers_the_same(executors: Executors, resident: dict[str, str]) -> None:
+    status, answer = executors.compare({"query": get_introspection_query()}, resident)
+    assert status == 200 and answer["data"]["__schema"]["types"]
+
+
+def generated_queries(schema: GraphQLSchema, depth: int = 4) -> list[tuple[str, str]]:
+    """A query per root field that needs no argument: every field below it that needs none,
+    to ``depth``, each leaf twice (once aliased), ``__typename`` everywhere, the members of
+    an interface or union by inline fragments, and a ``@skip``/``@include`` pair."""
+
+    def selection(type_: Any, level: int) -> str:
+        named = get_named_type(type_)
+        if is_leaf_type(named):
+            return ""
+        if level >= depth:
+            return "{ __typename }"
+        if isinstance(named, GraphQLInterfaceType | GraphQLUnionType):
+            members = schema.get_possible_types(named)
+            parts = [f"... on {m.name} {selection(m, level)}" for m in members]
+            return "{ __typename " + " ".join(parts) + " }"
+        parts = ["__typename"]
+        for name, field in named.fields.items():
+            if any(isinstance(a.type, GraphQLNonNull) for a in field.args.values()):
+                continue
+            if name.startswith("_"):
+                continue
+            below = selection(field.type, level + 1)
+            parts.append(f"{name} {below}".strip())
+            if not below:  # a leaf: again under an alias, and skipped or included by turns
+                parts.append(f"alias_{name}: {name}")
+                parts.append(f"{name} @skip(if: true) @include(if: true)")
+        return "{ " + " ".join(parts) + " }"
+
+    query = schema.query_type
+    assert query is not None
+    queries = []
+    for name, field in query.fields.items():
+        if name.startswith("_") or any(
+            isinstance(a.type, GraphQLNonNull) for a in field.args.values()
+        ):
+            continue
+        queries.append((name, f"query Generated {{ {name} {selection(field.type, 1)} }}"))
+    return queries
+
+
+def test_generated_operations_answer_the_same(
+    executors: Executors, resident: dict[str, str]
+) -> None:
+    queries = generated_queries(executors.schema._schema)
+    assert len(queries) >= 5
+    fields = 0
+    for name, document in queries:
+        status, answer = executors.compare({"query": document}, resident)
+        assert status == 200, (name, answer)
+        fields += document.count(" ")
+    assert fields > 500  # they reach far into the schema
+
+
+# -- every odd value a leaf can hold, through both executors ------------------------------
+
+
+class Colour(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@strawberry.type
+class Item:
+    name: str
+    nickname: str | None
+    count: int
+    ratio: float
+    colour: Colour
+    day: dt.date
+    tags: list[str]
+    child: Item | None
+
+
+@strawberry.interface
+class Named:
+    name: str
+
+
+@strawberry.type
+class Person(Named):
+    age: int
+
+
+class Raises(Item):
+    @property  # type: ignore[override]
+    def name(self) -> str:
+        raise LookupError("the name is not there")
+
+
+class later:  # lower case: read as a call, item(name=later("x"))
+    """An awaitable of ``value`` (not a coroutine: one a query never reads warns nothing)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __await__(self) -> Any:
+        yield from asyncio.sleep(0).__await__()
+        return self.value
+
+
+def item(**values: Any) -> Item:
+    fields: dict[str, Any] = {
+        "name": "a",
+        "nickname": None,
+        "count": 1,
+        "ratio": 0.5,
+        "colour": Colour.RED,
+        "day": dt.date(2026, 12, 7),
+        "tags": ["x"],
+        "child": None,
+    }
+    fields.update(values)
+    return Item(**fields)
+
+
+def odd_items() -> list[Any]:
+    broken = object.__new__(Raises)
+    for key, value in vars(item()).items():
+        if key != "name":
+            object.__setattr__(broken, key, value)
+    missing = item()
+    del missing.__dict__["count"]
+    return [
+        item(),
+        item(name=None),
+        item(nickname="nick", child=item(name="child", count=None)),
+        item(count="many"),
+        item(count=2**40),
+        item(count=True, ratio=3),
+        item(ratio=float("nan")),
+        item(colour="green"),
+        item(colour="red"),
+        item(day="2026-12-07"),
+        item(name=ValueError("an error as the value")),
+        item(name=later("awaited"), count=later(7)),
+        item(name=later(None)),
+        item(name=42, tags=[None]),
+        item(name=object()),
+        broken,
+        missing,
+    ]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def items(self) -> list[Item | None]:
+        return odd_items()
+
+    @strawberry.field
+    def strict(self) -> list[Item]:
+        return [item(), item(count=None)]
+
+    @strawberry.field
+    def people(self) -> list[Named]:
+        return [Person(name="p", age=3), Person(name=None, age=4)]  # type: ignore[arg-type]
+
+
+ODD_QUERIES = [
+    "{ items { name nickname count ratio colour day tags child { name count } } }",
+    "{ items { n: name name ...F __typename } } fragment F on Item { count c: count colour }",
+    "query($s: Boolean!) { items { name @skip(if: $s) count @include(if: $s) } }",
+    "{ strict { name count } }",
+    "{ people { __typename name ... on Person { age } } }",
+    "{ items { child { child { name } } nickname } strict { day } }",
+]
+
+
+@pytest.mark.parametrize("document", ODD_QUERIES)
+def test_odd_values_are_answered_as_the_general_executor_does(document: str) -> None:
+    schema = strawberry.Schema(query=Query, execution_context_class=HubExecutionContext)
+    planned = HubExecutionContext.for_schema(schema._schema)
+    assert {f for leaves in planned.leaves.values() for f in leaves} >= {"name", "count", "day"}
+
+    def run(executor: type[HubExecutionContext]) -> tuple[Any, list[Any]]:
+        schema.execution_context_class = executor
+        result = asyncio.run(schema.execute(document, variable_values={"s": True}))
+        return result.data, [error.formatted for error in result.errors or []]
+
+    general = run(HubExecutionContext)
+    assert run(planned) == general
+    assert general[0] is not None or general[1]
+
+
+def test_leaves_are_fields_without_a_resolver_or_arguments() -> None:
+    schema = strawberry.Schema(query=Query)
+    leaves = leaves_of(schema._schema)
+    item_type = schema._schema.type_map["Item"]
+    assert isinstance(item_type, GraphQLObjectType)
+    assert set(leaves[item_type]) == {"name", "nickname", "count", "ratio", "colour", "day"}
+    assert {leaf.non_null for leaf in leaves[item_type].values()} == {True, False}
+    query_type = schema._schema.type_map["Query"]
+    assert query_type not in leaves  # resolvers
+    items = query_type.fields["items"]  # type: ignore[attr-defined]
+    assert isinstance(items, GraphQLField) and isinstance(items.type, GraphQLNonNull)
+    assert isinstance(items.type.of_type, GraphQLList)
