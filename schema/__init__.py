@@ -29,7 +29,7 @@ from schema.consents_partner import PartnerConsentMutation
 from schema.context import CallerKind
 from schema.cost import OperationMeasures
 from schema.errors import is_unexpected
-from schema.execution import HubExecutionContext
+from schema.execution import HubExecutionContext, lean_resolvers
 from schema.extensions import Degradation, ErrorVocabulary, OperationOutcome, ValidationMemo
 from schema.federation import (
     FEDERATION_VERSION,
@@ -92,6 +92,10 @@ class HubSchema(strawberry.federation.Schema):
         executor: type = self.execution_context_class
         if issubclass(executor, HubExecutionContext):  # with this schema's leaf fields
             self.execution_context_class = executor.for_schema(self._schema)
+        # strawberry's resolver and the direct one, by field (the differential test runs both)
+        self.lean_resolvers = lean_resolvers(self)
+        for resolvers in self.lean_resolvers.values():
+            resolvers.field.resolve = resolvers.lean
         types = self.schema_converter.type_map.values()
         self._entity_keys = entity_keys(t.definition for t in types)
         describe(self._schema)

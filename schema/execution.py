@@ -13,6 +13,14 @@ data and the same errors, at the same paths (``tests/test_execution_differential
 every known document, the banks' manifests and operations generated from the schema through
 both). Resolvers, objects and lists take graphql-core's path.
 
+A resolver strawberry wraps in five frames (the info object, argument conversion, the field
+extensions' chain, ``get_result``, the resolver's ``__call__``; for an ``async`` one also a
+coroutine of its own around the resolver's) even when there is no argument to convert and no
+extension to run. ``lean_resolvers`` finds the fields where that is so (88: ``Loan.book``,
+``Key.lock``, ``Lock.online``, ``me`` …) and ``HubSchema`` gives each a resolver that calls
+the function directly, with the source as ``self`` and strawberry's ``Info`` where it asks
+for one: 3.5–5 µs saved a synchronous field, ~16 µs an asynchronous one in a list.
+
 graphql-core 3.3's executor holds ``async_helpers``, whose ``gather`` and ``track`` are its own
 bound methods: a reference cycle. Everything an operation touched — its context (request,
 response, loaders, the audit trail), the collected fields, the results of every resolver —
@@ -34,10 +42,13 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ClassVar, NamedTuple
 
+import strawberry
 from graphql import (
     ExecutionResult,
+    GraphQLField,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLResolveInfo,
     GraphQLSchema,
     Undefined,
     is_leaf_type,
@@ -47,6 +58,7 @@ from graphql.pyutils import Path, gather_with_cancel, is_awaitable
 from graphql.type.definition import GraphQLResolveInfoHelpers
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types import Info
 from strawberry.types.field import StrawberryField
 
 _SETTLING: set[asyncio.Future[Any]] = set()
@@ -123,6 +135,71 @@ def leaves_of(schema: GraphQLSchema) -> dict[GraphQLObjectType, dict[str, Leaf]]
                     definition.python_name, output.coerce_output_value, non_null
                 )
     return leaves
+
+
+Resolve = Callable[..., Any]
+
+
+class Resolvers(NamedTuple):
+    field: GraphQLField
+    strawberry: Resolve
+    lean: Resolve
+
+
+def lean_resolvers(schema: strawberry.Schema) -> dict[tuple[str, str], Resolvers]:
+    """Fields whose strawberry resolver takes nothing but ``self`` and ``info``, with no field
+    extension (permissions are one) and no exception handler, by type and field name: each
+    one's resolver as strawberry built it, and one calling the function directly (``_lean``)."""
+    converter = schema.schema_converter
+    found: dict[tuple[str, str], Resolvers] = {}
+    for type_ in schema._schema.type_map.values():
+        if not isinstance(type_, GraphQLObjectType) or type_.name.startswith("__"):
+            continue
+        for name, field in type_.fields.items():
+            definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+            if (
+                field.args
+                or field.resolve is None
+                or not isinstance(definition, StrawberryField)
+                or definition.base_resolver is None
+                or definition.extensions
+                or definition.is_subscription
+                or converter._get_field_exception_handlers(definition)
+            ):
+                continue
+            lean = _lean(definition, schema.config.info_class)
+            if lean is not None:
+                found[type_.name, name] = Resolvers(field, field.resolve, lean)
+    return found
+
+
+def _lean(definition: StrawberryField, info_class: type[Info]) -> Resolve | None:
+    """What strawberry's resolver for ``definition`` does when there are no arguments to
+    convert and no extension to run: the function, given the source as ``self`` and the info
+    by its parameter's name; the same result or exception, through fewer frames."""
+    resolver = definition.base_resolver
+    assert resolver is not None
+    function = resolver.wrapped_func
+    if (
+        resolver.arguments
+        or resolver.root_parameter is not None
+        or resolver.parent_parameter is not None
+        or not callable(function)
+    ):
+        return None
+    takes_self = resolver.self_parameter is not None
+    info = resolver.info_parameter
+    if info is None:
+        if takes_self:
+            return lambda source, _info: function(source)
+        return lambda _source, _info: function()
+    name = info.name
+
+    def with_info(source: Any, raw: GraphQLResolveInfo[Any]) -> Any:
+        given = {name: info_class(_raw_info=raw, _field=definition)}
+        return function(source, **given) if takes_self else function(**given)
+
+    return with_info
 
 
 class HubExecutionContext(StrawberryGraphQLCoreExecutionContext):

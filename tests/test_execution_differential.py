@@ -1,6 +1,8 @@
 """The hub's executor answers exactly as graphql-core's general one (``schema.execution``).
 
-``HubExecutionContext`` reads plain leaf fields in place instead of through ``execute_field``.
+``HubExecutionContext`` reads plain leaf fields in place instead of through ``execute_field``,
+and resolvers that take nothing but ``self`` and ``info`` are called directly rather than
+through strawberry's wrapper.
 Every document the hub is known to serve — the README's and GraphiQL's examples, the
 benchmark's operations, the banks' manifests — and operations generated from the schema run
 through both executors on one live hub, back to back, and must answer the same bytes; a small
@@ -45,13 +47,21 @@ from graphql import (
 from hub.app import create_app
 from mocks.common.launcher import MockConfig
 from mocks.registry import MOCKS
-from schema.execution import HubExecutionContext, leaves_of
+from schema.execution import HubExecutionContext, lean_resolvers, leaves_of
 from tests.conftest import settings_for
 from tests.support import BackgroundMocks, LiveHub
 
 REPO = Path(__file__).resolve().parent.parent
 RESIDENT = "R000001"  # the benchmark's resident: loans, holds, keys, a child's applications
 TODAY = dt.date.today().isoformat()
+
+
+def use(schema: Any, planned: type[HubExecutionContext] | None) -> None:
+    """``schema`` executing with ``planned`` and the lean resolvers, or (``None``) with
+    graphql-core's ``execute_field`` for every field and strawberry's resolvers."""
+    schema.execution_context_class = planned or HubExecutionContext
+    for resolvers in schema.lean_resolvers.values():
+        resolvers.field.resolve = resolvers.lean if planned else resolvers.strawberry
 
 
 class Executors:
@@ -61,13 +71,14 @@ class Executors:
         self.live, self.schema = live, schema
         self.planned = schema.execution_context_class
         assert self.planned is not HubExecutionContext and self.planned.leaves
+        assert len(schema.lean_resolvers) > 50
 
     def answer(self, planned: bool, body: dict[str, Any], headers: dict[str, str]) -> Any:
-        self.schema.execution_context_class = self.planned if planned else HubExecutionContext
+        use(self.schema, self.planned if planned else None)
         try:
             response = self.live.client.post("/graphql", json=body, headers=headers)
         finally:
-            self.schema.execution_context_class = self.planned
+            use(self.schema, self.planned)
         return response.status_code, response.json()
 
     def compare(self, body: dict[str, Any], headers: dict[str, str]) -> Any:
@@ -155,6 +166,8 @@ def test_the_banks_manifests_answer_the_same(executors: Executors, bank: str) ->
 def test_introspection_answers_the_same(executors: Executors, resident: dict[str, str]) -> None:
     status, answer = executors.compare({"query": get_introspection_query()}, resident)
     assert status == 200 and answer["data"]["__schema"]["types"]
+    status, answer = executors.compare({"query": "{ _service { sdl } }"}, resident)
+    assert status == 200 and "type Query" in answer["data"]["_service"]["sdl"]
 
 
 def generated_queries(schema: GraphQLSchema, depth: int = 4) -> list[tuple[str, str]]:
@@ -348,10 +361,50 @@ def odd_items() -> list[Any]:
 
 
 @strawberry.type
+class Resolved:
+    value: strawberry.Private[Any]
+
+    @strawberry.field
+    def plain(self) -> int:
+        if isinstance(self.value, Exception):
+            raise self.value
+        return self.value  # type: ignore[no-any-return]
+
+    @strawberry.field
+    async def awaited(self) -> str:
+        await asyncio.sleep(0)
+        if isinstance(self.value, Exception):
+            raise self.value
+        return str(self.value) if self.value is not None else None  # type: ignore[return-value]
+
+    @strawberry.field
+    def named(self, info: strawberry.Info) -> str:
+        return f"{info.field_name} at {info.path.as_list()}: {self.value!r}"
+
+    @strawberry.field
+    def returned(self) -> int | None:
+        return ValueError("returned, not raised") if self.value == 0 else self.value  # type: ignore[return-value]
+
+    @strawberry.field
+    def nested(self) -> Resolved | None:
+        return Resolved(value=None) if self.value == 1 else None
+
+    @strawberry.field
+    @staticmethod
+    def constant() -> str:
+        return "constant"
+
+
+@strawberry.type
 class Query:
     @strawberry.field
     def items(self) -> list[Item | None]:
         return odd_items()
+
+    @strawberry.field
+    def resolved(self) -> list[Resolved | None]:
+        values = [1, None, 0, "many", LookupError("raised"), 2**40]
+        return [Resolved(value=value) for value in values]
 
     @strawberry.field
     def strict(self) -> list[Item]:
@@ -369,21 +422,25 @@ ODD_QUERIES = [
     "{ strict { name count } }",
     "{ people { __typename name ... on Person { age } } }",
     "{ items { child { child { name } } nickname } strict { day } }",
+    "{ resolved { plain awaited named returned constant nested { plain named } } }",
+    "{ resolved { p: plain ...R } } fragment R on Resolved { named awaited }",
 ]
 
 
 @pytest.mark.parametrize("document", ODD_QUERIES)
 def test_odd_values_are_answered_as_the_general_executor_does(document: str) -> None:
-    schema = strawberry.Schema(query=Query, execution_context_class=HubExecutionContext)
+    schema: Any = strawberry.Schema(query=Query, execution_context_class=HubExecutionContext)
     planned = HubExecutionContext.for_schema(schema._schema)
     assert {f for leaves in planned.leaves.values() for f in leaves} >= {"name", "count", "day"}
+    schema.lean_resolvers = lean_resolvers(schema)
+    assert {name for _, name in schema.lean_resolvers} >= {"plain", "awaited", "named", "constant"}
 
-    def run(executor: type[HubExecutionContext]) -> tuple[Any, list[Any]]:
-        schema.execution_context_class = executor
+    def run(executor: type[HubExecutionContext] | None) -> tuple[Any, list[Any]]:
+        use(schema, executor)
         result = asyncio.run(schema.execute(document, variable_values={"s": True}))
         return result.data, [error.formatted for error in result.errors or []]
 
-    general = run(HubExecutionContext)
+    general = run(None)
     assert run(planned) == general
     assert general[0] is not None or general[1]
 
