@@ -82,10 +82,14 @@ class Executors:
         return response.status_code, response.json()
 
     def compare(self, body: dict[str, Any], headers: dict[str, str]) -> Any:
-        """Both executors' answers, after a first run that fills the hub's caches."""
+        """Both executors' answers, after a first run that fills the hub's caches. Live data
+        (a queue, a gateway) may change when a department's cache entry ends between two
+        requests: the planned answer must then equal the general one made just after it."""
         self.answer(False, body, headers)
         general = self.answer(False, body, headers)
         planned = self.answer(True, body, headers)
+        if planned != general:
+            general = self.answer(False, body, headers)
         assert planned == general, json.dumps(body)[:300]
         return planned
 
