@@ -39,7 +39,7 @@ answer (``@defer`` / ``@stream``) keeps its executor for the payloads still to c
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, ClassVar, NamedTuple
 
 import strawberry
@@ -109,31 +109,39 @@ class Leaf(NamedTuple):
     non_null: bool
 
 
-def leaves_of(schema: GraphQLSchema) -> dict[GraphQLObjectType, dict[str, Leaf]]:
-    """The schema's plain leaf fields by parent type and field name (``Leaf``)."""
-    leaves: dict[GraphQLObjectType, dict[str, Leaf]] = {}
+def _strawberry_fields(
+    schema: GraphQLSchema,
+) -> Iterator[tuple[GraphQLObjectType, str, GraphQLField, StrawberryField]]:
+    """The object types' fields that strawberry built, with their strawberry definitions and
+    no arguments (introspection's types have none of strawberry's)."""
     for type_ in schema.type_map.values():
         if not isinstance(type_, GraphQLObjectType):
             continue
         for name, field in type_.fields.items():
             definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-            if (
-                not getattr(field.resolve, "_is_default", False)
-                or field.args
-                or not isinstance(definition, StrawberryField)
-                or definition.base_resolver is not None
-                or definition.extensions
-                or definition.default_resolver is not getattr
-            ):
-                continue
-            output = field.type
-            non_null = isinstance(output, GraphQLNonNull)
-            if non_null:
-                output = output.of_type
-            if is_leaf_type(output):
-                leaves.setdefault(type_, {})[name] = Leaf(
-                    definition.python_name, output.coerce_output_value, non_null
-                )
+            if isinstance(definition, StrawberryField) and not field.args:
+                yield type_, name, field, definition
+
+
+def leaves_of(schema: GraphQLSchema) -> dict[GraphQLObjectType, dict[str, Leaf]]:
+    """The schema's plain leaf fields by parent type and field name (``Leaf``)."""
+    leaves: dict[GraphQLObjectType, dict[str, Leaf]] = {}
+    for type_, name, field, definition in _strawberry_fields(schema):
+        if (
+            not getattr(field.resolve, "_is_default", False)
+            or definition.base_resolver is not None
+            or definition.extensions
+            or definition.default_resolver is not getattr
+        ):
+            continue
+        output: Any = field.type
+        non_null = isinstance(output, GraphQLNonNull)
+        if non_null:
+            output = output.of_type
+        if is_leaf_type(output):
+            leaves.setdefault(type_, {})[name] = Leaf(
+                definition.python_name, output.coerce_output_value, non_null
+            )
     return leaves
 
 
@@ -152,24 +160,18 @@ def lean_resolvers(schema: strawberry.Schema) -> dict[tuple[str, str], Resolvers
     one's resolver as strawberry built it, and one calling the function directly (``_lean``)."""
     converter = schema.schema_converter
     found: dict[tuple[str, str], Resolvers] = {}
-    for type_ in schema._schema.type_map.values():
-        if not isinstance(type_, GraphQLObjectType) or type_.name.startswith("__"):
+    for type_, name, field, definition in _strawberry_fields(schema._schema):
+        if (
+            field.resolve is None
+            or definition.base_resolver is None
+            or definition.extensions
+            or definition.is_subscription
+            or converter._get_field_exception_handlers(definition)
+        ):
             continue
-        for name, field in type_.fields.items():
-            definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-            if (
-                field.args
-                or field.resolve is None
-                or not isinstance(definition, StrawberryField)
-                or definition.base_resolver is None
-                or definition.extensions
-                or definition.is_subscription
-                or converter._get_field_exception_handlers(definition)
-            ):
-                continue
-            lean = _lean(definition, schema.config.info_class)
-            if lean is not None:
-                found[type_.name, name] = Resolvers(field, field.resolve, lean)
+        lean = _lean(definition, schema.config.info_class)
+        if lean is not None:
+            found[type_.name, name] = Resolvers(field, field.resolve, lean)
     return found
 
 

@@ -50,6 +50,7 @@ from mocks.registry import MOCKS
 from schema.execution import HubExecutionContext, lean_resolvers, leaves_of
 from tests.conftest import settings_for
 from tests.support import BackgroundMocks, LiveHub
+from tests.test_examples import example_files, variables_of
 
 REPO = Path(__file__).resolve().parent.parent
 RESIDENT = "R000001"  # the benchmark's resident: loans, holds, keys, a child's applications
@@ -120,19 +121,14 @@ def resident(token_for: Callable[..., str]) -> dict[str, str]:
     return {"Authorization": f"Bearer {token_for(RESIDENT)}"}
 
 
-def variables_beside(path: Path) -> dict[str, Any]:
-    beside = path.with_name(path.name.removesuffix(".graphql") + ".variables.json")
-    return dict(json.loads(beside.read_text(encoding="utf-8"))) if beside.exists() else {}
-
-
 def known_queries() -> list[tuple[str, str, dict[str, Any]]]:
     """(name, document, variables) of every query of ``examples/``: the README's, GraphiQL's
     tabs and the benchmark's operations (``bench-*``, kept equal to ``bench/operations``)."""
     known = []
-    for path in sorted((REPO / "examples").glob("*.graphql")):
+    for path in example_files():
         text = path.read_text(encoding="utf-8")
         if "mutation" not in text.split("{", 1)[0]:
-            known.append((path.stem, text, variables_beside(path)))
+            known.append((path.stem, text, variables_of(path)))
     return known
 
 
