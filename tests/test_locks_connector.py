@@ -257,6 +257,21 @@ async def test_one_token_for_twenty_concurrent_calls(
     assert cloud.admin.calls(TOKEN) == 1
 
 
+async def test_identical_reads_waiting_for_the_first_grant_share_one_call(
+    connector: LocksConnector, cloud: LockCloud
+) -> None:
+    # when eight identical reads reach a connector that has no token yet
+    answers = await asyncio.gather(*(connector.keys(FIRST) for _ in range(8)))
+    assert all(answer == answers[0] for answer in answers)
+    together = cloud.admin.calls(KEY_LIST)
+    # then they made the calls of one read alone: the grant they all waited for is a POST,
+    # but not a write after which reads must start afresh
+    cloud.admin.reset()
+    assert await connector.keys(FIRST) == answers[0]
+    assert together == cloud.admin.calls(KEY_LIST) >= 1
+    assert cloud.admin.calls(TOKEN) == 0
+
+
 async def test_an_expired_token_is_refreshed_once_for_everyone(
     connector: LocksConnector, cloud: LockCloud
 ) -> None:

@@ -204,8 +204,11 @@ class LocksConnector(Connector):
             # shared by ``_read`` already: time-stamped, it never matches another by its URL
             response = await self._request(method, path, params=sent, share=False)
         else:
-            # POSTs (unlock, token grants) are never repeated: a resend could open a door twice
-            response = await self._request(method, path, data=sent, retry=False)
+            # POSTs (unlock, token grants) are never repeated: a resend could open a door twice.
+            # A grant changes nothing a read sees: reads in flight stay shared across it
+            # (else the first read of a cold hub, waiting for the grant, is shared by no one)
+            grant = path == TOKEN_PATH
+            response = await self._request(method, path, data=sent, retry=False, read=grant)
         if response.status != 200:
             raise self._failed(
                 UpstreamRejected(self.department, f"{method} {path}: HTTP {response.status}")
