@@ -1,24 +1,31 @@
 """An upstream access token shared by every caller: fetched lazily, renewed before it expires,
 and renewed once when refused, however many callers notice at the same moment.
 
-A lock serialises renewals; a generation counter lets a caller that held a stale token
-(generation *g*) take the token a concurrent renewal already produced (generation > *g*)
-instead of fetching yet another. Token values stay out of ``repr`` (and so out of logs).
+One renewal at a time, shared (``connectors.singleflight``): every caller that needs a token
+while a renewal is in flight waits for that renewal's answer, and all of them resume together
+when it comes (an ``asyncio.Lock`` would hand them the token one loop turn each, so that the
+reads they make next would go out spread over tens of milliseconds and miss one another's
+calls) — its failure, too, reaches them all, instead of each making the fetch again in turn.
+A generation counter lets a caller that held a stale token (generation *g*) take the token a
+renewal already produced (generation > *g*) instead of fetching yet another. Token values
+stay out of ``repr`` (and so out of logs).
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from connectors.errors import UpstreamPayloadError
 from connectors.payload import Fields
+from connectors.singleflight import InFlight
 
 MARGIN_S = 300.0
 """Renew this long before the upstream's expiry (at most a tenth of the lifetime)."""
 
 Fetch = Callable[[], Awaitable[tuple[str, float]]]
+RENEWAL = "renewal"
+"""The one key of a token's renewals in flight."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +45,7 @@ class SharedToken:
         self._fetch_token = fetch
         self._clock = clock
         self._margin_s = margin_s
-        self._lock = asyncio.Lock()
+        self._renewal = InFlight()
         self._token: Token | None = None
         self._fresh_until = 0.0
 
@@ -54,16 +61,19 @@ class SharedToken:
     async def renew(self, *, stale: Token | None) -> Token:
         """A token newer than ``stale``: fetched here, or taken from a concurrent renewal."""
         seen = stale.generation if stale is not None else 0
-        async with self._lock:
-            fresh = self._fresh()
-            if fresh is not None and fresh.generation > seen:
-                return fresh
-            value, expires_in = await self._fetch_token()
-            generation = (self._token.generation if self._token is not None else 0) + 1
-            self._token = Token(value, generation)
-            margin = min(self._margin_s, expires_in / 10)
-            self._fresh_until = self._clock() + expires_in - margin
-            return self._token
+        fresh = self._fresh()
+        if fresh is not None and fresh.generation > seen:
+            return fresh
+        # a renewal in flight began after ``stale`` was handed out: what it brings is newer
+        return await self._renewal.run(RENEWAL, self._renew_now)
+
+    async def _renew_now(self) -> Token:
+        value, expires_in = await self._fetch_token()
+        generation = (self._token.generation if self._token is not None else 0) + 1
+        self._token = Token(value, generation)
+        margin = min(self._margin_s, expires_in / 10)
+        self._fresh_until = self._clock() + expires_in - margin
+        return self._token
 
 
 @dataclass(frozen=True)
