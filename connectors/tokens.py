@@ -64,7 +64,7 @@ class SharedToken:
         fresh = self._fresh()
         if fresh is not None and fresh.generation > seen:
             return fresh
-        # a renewal in flight began after ``stale`` was handed out: what it brings is newer
+        # a renewal in flight brings the generation after the current one: newer than ``stale``
         return await self._renewal.run(RENEWAL, self._renew_now)
 
     async def _renew_now(self) -> Token:
